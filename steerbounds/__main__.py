@@ -1,0 +1,5 @@
+import sys
+
+from steerbounds.cli import main
+
+sys.exit(main())

@@ -1,0 +1,71 @@
+"""The ``steerbounds`` command line.
+
+Each area registers its own subcommands (``register(subparsers)`` in
+``steerbounds.<area>.cli``); registration must not import heavy dependencies
+(torch, transformers), so ``steerbounds --help`` stays fast.
+Bad input ends with one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from steerbounds import __version__
+from steerbounds.errors import InputError
+
+# Modules that provide ``register(subparsers) -> None``; each subparser sets
+# ``func=callable(args) -> int``.
+_AREAS = (
+    "steerbounds.bounds.cli",
+    "steerbounds.simulate.cli",
+    "steerbounds.empirical.cli",
+    "steerbounds.paper_figs.cli",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="steerbounds",
+        description="Alignment/helpfulness bounds of steering (Wolf et al., arXiv 2401.16332).",
+    )
+    parser.add_argument("--version", action="version", version=f"steerbounds {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in _AREAS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:  # an area not built yet
+            if exc.name != name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except InputError as exc:
+        print(f"steerbounds {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"steerbounds {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
