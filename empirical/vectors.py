@@ -1,0 +1,308 @@
+"""Steering vectors: extraction from contrastive pairs (RepE reading vectors) and storage.
+
+Following the paper (§3, App. A, App. F.2) and Zou et al. (2023a): positive and
+negative prompts are run through the model, the hidden state of every decoder
+block output is read at the last token (or averaged over the real tokens), the
+paired differences ``d_i = r_good^(l) - r_bad^(l)`` are formed per layer, and the
+direction per layer is
+
+* ``"pca"``: the first principal direction of the differences,
+  ``argmax_{|v|=1} E|<v, r_good - r_bad>|^2`` (paper, §3) — the top right
+  singular vector of the *uncentred* difference matrix. RepE centres the
+  differences, but its pairs come in random order (each difference has a random
+  sign, mean ≈ 0), so its centred PCA estimates this same second-moment
+  direction; with consistently ordered pairs, centring would instead remove the
+  mean difference, i.e. the behaviour direction itself. ``pca_aggregator(center=True)``
+  gives the centred variant.
+* ``"mean_diff"``: the mean difference ``(1/N) Σ (r_good^i - r_bad^i)``
+  (Jorgensen et al., 2023).
+
+Each direction is scaled to unit norm (eq. 2: vectors are prepared with norm 1
+and multiplied by the coefficient r_e) and signed so positives project higher
+than negatives on average: ``mean_i <v, d_i> ≥ 0``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from steerbounds.errors import InputError
+
+if TYPE_CHECKING:
+    from steerbounds.empirical.models import SteerableModel
+
+FORMAT_VERSION = "1"
+READS = ("last", "mean")
+
+Aggregator = Callable[[torch.Tensor], torch.Tensor]
+"""Maps the (n_pairs, d) matrix of paired differences ``r_pos - r_neg`` of one
+layer to a direction (d,); norm and sign are fixed afterwards."""
+
+
+def pca_aggregator(center: bool = False) -> Aggregator:
+    """First principal direction of the differences (paper §3, Zou et al. 2023a).
+
+    ``center=False`` (default): top right singular vector of D, maximising
+    ``E|<v, d_i>|^2``. ``center=True``: of ``D - mean(D)`` (sklearn-style PCA).
+    """
+
+    def pca(diffs: torch.Tensor) -> torch.Tensor:
+        d = diffs.to(torch.float64)
+        if center:
+            d = d - d.mean(dim=0, keepdim=True)
+        _, _, vh = torch.linalg.svd(d, full_matrices=False)
+        return vh[0]
+
+    pca.__name__ = "pca_centered" if center else "pca"
+    return pca
+
+
+def mean_diff_aggregator(diffs: torch.Tensor) -> torch.Tensor:
+    """Mean of the paired differences (Jorgensen et al., 2023)."""
+    return diffs.to(torch.float64).mean(dim=0)
+
+
+AGGREGATORS: dict[str, Aggregator] = {
+    "pca": pca_aggregator(center=False),
+    "pca_centered": pca_aggregator(center=True),
+    "mean_diff": mean_diff_aggregator,
+}
+
+
+@dataclass
+class SteeringVector:
+    """Unit-norm directions ``v_l`` per decoder block l (eq. 2 injects ``r_e · v_l``).
+
+    ``directions`` maps block index (0-based, from the bottom) to a float32 (d,)
+    tensor of norm 1. ``metadata`` records how it was made (data, template,
+    n_pairs, reading position, …); it must be JSON-serialisable.
+    """
+
+    directions: dict[int, torch.Tensor]
+    method: str
+    model_name: str
+    model_hash: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.directions:
+            raise InputError("directions: a steering vector needs at least one layer")
+        clean: dict[int, torch.Tensor] = {}
+        size = None
+        for layer, v in self.directions.items():
+            if isinstance(layer, bool) or not isinstance(layer, int) or layer < 0:
+                raise InputError(f"directions: layer keys must be non-negative ints, got {layer!r}")
+            v = torch.as_tensor(v).detach().to("cpu", torch.float32)
+            if v.dim() != 1 or v.shape[0] == 0:
+                raise InputError(f"directions: layer {layer} must be a 1-D tensor, got shape {tuple(v.shape)}")
+            if size is not None and v.shape[0] != size:
+                raise InputError(f"directions: layer {layer} has size {v.shape[0]}, others {size}")
+            size = v.shape[0]
+            if not bool(torch.isfinite(v).all()):
+                raise InputError(f"directions: layer {layer} has NaN/inf entries")
+            norm = float(v.norm())
+            if not math.isclose(norm, 1.0, rel_tol=1e-3):
+                raise InputError(f"directions: layer {layer} has norm {norm:.6g}; directions must have unit norm")
+            clean[layer] = v
+        self.directions = dict(sorted(clean.items()))
+        json.dumps(self.metadata)  # fail early if not serialisable
+
+    @property
+    def layers(self) -> list[int]:
+        return list(self.directions)
+
+    @property
+    def hidden_size(self) -> int:
+        return int(next(iter(self.directions.values())).shape[0])
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write a safetensors file (tensors ``layer.<l>``; header metadata: model,
+        model hash, method, layers, and the metadata dict as JSON). Atomic."""
+        from safetensors.torch import save_file
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tensors = {f"layer.{l}": v.contiguous() for l, v in self.directions.items()}
+        header = {
+            "format": "steerbounds.steering_vector",
+            "format_version": FORMAT_VERSION,
+            "model": self.model_name,
+            "model_hash": self.model_hash,
+            "method": self.method,
+            "layers": json.dumps(self.layers),
+            "metadata": json.dumps(self.metadata, sort_keys=True),
+        }
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        try:
+            save_file(tensors, tmp, metadata=header)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "SteeringVector":
+        """Read a file written by :meth:`save`."""
+        from safetensors import safe_open
+
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"vector: no such file {str(path)!r}")
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                header = f.metadata() or {}
+                tensors = {k: f.get_tensor(k) for k in f.keys()}
+        except Exception as exc:  # safetensors raises its own error types
+            raise InputError(f"vector: {str(path)!r} is not a safetensors file: {exc}") from None
+        if header.get("format") != "steerbounds.steering_vector":
+            raise InputError(f"vector: {str(path)!r} is not a steerbounds steering vector")
+        directions = {int(k.split(".", 1)[1]): v for k, v in tensors.items() if k.startswith("layer.")}
+        return cls(
+            directions=directions,
+            method=header.get("method", ""),
+            model_name=header.get("model", ""),
+            model_hash=header.get("model_hash", ""),
+            metadata=json.loads(header.get("metadata", "{}")),
+        )
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _reader_hook(store: list[torch.Tensor], read: str, mask_ref: dict[str, torch.Tensor]) -> Callable:
+    def hook(module: torch.nn.Module, args: Any, output: Any) -> None:
+        hidden = output if isinstance(output, torch.Tensor) else output[0]
+        if read == "last":
+            store.append(hidden[:, -1, :].detach().to("cpu", torch.float32))
+        else:
+            m = mask_ref["mask"].to(hidden.device, hidden.dtype).unsqueeze(-1)
+            mean = (hidden * m).sum(dim=1) / m.sum(dim=1)
+            store.append(mean.detach().to("cpu", torch.float32))
+
+    return hook
+
+
+@torch.no_grad()
+def read_representations(
+    model: "SteerableModel",
+    texts: Sequence[str],
+    layers: list[int],
+    *,
+    read: str = "last",
+    batch_size: int = 16,
+) -> dict[int, torch.Tensor]:
+    """Decoder-block outputs r^(l) for each text, (N, d) per layer, read at the
+    last token (left padding puts it at position -1) or averaged over the real
+    tokens."""
+    from steerbounds.empirical.injection import position_ids
+
+    stores: dict[int, list[torch.Tensor]] = {l: [] for l in layers}
+    mask_ref: dict[str, torch.Tensor] = {}
+    handles = []
+    try:
+        for l in layers:
+            handles.append(model.layers[l].register_forward_hook(_reader_hook(stores[l], read, mask_ref)))
+        for start in range(0, len(texts), batch_size):
+            enc = model.encode(list(texts[start : start + batch_size]))
+            mask_ref["mask"] = enc["attention_mask"]
+            model.model(
+                input_ids=enc["input_ids"],
+                attention_mask=enc["attention_mask"],
+                position_ids=position_ids(enc["attention_mask"]),
+                use_cache=False,
+                logits_to_keep=1,
+            )
+    finally:
+        for h in handles:
+            h.remove()
+    return {l: torch.cat(v, dim=0) for l, v in stores.items()}
+
+
+def extract_vector(
+    model: "SteerableModel",
+    positive: Sequence[str],
+    negative: Sequence[str],
+    *,
+    layers: object = None,
+    method: str | Aggregator = "pca",
+    read: str = "last",
+    batch_size: int = 16,
+    metadata: dict[str, Any] | None = None,
+) -> SteeringVector:
+    """Steering vector from paired positive/negative texts (App. F.2).
+
+    Pair i is ``(positive[i], negative[i])``. For every layer in ``layers``
+    (default all) the block outputs are read (``read="last"``: last token, as
+    RepE's ``rep_token=-1``; ``"mean"``: mean over real tokens), the differences
+    ``d_i = r_pos^i - r_neg^i`` are aggregated by ``method`` (``"pca"``,
+    ``"pca_centered"``, ``"mean_diff"`` or a callable (n_pairs, d) → (d,)), and the
+    result is normalised to unit norm and signed so that ``mean_i <v, d_i> ≥ 0``.
+    ``metadata`` (data set, template, …) is stored with the vector.
+    """
+    if isinstance(positive, str) or isinstance(negative, str):
+        raise InputError("positive/negative: expected lists of texts, not a single string")
+    positive, negative = list(positive), list(negative)
+    if not positive or not negative:
+        raise InputError("positive/negative: need at least one pair of texts (got an empty list)")
+    if len(positive) != len(negative):
+        raise InputError(
+            f"positive/negative: pair counts differ ({len(positive)} positive, {len(negative)} negative); "
+            f"they must be equal"
+        )
+    if not all(isinstance(t, str) and t for t in positive + negative):
+        raise InputError("positive/negative: every item must be a non-empty string")
+    if read not in READS:
+        raise InputError(f"read: {read!r} is not allowed; use one of {', '.join(READS)}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InputError(f"batch_size: expected an int ≥ 1, got {batch_size!r}")
+    if callable(method):
+        aggregate, method_name = method, getattr(method, "__name__", "custom")
+    elif method in AGGREGATORS:
+        aggregate, method_name = AGGREGATORS[method], method
+    else:
+        raise InputError(f"method: {method!r} is not allowed; use one of {', '.join(AGGREGATORS)} or a callable")
+    idx = model.resolve_layers(layers)
+
+    pos = read_representations(model, positive, idx, read=read, batch_size=batch_size)
+    neg = read_representations(model, negative, idx, read=read, batch_size=batch_size)
+    directions: dict[int, torch.Tensor] = {}
+    for l in idx:
+        diffs = (pos[l] - neg[l]).to(torch.float64)
+        v = torch.as_tensor(aggregate(diffs)).to(torch.float64).reshape(-1)
+        if v.shape[0] != diffs.shape[1]:
+            raise InputError(f"method: the aggregator returned shape {tuple(v.shape)}, expected ({diffs.shape[1]},)")
+        norm = float(v.norm())
+        if not math.isfinite(norm) or norm == 0.0:
+            raise InputError(
+                f"positive/negative: layer {l} gives a zero or non-finite direction "
+                f"(identical representations of the two sides?)"
+            )
+        v = v / norm
+        if float((diffs @ v).mean()) < 0:
+            v = -v
+        directions[l] = v.to(torch.float32)
+    meta = {
+        "n_pairs": len(positive),
+        "read": read,
+        "layers_read": idx,
+        "hidden_size": model.hidden_size,
+    }
+    meta.update(metadata or {})
+    return SteeringVector(
+        directions=directions,
+        method=method_name,
+        model_name=model.name,
+        model_hash=model.model_hash(),
+        metadata=meta,
+    )
