@@ -1,0 +1,384 @@
+"""Sandbox for executing model-written HumanEval code (paper App. G).
+
+Untrusted code never runs in the calling process: every program runs in a
+fresh ``python -I`` interpreter in its own process tree, with
+
+* a wall-clock timeout (the whole process tree is killed) and RLIMIT_CPU;
+* RLIMIT_AS (address space, ``memory_mb``), RLIMIT_FSIZE and no core files;
+* a process limit that is really enforced: as root the child drops to an
+  otherwise unused uid (RLIMIT_NPROC is not enforced for root and counts per
+  uid, so a fresh uid makes it count only this sandbox's processes);
+* its own temporary work directory (cwd, HOME and TMPDIR point into it);
+* no network: a fresh network namespace (``unshare --net``: only a loopback
+  interface that is down, so even 127.0.0.1 is unreachable);
+* no writes outside the work directory: in a private mount namespace every
+  mount except the work directory is remounted read-only; the unprivileged uid
+  additionally owns nothing but the work directory;
+* a PID namespace, so every descendant (a fork bomb included) is killed when
+  the program ends or times out;
+* an in-process audit-hook guard (PEP 578) refusing sockets, process creation,
+  ``ctypes`` and writes outside the work directory (defence in depth only:
+  native code can bypass it).
+
+The namespaces, the uid switch and the read-only remounts need root and
+``unshare`` (util-linux). Without them (``isolation="rlimits"``, chosen
+automatically when not root) only the rlimits, the process group kill and the
+audit guard apply, RLIMIT_NPROC then counts all of the user's processes, and
+:attr:`SandboxResult.isolation` says so. Each result records which
+mechanisms were active.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from steerbounds.errors import InputError
+
+Status = Literal["passed", "failed", "timeout", "error"]
+STATUSES: tuple[str, ...] = ("passed", "failed", "timeout", "error")
+
+_HERE = Path(__file__).resolve().parent
+_RUNNER = _HERE / "sandbox_runner.py"
+_BOOT = _HERE / "sandbox_boot.py"
+_DATA = _HERE / "data" / "humaneval.jsonl.gz"
+_BOOT_FAIL = 70
+# Ephemeral uids: far above any real account, one per run.
+_UID_BASE, _UID_SPAN = 2_000_000_000, 100_000_000
+_TAIL = 2000
+
+
+@dataclass(frozen=True)
+class SandboxResult:
+    """Outcome of one program.
+
+    status: ``passed`` (ran to the end, every assertion held), ``failed`` (the
+    program raised: wrong answer, exception, MemoryError under the limit),
+    ``timeout`` (wall-clock or CPU limit), ``error`` (the sandbox refused an
+    operation, the process died without a result, or the sandbox failed to
+    start). ``reason`` is one line; ``stderr_tail`` the last 2000 characters.
+    """
+
+    task_id: str
+    status: Status
+    reason: str
+    stderr_tail: str
+    stdout_tail: str
+    wall_s: float
+    returncode: int | None
+    isolation: tuple[str, ...] = field(default=())
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["isolation"] = list(self.isolation)
+        return out
+
+
+def _check_positive(name: str, value: float, *, upper: float) -> None:
+    if not isinstance(value, (int, float)) or math.isnan(value) or not 0 < value <= upper:
+        raise InputError(f"{name} must be a number in (0, {upper:g}], got {value!r}")
+
+
+def _validate(timeout_s: float, memory_mb: int, max_procs: int, isolation: str) -> None:
+    _check_positive("timeout_s", timeout_s, upper=3600)
+    if not isinstance(memory_mb, int) or not 64 <= memory_mb <= 65536:
+        raise InputError(f"memory_mb must be an integer in [64, 65536], got {memory_mb!r}")
+    if not isinstance(max_procs, int) or not 2 <= max_procs <= 4096:
+        raise InputError(f"max_procs must be an integer in [2, 4096], got {max_procs!r}")
+    if isolation not in ("auto", "full", "rlimits"):
+        raise InputError(f"isolation must be one of 'auto', 'full', 'rlimits', got {isolation!r}")
+
+
+def full_isolation_available() -> bool:
+    """True when running as root with util-linux ``unshare`` on PATH."""
+    return hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("unshare") is not None
+
+
+def _tail(path: Path) -> str:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - 4 * _TAIL))
+            return fh.read().decode("utf-8", "replace")[-_TAIL:]
+    except OSError:
+        return ""
+
+
+def _user_process_count(uid: int) -> int:
+    count = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    count += 1
+            except OSError:
+                continue
+    return count
+
+
+def _kill_uid(uid: int) -> None:
+    """Kill every process of the ephemeral uid (kill(-1) as that uid)."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None or _user_process_count(uid) == 0:
+        return
+    subprocess.run(
+        [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "kill", "-KILL", "-1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10, check=False,
+    )
+
+
+def _kill_tree(proc: subprocess.Popen) -> None:
+    """Kill the sandbox: first its direct children (the PID namespace's init, so
+    ``unshare`` can reap it and the namespace dies), then the process group."""
+    try:
+        with open(f"/proc/{proc.pid}/task/{proc.pid}/children", encoding="ascii") as fh:
+            children = [int(pid) for pid in fh.read().split()]
+    except OSError:
+        children = []
+    for pid in children:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    try:
+        proc.wait(timeout=2)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def run_program(
+    program: str,
+    *,
+    task_id: str = "program",
+    timeout_s: float = 10.0,
+    memory_mb: int = 512,
+    max_procs: int = 8,
+    audit_guard: bool = True,
+    isolation: str = "auto",
+    fsize_mb: int = 16,
+    cpu_s: float | None = None,
+) -> SandboxResult:
+    """Run ``program`` (Python source) in the sandbox and classify the outcome.
+
+    isolation: ``"full"`` (namespaces + uid switch + read-only mounts; needs
+    root), ``"rlimits"`` (rlimits, process-group kill and audit guard only), or
+    ``"auto"`` (full when available). ``cpu_s`` (RLIMIT_CPU, default
+    ``timeout_s``) is the CPU-time limit per process. Never raises for anything the program
+    does; raises :class:`InputError` for bad limits.
+    """
+    _validate(timeout_s, memory_mb, max_procs, isolation)
+    if cpu_s is not None:
+        _check_positive("cpu_s", cpu_s, upper=3600)
+    full = full_isolation_available() if isolation == "auto" else isolation == "full"
+    if full and not full_isolation_available():
+        raise InputError("isolation='full' needs root and util-linux unshare; use 'rlimits' or 'auto'")
+    if not full and os.geteuid() == 0 and not audit_guard:
+        raise InputError(
+            "audit_guard=False with isolation='rlimits' as root would run without any process "
+            "limit (the kernel does not enforce RLIMIT_NPROC for root); use isolation='full'"
+        )
+    logdir = Path(tempfile.mkdtemp(prefix="steerbounds-sbx-log-"))
+    workdir = Path(tempfile.mkdtemp(prefix="steerbounds-sbx-"))
+    uid = _UID_BASE + secrets.randbelow(_UID_SPAN) if full else None
+    mechanisms = ["subprocess", "python -I", "rlimit_cpu", "rlimit_as", "rlimit_fsize", "workdir"]
+    try:
+        (workdir / "program.py").write_text(program, encoding="utf-8")
+        shutil.copyfile(_RUNNER, workdir / "sandbox_runner.py")
+        cpu_s = max(1, math.ceil(timeout_s if cpu_s is None else cpu_s))
+        interpreters = [sys.executable, "/usr/bin/python3", shutil.which("python3") or sys.executable]
+        if full:
+            os.chown(workdir, uid, uid)
+            os.chmod(workdir, 0o700)
+            spec = {
+                "workdir": str(workdir), "readonly_fs": True, "uid": uid, "gid": uid,
+                "cpu_s": cpu_s, "memory_mb": memory_mb, "fsize_mb": fsize_mb,
+                "max_procs": max_procs, "interpreters": interpreters, "audit_guard": audit_guard,
+            }
+            cmd = [
+                shutil.which("unshare"), "--mount", "--net", "--pid", "--fork", "--kill-child",
+                "--propagation", "private", sys.executable, "-I", str(_BOOT), json.dumps(spec),
+            ]
+            mechanisms += ["netns", "pidns", "mountns_readonly", f"uid={uid}", "rlimit_nproc"]
+            preexec = None
+        else:
+            nproc = _user_process_count(os.getuid()) + max_procs
+            limits = (cpu_s, memory_mb, fsize_mb, nproc)
+
+            def preexec(limits: tuple[int, int, int, int] = limits) -> None:  # runs in the child
+                import resource
+
+                cpu, mem, fsz, procs = limits
+                resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+                resource.setrlimit(resource.RLIMIT_AS, (mem << 20, mem << 20))
+                resource.setrlimit(resource.RLIMIT_FSIZE, (fsz << 20, fsz << 20))
+                resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+                resource.setrlimit(resource.RLIMIT_NPROC, (procs, procs))
+
+            cmd = [sys.executable, "-I", str(workdir / "sandbox_runner.py"), str(workdir),
+                   "1" if audit_guard else "0"]
+            mechanisms += ["rlimit_nproc(per-user)"]
+        if audit_guard:
+            mechanisms.append("audit_guard")
+        env = {"HOME": str(workdir), "TMPDIR": str(workdir), "PATH": "/usr/bin:/bin",
+               "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
+        start = time.monotonic()
+        timed_out = False
+        with open(logdir / "stdout", "wb") as out, open(logdir / "stderr", "wb") as err:
+            proc = subprocess.Popen(
+                cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                start_new_session=True, preexec_fn=preexec, close_fds=True,
+            )
+            try:
+                proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                _kill_tree(proc)
+        wall = time.monotonic() - start
+        if uid is not None:
+            _kill_uid(uid)
+        stderr_tail, stdout_tail = _tail(logdir / "stderr"), _tail(logdir / "stdout")
+        status, reason = _classify(workdir / "result.json", proc.returncode, timed_out, timeout_s)
+        return SandboxResult(task_id, status, reason, stderr_tail, stdout_tail, round(wall, 3),
+                             proc.returncode, tuple(mechanisms))
+    except OSError as exc:  # the sandbox itself could not run
+        return SandboxResult(task_id, "error", f"sandbox failure: {exc}", "", "", 0.0, None,
+                             tuple(mechanisms))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(logdir, ignore_errors=True)
+
+
+def _classify(result_path: Path, returncode: int, timed_out: bool, timeout_s: float) -> tuple[Status, str]:
+    if timed_out:
+        return "timeout", f"wall-clock limit of {timeout_s:g} s exceeded"
+    try:
+        result = json.loads(result_path.read_text(encoding="utf-8"))
+        outcome, reason = str(result["outcome"]), str(result["reason"])
+    except (OSError, ValueError, KeyError, TypeError):
+        outcome, reason = "", ""
+    if outcome == "passed" and returncode == 0:
+        return "passed", ""
+    if outcome == "failed":
+        return "failed", reason
+    if outcome == "violation":
+        return "error", f"sandbox violation: {reason}"
+    if returncode in (-signal.SIGXCPU, 128 + signal.SIGXCPU):
+        return "timeout", "CPU-time limit exceeded (SIGXCPU)"
+    if returncode in (-signal.SIGKILL, 128 + signal.SIGKILL):
+        return "timeout", "killed by SIGKILL (CPU hard limit or kill)"
+    if returncode == _BOOT_FAIL:
+        return "error", "sandbox bootstrap failed"
+    if returncode in (-signal.SIGXFSZ, 128 + signal.SIGXFSZ):
+        return "error", "file-size limit exceeded (SIGXFSZ)"
+    return "error", f"exited with status {returncode} without a result"
+
+
+def humaneval_program(problem: Mapping[str, str], completion: str) -> str:
+    """The HumanEval check program: prompt + completion + test + ``check(entry_point)``
+    (the layout of the official ``human-eval`` harness)."""
+    for key in ("prompt", "test", "entry_point"):
+        if key not in problem:
+            raise InputError(f"problem must have key {key!r} (HumanEval format)")
+    return (
+        problem["prompt"] + completion + "\n\n" + problem["test"] + "\n\n"
+        + f"check({problem['entry_point']})\n"
+    )
+
+
+def run_humaneval_problem(
+    problem: Mapping[str, str],
+    completion: str,
+    *,
+    timeout_s: float = 10.0,
+    memory_mb: int = 512,
+    max_procs: int = 8,
+    audit_guard: bool = True,
+    isolation: str = "auto",
+) -> SandboxResult:
+    """Execute one HumanEval problem's tests against ``completion`` in the sandbox."""
+    return run_program(
+        humaneval_program(problem, completion), task_id=str(problem.get("task_id", "program")),
+        timeout_s=timeout_s, memory_mb=memory_mb, max_procs=max_procs,
+        audit_guard=audit_guard, isolation=isolation,
+    )
+
+
+def evaluate_humaneval(
+    problems: Sequence[Mapping[str, str]],
+    completions: Sequence[str] | Mapping[str, str],
+    *,
+    workers: int = 1,
+    timeout_s: float = 10.0,
+    memory_mb: int = 512,
+    max_procs: int = 8,
+    audit_guard: bool = True,
+    isolation: str = "auto",
+) -> list[SandboxResult]:
+    """Run every problem; one result per problem, in order. A hostile or broken
+    program only affects its own result. ``completions`` is a sequence aligned
+    with ``problems`` or a mapping task_id -> completion."""
+    if isinstance(completions, Mapping):
+        missing = [p["task_id"] for p in problems if p["task_id"] not in completions]
+        if missing:
+            raise InputError(f"completions lacks task_ids {missing[:5]}")
+        pairs = [(p, completions[p["task_id"]]) for p in problems]
+    else:
+        if len(completions) != len(problems):
+            raise InputError(
+                f"completions must have one entry per problem ({len(problems)}), got {len(completions)}"
+            )
+        pairs = list(zip(problems, completions))
+    if not isinstance(workers, int) or not 1 <= workers <= 64:
+        raise InputError(f"workers must be an integer in [1, 64], got {workers!r}")
+
+    def one(pair: tuple[Mapping[str, str], str]) -> SandboxResult:
+        return run_humaneval_problem(
+            pair[0], pair[1], timeout_s=timeout_s, memory_mb=memory_mb, max_procs=max_procs,
+            audit_guard=audit_guard, isolation=isolation,
+        )
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(one, pairs))
+
+
+def pass_rate(results: Iterable[SandboxResult]) -> float:
+    """pass@1 with one greedy completion per problem: the fraction passed."""
+    results = list(results)
+    if not results:
+        raise InputError("results must be non-empty")
+    return sum(r.passed for r in results) / len(results)
+
+
+def load_humaneval(path: str | os.PathLike | None = None) -> list[dict]:
+    """HumanEval problems (Chen et al. 2021, MIT, OpenAI) from the shipped copy
+    ``empirical/data/humaneval.jsonl.gz`` or ``path`` (.jsonl or .jsonl.gz)."""
+    source = Path(path) if path is not None else _DATA
+    opener = gzip.open if source.suffix == ".gz" else open
+    try:
+        with opener(source, "rt", encoding="utf-8") as fh:
+            return [json.loads(line) for line in fh if line.strip()]
+    except OSError as exc:
+        raise InputError(f"path: cannot read HumanEval data {source}: {exc}") from exc
