@@ -1,0 +1,79 @@
+"""HumanEval helpfulness sweep (steerbounds.empirical.humaneval) on a tiny random model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from steerbounds.empirical import humaneval as he
+from steerbounds.empirical.sandbox import load_humaneval
+from steerbounds.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def problems():
+    return load_humaneval()[:2]
+
+
+def test_extract_completion_stops_at_top_level_code_and_fences():
+    assert he.extract_completion("    return 1\n\ndef other():\n    pass\n") == "    return 1\n"
+    assert he.extract_completion("    x = 1\n    return x\n```\nExplanation") == "    x = 1\n    return x\n"
+    assert he.extract_completion("    return 2\nprint(f(1))") == "    return 2\n"
+    assert he.extract_completion("Sure! here it is") == "\n"
+
+
+def test_build_prompt_styles(tiny_llama, problems):
+    assert he.build_prompt(tiny_llama, problems[0], "completion") == problems[0]["prompt"]
+    chat = he.build_prompt(tiny_llama, problems[0], "chat")
+    assert chat.endswith("```python\n" + problems[0]["prompt"])
+    with pytest.raises(InputError, match="prompt_style"):
+        he.build_prompt(tiny_llama, problems[0], "raw")
+
+
+def test_sweep_records_every_pair_and_resumes(tiny_llama, random_vector, problems, tmp_path, monkeypatch):
+    vector = random_vector(tiny_llama)
+    out = tmp_path / "he.jsonl"
+    records = he.humaneval_sweep(tiny_llama, vector, problems, [-1.0, 0.0, 2.0], out, max_new_tokens=8,
+                                 timeout_s=5)
+    assert len(records) == 6
+    assert {(r["coefficient"], r["task_id"]) for r in records} == {
+        (c, p["task_id"]) for c in (-1.0, 0.0, 2.0) for p in problems
+    }
+    assert all(r["status"] in ("passed", "failed", "timeout", "error") for r in records)
+
+    # a torn last line (kill mid-write) is dropped and its pair redone; nothing else is
+    lines = out.read_text().splitlines(keepends=True)
+    out.write_text("".join(lines[:-1]) + lines[-1][:10])
+    calls = []
+    import steerbounds.empirical.sandbox as sandbox
+
+    original = sandbox.evaluate_humaneval
+
+    def counting(problems_, completions, **kw):
+        calls.append(len(problems_))
+        return original(problems_, completions, **kw)
+
+    monkeypatch.setattr(sandbox, "evaluate_humaneval", counting)
+    again = he.humaneval_sweep(tiny_llama, vector, problems, [-1.0, 0.0, 2.0], out, max_new_tokens=8,
+                               timeout_s=5)
+    assert calls == [1]
+    assert len(again) == 6
+    assert all(json.loads(line) for line in out.read_text().splitlines())
+
+
+def test_pass_at_1_by_coefficient():
+    records = [
+        {"coefficient": 0.0, "status": "passed"}, {"coefficient": 0.0, "status": "failed"},
+        {"coefficient": 1.0, "status": "timeout"}, {"coefficient": 1.0, "status": "failed"},
+    ]
+    rates = he.pass_at_1_by_coefficient(records)
+    assert [r.coefficient for r in rates] == [0.0, 1.0]
+    assert rates[0].pass_at_1 == 0.5 and rates[0].n == 2
+    assert rates[0].stderr == pytest.approx((0.25 / 1) ** 0.5)
+    assert rates[1].pass_at_1 == 0.0 and rates[1].stderr == 0.0
+
+
+def test_bad_coefficients(tiny_llama, random_vector, problems, tmp_path):
+    with pytest.raises(InputError, match="coefficients"):
+        he.humaneval_sweep(tiny_llama, random_vector(tiny_llama), problems, [float("nan")], tmp_path / "x")
