@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, ExitStack
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -523,19 +523,17 @@ def jvp_final_representation(
 
     zero = torch.zeros((), dtype=torch.float32)
     one = torch.ones((), dtype=torch.float32)
-    with _eager_attention(model):
+    with _ad_friendly_attention():
         primal, tangent = torch.func.jvp(final, (zero,), (one,))
     return (primal, tangent) if return_primal else tangent
 
 
 @contextmanager
-def _eager_attention(model: SteerableModel) -> Iterator[None]:
-    """Temporarily use the eager attention kernel (forward-mode AD is not
-    implemented for every fused attention kernel)."""
-    setter = getattr(model.model, "set_attn_implementation", None)
-    before = getattr(model.model.config, "_attn_implementation", None)
-    with ExitStack() as stack:
-        if setter is not None and before not in (None, "eager"):
-            setter("eager")
-            stack.callback(setter, before)
+def _ad_friendly_attention() -> Iterator[None]:
+    """Route ``scaled_dot_product_attention`` to its math kernel, the one that
+    implements forward-mode AD (the fused CPU/CUDA kernels do not). Models
+    using eager attention are unaffected."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    with sdpa_kernel(SDPBackend.MATH):
         yield

@@ -10,6 +10,7 @@ choice (App. F.2) to a model of another depth.
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections.abc import Iterable, Sequence
 
@@ -144,8 +145,8 @@ def resolve_layers(spec: object, n_layers: int) -> list[int]:
         raw = _expand_string(spec, n_layers)
     elif isinstance(spec, bool):
         raise InputError(f"layers: expected an int, range, list of ints or string, got {spec!r}")
-    elif isinstance(spec, int) or (hasattr(spec, "__index__") and not hasattr(spec, "__len__")):
-        raw = [int(spec)]  # type: ignore[call-overload]
+    elif isinstance(spec, int) or (hasattr(spec, "__index__") and getattr(spec, "ndim", 0) == 0):
+        raw = [operator.index(spec)]  # type: ignore[arg-type]
     elif isinstance(spec, Iterable):
         raw = list(spec)
     else:

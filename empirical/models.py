@@ -121,6 +121,7 @@ def convert_gguf(gguf: Path, folder: Path | None = None) -> Path:
         (tmp / _COMPLETE_MARKER).write_text(
             json.dumps({"source": str(gguf), "size": gguf.stat().st_size}, indent=1)
         )
+        os.chmod(tmp, 0o755)  # mkdtemp creates 0700
         try:
             os.rename(tmp, target)
         except OSError:
@@ -255,7 +256,7 @@ def compute_model_hash(model: torch.nn.Module) -> str:
             continue  # derived from the config, not weights
         data = t.detach().to("cpu", torch.bfloat16).contiguous()
         h.update(f"{name}:{tuple(data.shape)};".encode())
-        h.update(data.view(torch.int16).numpy().tobytes())
+        h.update(memoryview(data.view(torch.int16).numpy()))
     return h.hexdigest()[:16]
 
 

@@ -279,6 +279,11 @@ def extract_vector(
     directions: dict[int, torch.Tensor] = {}
     for l in idx:
         diffs = (pos[l] - neg[l]).to(torch.float64)
+        if not bool(diffs.any()):
+            raise InputError(
+                f"positive/negative: layer {l} gives a zero direction "
+                f"(identical representations of the two sides)"
+            )
         v = torch.as_tensor(aggregate(diffs)).to(torch.float64).reshape(-1)
         if v.shape[0] != diffs.shape[1]:
             raise InputError(f"method: the aggregator returned shape {tuple(v.shape)}, expected ({diffs.shape[1]},)")
@@ -286,7 +291,7 @@ def extract_vector(
         if not math.isfinite(norm) or norm == 0.0:
             raise InputError(
                 f"positive/negative: layer {l} gives a zero or non-finite direction "
-                f"(identical representations of the two sides?)"
+                f"from the aggregator"
             )
         v = v / norm
         if float((diffs @ v).mean()) < 0:
