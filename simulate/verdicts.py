@@ -15,6 +15,7 @@ outside the assumptions are in :mod:`~steerbounds.simulate.claims`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import jax
@@ -64,6 +65,10 @@ class Verdict:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Verdict:
+        return cls(**d)
 
 
 # --------------------------------------------------------------------------- shrinking
@@ -137,7 +142,9 @@ def counterexample(check: Check, batch, extras: dict, form, ev: Evaluation) -> d
     bad = ev.ok & (ev.slack.min(axis=1) < -TOLERANCE)
     sizes = np.isfinite(batch.logits).reshape(batch.logits.shape[0], -1).sum(axis=1)
     cand = np.flatnonzero(bad)
-    i = int(cand[np.lexsort((ev.slack[cand].min(axis=1), sizes[cand]))[0]])
+    # fewest tokens first; then prefer |B0| ≤ 0.9 (readable numbers); then the worst slack
+    extreme = np.abs(ev.params["b0"][cand]) > 0.9 if "b0" in ev.params else np.zeros(cand.size, bool)
+    i = int(cand[np.lexsort((ev.slack[cand].min(axis=1), extreme, sizes[cand]))[0]])
     column = int(np.argmin(ev.slack[i])) if "r_e" in extras else None
     b, e = shrink(check, batch, extras, form, i, column)
     final = check.evaluate(b, e, form)
@@ -203,7 +210,9 @@ def _validate(thorough, seed, n_instances) -> None:
 
 
 def run_verdicts(*, thorough: bool = False, seed: int = 0, n_instances: int | None = None,
-                 results: tuple[str, ...] | None = None, progress: bool = False) -> list[Verdict]:
+                 results: tuple[str, ...] | None = None, progress: bool = False,
+                 done: dict[str, list[Verdict]] | None = None,
+                 on_result: Callable[[str, list[Verdict]], None] | None = None) -> list[Verdict]:
     """Verdicts for every result of :data:`~steerbounds.bounds.RESULTS` and each of its forms.
 
     Args:
@@ -213,16 +222,23 @@ def run_verdicts(*, thorough: bool = False, seed: int = 0, n_instances: int | No
             instances of Theorems 1 and 2 come on top).
         results: restrict to these result names (default: all).
         progress: show a tqdm bar.
+        done: verdicts already computed with the same settings (result name → its
+            verdicts), reused instead of recomputed (resuming an interrupted run).
+        on_result: called with (name, verdicts) after each result (checkpointing).
     """
     _validate(thorough, seed, n_instances)
     names = tuple(RESULTS) if results is None else tuple(results)
     for name in names:
         if name not in CHECKS:
             raise InputError(f"results must name entries of RESULTS ({', '.join(RESULTS)}); got {name!r}")
-    root = jax.random.key(int(seed))
+    root = inst.make_key(int(seed))
     verdicts = []
     bar = tqdm(names, desc="simulate", disable=not progress, leave=False)
-    for r_index, name in enumerate(bar):
+    for name in bar:
+        if done and name in done:
+            verdicts.extend(done[name])
+            continue
+        r_index = list(RESULTS).index(name)
         check = CHECKS[name]
         res = RESULTS[name]
         stats = {form: {"n": 0, "evals": 0, "viol": 0, "worst": math.inf, "example": None} for form in check.forms}
@@ -242,6 +258,7 @@ def run_verdicts(*, thorough: bool = False, seed: int = 0, n_instances: int | No
                 s["worst"] = min(s["worst"], float(slack.min()))
                 if bad.any() and (s["example"] is None or width < s["example"][0]):
                     s["example"] = (width, batch, extras, ev)
+        mine = []
         for form in check.forms:
             s = stats[form]
             example = None
@@ -249,12 +266,15 @@ def run_verdicts(*, thorough: bool = False, seed: int = 0, n_instances: int | No
                 _, batch, extras, ev = s["example"]
                 example = counterexample(check, batch, extras, form, ev)
             default = form in check.default_forms
-            verdicts.append(Verdict(
+            mine.append(Verdict(
                 result=name, form=form, default=default, equations=res.equations, kind=res.kind,
                 instances=s["n"], evaluations=s["evals"], violations=s["viol"],
                 worst_slack=s["worst"], verdict="holds" if s["viol"] == 0 else "violated",
                 counterexample=example,
             ))
+        verdicts.extend(mine)
+        if on_result is not None:
+            on_result(name, mine)
     return verdicts
 
 
