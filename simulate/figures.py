@@ -22,7 +22,7 @@ from steerbounds.simulate.realised import alignment_parameters, helpfulness_para
 GRID = np.linspace(0.0, 8.0, 33)
 
 
-def trinary_counterexample(p_plus=0.1, p_minus=0.5, p_neutral=0.4, depth=50.0) -> inst.AlignmentBatch:
+def trinary_counterexample(p_plus=0.1, p_minus=0.5, p_neutral=0.4, depth=1000.0) -> inst.AlignmentBatch:
     """Three tokens (+1, −1, 0) with masses P+, P−, P_neutral; margin Δ = 1 between the
     aligned token and the misaligned one, the neutral one ``depth`` below (λ = 1)."""
     logits = np.log([[p_plus, p_minus, p_neutral]])

@@ -1,0 +1,138 @@
+"""steerbounds.simulate instances, laws and realised parameters: exactness, assumptions, seeding."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from steerbounds.errors import InputError
+from steerbounds.simulate import estimators as est
+from steerbounds.simulate import instances as inst
+from steerbounds.simulate.laws import LAWS, standard_draws
+from steerbounds.simulate.realised import alignment_parameters, helpfulness_parameters
+
+KEY = inst.make_key(3)
+
+
+def _softmax(z):
+    z = z - np.max(z, axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@pytest.mark.parametrize("law", LAWS)
+def test_laws_are_standardised(law):
+    with jax.enable_x64(True):
+        x = np.asarray(standard_draws(jax.random.key(0), law, (200_000,)))
+    assert x.dtype == np.float64
+    assert abs(x.mean()) < 0.02 and x.var() == pytest.approx(1.0, rel=0.03)
+
+
+@pytest.mark.parametrize("kind", inst.ALIGNMENT_KINDS)
+def test_alignment_instances_satisfy_their_assumptions(kind):
+    b = inst.alignment_batch(KEY, 500, 8, kind=kind)
+    assert b.logits.dtype == np.float64
+    p = alignment_parameters(b)
+    assert np.all(p.ok)
+    assert np.all(p.margin >= inst.MARGIN_RANGE[0] - 1e-12)  # Assumption 2: margin Δ > 0
+    assert np.all(np.abs(p.b0) < 1.0)
+    valid = np.isfinite(b.logits)
+    aligned = valid & (b.score > b.b_plus[:, None])
+    if kind == "trinary":
+        assert set(np.unique(b.score[valid])) <= {-1.0, 0.0, 1.0}
+        assert np.any(valid & (b.score == 0))
+    if kind == "soft":
+        assert np.any(b.misclassified) and np.all(b.score[b.misclassified] == -1.0)
+        assert np.all(p.depth >= 0) and np.all(p.delta >= 0)
+    else:
+        assert not np.any(b.misclassified)
+    assert np.all(aligned.any(axis=1))
+
+
+def test_behaviour_curve_matches_naive_softmax():
+    b = inst.alignment_batch(KEY, 50, 6, kind="trinary")
+    r = np.linspace(-2.0, 3.0, 7)
+    got = inst.behaviour_curve(b, r)
+    for i in range(3):
+        valid = np.isfinite(b.logits[i])
+        for k, rk in enumerate(r):
+            p = _softmax(b.logits[i, valid] + b.lam[i] * rk * b.X[i, valid])
+            assert got[i, k] == pytest.approx(float(p @ b.score[i, valid]), abs=1e-12)
+
+
+def test_helpfulness_curve_and_realised_parameters_match_numpy():
+    b = inst.helpfulness_batch(KEY, 200, 12)
+    r = np.linspace(-3.0, 3.0, 5)
+    h = inst.helpfulness_curve(b, r)
+    p = _softmax(np.where(np.isfinite(b.logits), b.logits, -np.inf))
+    for i in range(3):
+        steered = _softmax(b.logits[i] + b.lam[i] * r[:, None] * b.X[i])
+        np.testing.assert_allclose(h[i], steered[:, 0], atol=1e-13)
+    q = helpfulness_parameters(b)
+    for i in range(40):
+        ref = est.realised_theorem2_parameters(p[i], 0, b.X[i], np.flatnonzero(b.top[i]))
+        assert q.sigma_beta[i] == pytest.approx(float(ref.sigma_beta), abs=1e-12)
+        assert q.alpha[i] == pytest.approx(float(ref.alpha), abs=1e-12)
+        assert q.eps[i] == pytest.approx(float(ref.eps), abs=1e-12)
+    flipped = helpfulness_parameters(b, -1.0)
+    np.testing.assert_allclose(flipped.p_plus, q.p_minus)
+    np.testing.assert_allclose(flipped.c_plus, -q.c_minus)
+
+
+def test_remainder_bucket_and_top_mass():
+    b = inst.helpfulness_batch(KEY, 300, 6, n_top=5)
+    assert np.all(b.top.sum(axis=1) == 5)
+    p = _softmax(b.logits)
+    rest = p[:, 5]
+    q = helpfulness_parameters(b)
+    # top-T mass 1 − ε_top equals 1 − (mass of the bucket)
+    np.testing.assert_allclose(p[:, :5].sum(axis=1), 1.0 - rest, atol=1e-12)
+    assert np.all(q.eps >= rest - 1e-12)
+
+
+def test_explicit_unembedding_path_is_equivalent():
+    b, U, r, u = inst.explicit_helpfulness_batch(KEY, 4, vocab=2000, d=16, n_top=10)
+    assert b.logits.shape == (4, 2000) and U.shape == (2000, 16)
+    re = 0.7
+    literal = inst.steered_logits(U, r, u, b.lam, np.full(4, re))
+    via_x = b.logits + b.lam[:, None] * re * b.X
+    np.testing.assert_allclose(np.sort(literal, axis=1), np.sort(via_x, axis=1), atol=1e-10)
+    # the top-10 tokens come first, the correct one among them
+    assert np.all(b.logits[:, :10].min(axis=1) >= b.logits[:, 10:].max(axis=1))
+    h = inst.helpfulness_curve(b, np.array([re]))[:, 0]
+    assert np.all((h > 0) & (h < 1))
+
+
+def test_seeded_and_deterministic():
+    a = inst.alignment_batch(inst.make_key(5), 20, 5, kind="soft")
+    b = inst.alignment_batch(inst.make_key(5), 20, 5, kind="soft")
+    c = inst.alignment_batch(inst.make_key(6), 20, 5, kind="soft")
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(a.X, c.X)
+
+
+def test_extreme_coefficients_are_finite():
+    b = inst.alignment_batch(KEY, 30, 5, kind="binary")
+    r = np.array([-1e6, -1.0, 0.0, 1.0, 1e6])
+    assert np.all(np.isfinite(inst.behaviour_curve(b, r)))
+    hb = inst.helpfulness_batch(KEY, 30, 5)
+    assert np.all(np.isfinite(inst.helpfulness_curve(hb, r)))
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: inst.alignment_batch(KEY, 4, 5, kind="quaternary"), "kind"),
+        (lambda: inst.alignment_batch(KEY, 4, 5, law="cauchy"), "law"),
+        (lambda: inst.alignment_batch(KEY, 0, 5), "n must"),
+        (lambda: inst.alignment_batch(KEY, 4, 2, kind="trinary"), "width"),
+        (lambda: inst.helpfulness_batch(KEY, 4, 5, n_top=6), "n_top"),
+        (lambda: inst.explicit_helpfulness_batch(KEY, 2, vocab=100, d=1), "d must"),
+        (lambda: inst.make_key(-1), "seed"),
+    ],
+)
+def test_invalid_settings_rejected(call, match):
+    with pytest.raises(InputError, match=match):
+        call()
