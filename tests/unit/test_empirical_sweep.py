@@ -1,0 +1,160 @@
+"""Resumable sweeps (kill -9 + resume) and the extract/sweep CLI, on a tiny model
+saved as a Hugging Face folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+
+from steerbounds.empirical.sweep import (  # noqa: E402
+    RESULTS,
+    SweepConfig,
+    parse_coefficients,
+    read_results,
+    run_sweep,
+)
+from steerbounds.errors import InputError  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory):
+    from conftest import make_tiny_model
+
+    model = make_tiny_model("llama", seed=0)
+    folder = tmp_path_factory.mktemp("tiny-hf") / "tiny-llama"
+    model.model.save_pretrained(str(folder))
+    model.tokenizer.save_pretrained(str(folder))
+    return folder
+
+
+def _env():
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    return env
+
+
+def _cli(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "steerbounds", *args], capture_output=True, text=True,
+                          env=_env(), cwd=ROOT, timeout=600, **kw)
+
+
+SWEEP_ARGS = ["--task", "arithmetic", "--n", "4", "--n-pairs", "8", "--coefficients", "-3:3:1",
+              "--batch-size", "2", "--coef-chunk", "1", "--generate", "greedy", "--max-new-tokens", "3",
+              "--no-progress"]
+
+
+def _config(folder, out, **kw):
+    base = dict(model=str(folder), task="arithmetic", n=4, n_pairs=8,
+                coefficients=parse_coefficients("-3:3:1"), batch_size=2, coef_chunk=1, generate="greedy",
+                max_new_tokens=3, progress=False, out=str(out))
+    base.update(kw)
+    return SweepConfig(**base)
+
+
+def _unit_rows(out: Path) -> dict[str, dict]:
+    recs = read_results(out / RESULTS)
+    keys = [r["unit"] for r in recs]
+    assert len(keys) == len(set(keys)), "a unit was written twice"
+    return {r["unit"]: r["rows"] for r in recs}
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_gives_the_uninterrupted_table(tiny_folder, tmp_path):
+    ref = run_sweep(_config(tiny_folder, tmp_path / "ref"))
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "steerbounds", "sweep", "--model", str(tiny_folder),
+                             "--out", str(out), *SWEEP_ARGS], env=_env(), cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results = out / RESULTS
+    deadline = time.time() + 300
+    try:
+        while time.time() < deadline:
+            if results.is_file() and results.read_bytes().count(b"\n") >= 3:
+                break
+            if proc.poll() is not None:
+                pytest.fail("the sweep finished before it could be killed")
+            time.sleep(0.05)
+        else:
+            pytest.fail("the sweep wrote no unit in time")
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    partial = len(read_results(results))
+    total = len(read_results(ref / RESULTS))
+    assert 3 <= partial < total
+    # a torn line, as a kill during a write leaves it, is cut off on resume
+    with results.open("a") as f:
+        f.write('{"unit": "task|c0|b0", "rows": {"helpf')
+    # resuming without --resume is refused; with it, the run completes
+    bad = _cli("sweep", "--model", str(tiny_folder), "--out", str(out), *SWEEP_ARGS)
+    assert bad.returncode == 2 and "--resume" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    done = _cli("sweep", "--model", str(tiny_folder), "--out", str(out), "--resume", *SWEEP_ARGS)
+    assert done.returncode == 0, done.stderr[-2000:]
+    got, want = _unit_rows(out), _unit_rows(ref)
+    assert set(got) == set(want)
+    assert got == want
+    assert (out / "summary.csv").read_text() == (ref / "summary.csv").read_text()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["units_done"] == manifest["units_total"] == total
+    assert manifest["model"]["hash"] and manifest["vector"]["hash"] and manifest["versions"]["torch"]
+    # a finished run resumed again does no work and changes nothing
+    again = run_sweep(_config(tiny_folder, out, resume=True))
+    assert _unit_rows(again) == want
+
+
+def test_resume_refuses_a_different_config(tiny_folder, tmp_path):
+    out = tmp_path / "run"
+    run_sweep(_config(tiny_folder, out, measures=("helpfulness",), coefficients=(-1.0, 1.0), generate="none"))
+    summary = json.loads((out / "summary.json").read_text())
+    assert "helpfulness_full_vocab" in summary and "lambda" not in summary
+    with pytest.raises(InputError, match="resume.*coefficients"):
+        run_sweep(_config(tiny_folder, out, measures=("helpfulness",), coefficients=(-2.0, 2.0),
+                          generate="none", resume=True))
+    with pytest.raises(InputError, match="already holds"):
+        run_sweep(_config(tiny_folder, out, measures=("helpfulness",), coefficients=(-1.0, 1.0), generate="none"))
+
+
+def test_extract_cli_and_vector_reuse(tiny_folder, tmp_path):
+    vec = tmp_path / "v.safetensors"
+    res = _cli("extract", "--behavior", "racist", "--model", str(tiny_folder), "--n-pairs", "6",
+               "--layers", "1:3", "--out", str(vec))
+    assert res.returncode == 0, res.stderr[-2000:]
+    from steerbounds.empirical.vectors import SteeringVector
+
+    v = SteeringVector.load(vec)
+    assert v.layers == [1, 2] and v.metadata["behavior"] == "racist"
+    out = run_sweep(_config(tiny_folder, tmp_path / "s", vector=str(vec), layers="1:3",
+                            behavior="racist", measures=("behavior", "delta"), coefficients=(-1.0, 1.0)))
+    assert not (out / "vector.safetensors").exists()
+    summary = json.loads((out / "summary.json").read_text())
+    assert {"delta", "behavior_next_token", "behavior_judged_greedy"} <= set(summary)
+
+
+@pytest.mark.parametrize(
+    "args, word",
+    [
+        (["sweep", "--coefficients", "3:1:1"], "coefficients"),
+        (["sweep", "--coefficients", "nan"], "coefficients"),
+        (["sweep", "--measure", "speed"], "--measure"),
+        (["sweep", "--n", "-4"], "--n"),
+        (["sweep", "--task", "poetry"], "--task"),
+        (["sweep", "--fit-max-abs", "inf"], "--fit-max-abs"),
+        (["extract", "--out", "v.bin"], "--out"),
+    ],
+)
+def test_cli_bad_input_exits_2_with_one_line(args, word):
+    res = _cli(*args)
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and word in lines[0]
