@@ -99,7 +99,7 @@ def predictions(run_dir: Path, f: dict) -> list[list[str]]:
                       f"b={_f(nz['b'])}±{_f(nz['se_b'])}")
     out.append(["helpfulness falls quadratically near 0 (Thm 2: c < 0 at 2 SE)", _verdict(held),
                 "; ".join(ev) or "no data"])
-    # 3. 1/N limit (Cor. 2): at the largest |r_e| P(correct over A-D) has moved toward 1/4
+    # 3. 1/N limit (Cor. 2): at the largest abs(r_e) P(correct over A-D) has moved toward 1/4
     ev, held = [], []
     for t in tables(run_dir, "helpfulness"):
         if "abcd" not in t:
@@ -111,7 +111,7 @@ def predictions(run_dir: Path, f: dict) -> list[list[str]]:
         ok = all(abs(e - 0.25) <= abs(h0 - 0.25) for e in ends) and h0 > 0.25
         held.append(ok)
         ev.append(f"{t['model']}/{t['behavior']}/{t['task'][5:]}: H(0)={_f(h0)}, H(±max)={_f(ends[0])},{_f(ends[1])}")
-    out.append(["helpfulness tends to 1/N = 1/4 for large |r_e| (Cor. 2)", _verdict(held),
+    out.append(["helpfulness tends to 1/N = 1/4 for large abs(r_e) (Cor. 2)", _verdict(held),
                 "; ".join(ev) or "no data"])
     # 4. normal logit noise (Assumption 3)
     ev, held = [], []
@@ -123,13 +123,13 @@ def predictions(run_dir: Path, f: dict) -> list[list[str]]:
                   f"D'Agostino p={_f(p)}, KS p={_f(s.get('ks_pvalue'))} (n={s['n_values']})")
     out.append(["logit noise is normal (Assumption 3; D'Agostino p > 0.01)", _verdict(held),
                 "; ".join(ev) or "no data"])
-    # 5. |U δr| linear in r_e (Assumption 1): R² ≥ 0.95 over the small range
+    # 5. ‖U δr‖ linear in r_e (Assumption 1): R² ≥ 0.95 over the small range
     ev, held = [], []
     for key, per in f.get("lambda", {}).items():
         for task, v in per.items():
             held.append(v["r2_small"] >= 0.95)
             ev.append(f"{key}/{task}: R²={_f(v['r2_small'])} (all r_e: {_f(v['r2_all'])})")
-    out.append(["|U δr| grows linearly with |r_e| (Assumption 1; R² ≥ 0.95 for small |r_e|)", _verdict(held),
+    out.append(["‖U δr‖ grows linearly with abs(r_e) (Assumption 1; R² ≥ 0.95 for small abs(r_e))", _verdict(held),
                 "; ".join(ev) or "no data"])
     return out
 
@@ -158,7 +158,7 @@ def write(run_dir: str | Path, *, elapsed_s: float | None = None, timings: dict 
               "Gemma-3-270M pretrained (aligned with harmless/not-racist vectors). r_e is the norm of the "
               "vector added at each injected block; grids per model in `grids.json`.", "",
               "## Parameters (this run) beside the paper's ranges (Llama-2-13B)", ""]
-    headers = ["model/vector", "λ = slope |Uδr| (MMLU)", "λσ (within / pooled)", "λσβ measured",
+    headers = ["model/vector", "λ = slope ‖Uδr‖ (MMLU)", "λσ (within / pooled)", "λσβ measured",
                "λσβ fitted (Thm 2, int. law)", "Δλ measured (lower line)", "Δλ fitted (Thm 1)", "α(1−ε)"]
     rows = parameter_rows(run_dir, f)
     rows.append(["paper", PAPER["lambda"], PAPER["lam_sigma"], "0.1–0.4", "0.33–0.66", "0.1–0.4",
@@ -166,15 +166,15 @@ def write(run_dir: str | Path, *, elapsed_s: float | None = None, timings: dict 
     lines.append(tabulate(rows, headers=headers, tablefmt="github"))
     lines += ["", "Fitted Δλ is for the stated form eq. 5, as the paper's; the proved form eq. 27 gives twice "
               "that. Measured λσβ: half-normal estimate sqrt(2/π)·(pooled λσ) as App. A.3, and the proof's "
-              "min(|c−|, c+) slope. Units: logits per unit r_e.", "", "## Efficient regime (Fig. 1)", ""]
+              "min(abs c−, c+) slope. Units: logits per unit r_e.", "", "## Efficient regime (Fig. 1)", ""]
     reg_rows = []
     for model, behavior in PAIRS:
         reg = regime(str(run_dir), model, behavior)
         if reg:
             reg_rows.append([f"{model}/{behavior}", _f(reg["r_star"]), _f(reg["r_best_net"]), _f(reg["net_max"]),
                              _f(reg["r_max"])])
-    lines.append(tabulate(reg_rows, headers=["model/vector", "efficient for |r_e| ≤", "best net gain at |r_e|",
-                                              "max net gain (ΔP aligned − ΔP correct)", "grid max |r_e|"],
+    lines.append(tabulate(reg_rows, headers=["model/vector", "efficient for abs(r_e) ≤", "best net gain at abs(r_e)",
+                                              "max net gain (ΔP aligned − ΔP correct)", "grid max abs(r_e)"],
                           tablefmt="github") if reg_rows else "not computed (fits missing)")
     lines += ["", "## Predictions of the theory", ""]
     lines.append(tabulate(predictions(run_dir, f), headers=["prediction", "verdict", "evidence"],
