@@ -55,15 +55,16 @@ class Config:
     cluster_queries: int = 3      # Figs. 11-12: three harmful instructions
     sim_instances: int = 400
     batch_size: int = 8
+    coef_chunk: int = 3           # coefficients per forward pass (memory ∝ chunk × batch)
     seed: int = 0
     models: tuple[str, ...] = (CHAT, BASE)
     humaneval_models: tuple[str, ...] = (CHAT,)
 
     @classmethod
     def quick(cls) -> "Config":
-        return cls(n_pairs=32, gen_tokens=20, fractions=(-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0),
-                   mmlu_n=8, task_n=8, he_n=6, he_fractions=(-0.5, 0.0, 0.5), he_tokens=80,
-                   sim_instances=200)
+        return cls(n_pairs=32, gen_tokens=16, fractions=(-1.0, -0.5, -0.2, 0.0, 0.2, 0.5, 1.0),
+                   mmlu_n=5, task_n=6, he_n=5, he_fractions=(-0.5, 0.0, 0.5), he_tokens=64,
+                   sim_instances=200, batch_size=16, coef_chunk=7)
 
     def to_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -174,7 +175,7 @@ def sweep_stage(run: Run, key: str, behavior: str) -> None:
             behavior=behavior, measures=measures, task=task, coefficients=tuple(grid),
             n=cfg.mmlu_n if task == "mmlu" else cfg.task_n, seed=cfg.seed, model=model_spec(key),
             vector=str(vector_path) if task != "mmlu" else None, n_pairs=cfg.n_pairs,
-            generate="greedy", max_new_tokens=cfg.gen_tokens, batch_size=cfg.batch_size,
+            generate="greedy", max_new_tokens=cfg.gen_tokens, batch_size=cfg.batch_size, coef_chunk=cfg.coef_chunk,
             lambda_max_abs=SMALL_FRACTION * max(abs(g) for g in grid), out=str(out),
             resume=run.resume, progress=False,
         )
