@@ -1,0 +1,140 @@
+"""Throughput of the simulator's Theorem 1 and Theorem 2 checks (instance-evaluations per second).
+
+One instance-evaluation = one instance at one coefficient: the true value from the
+steered softmax (logsumexp), the realised parameters, the bound, the slack.
+Compared in the same run, on the same instances:
+
+* ``jax``   -- the simulator's path, ``steerbounds.simulate.checks.CHECKS[...].evaluate``
+  (vectorised float64 JAX; the bound through the public, validated function);
+* ``numpy`` -- a straightforward loop over instances and coefficients (numpy softmax
+  per evaluation, the bound with ``math``);
+* ``floor`` -- one jitted pass over the same steered logits, ``(z + λ r X).sum()``: the
+  least work any exact check must do.
+
+Sizes: full vocabulary V = 32,000 and top-T only (T = 10 tokens; Theorem 2 adds a
+one-slot remainder bucket), 21 coefficients per instance.
+
+Run: ``python benchmarks/simulate_bench.py [--repeats 3]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from steerbounds.simulate import instances as inst
+from steerbounds.simulate.checks import CHECKS
+
+K = 21
+
+
+def _best(fn, repeats: int) -> float:
+    fn()  # warm-up (compilation)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+@jax.jit
+def _floor_kernel(z, X, lam, r):
+    steered = z[:, None, :] + (lam[:, None] * r)[:, :, None] * X[:, None, :]
+    return jnp.sum(steered, axis=-1)
+
+
+def floor(batch, r):
+    with jax.enable_x64(True):
+        z = jnp.asarray(np.where(np.isfinite(batch.logits), batch.logits, 0.0))
+        return np.asarray(_floor_kernel(z, jnp.asarray(batch.X), jnp.asarray(batch.lam), jnp.asarray(r)))
+
+
+def numpy_theorem1(batch, r):
+    """Loop: per instance realised B0, Δ; per coefficient softmax, B, tanh bound (eq. 27)."""
+    n = batch.logits.shape[0]
+    slack = np.empty(r.shape)
+    for i in range(n):
+        valid = np.isfinite(batch.logits[i])
+        z, x, s = batch.logits[i, valid], batch.X[i, valid], batch.score[i, valid]
+        p = np.exp(z - z.max())
+        p /= p.sum()
+        b0 = float(p @ s)
+        dl = batch.lam[i] * (x[s > 0].min() - x[s < 0].max())
+        for k in range(r.shape[1]):
+            zz = z + batch.lam[i] * r[i, k] * x
+            q = np.exp(zz - zz.max())
+            b = float(q @ s) / q.sum()
+            slack[i, k] = b - math.tanh(dl * r[i, k] / 2 + math.atanh(b0))
+    return slack
+
+
+def numpy_theorem2(batch, r):
+    """Loop: per instance realised P0, P±, c±; per coefficient softmax and eq. 6."""
+    n = batch.logits.shape[0]
+    slack = np.empty(r.shape)
+    for i in range(n):
+        valid = np.isfinite(batch.logits[i])
+        z, x, top = batch.logits[i, valid], batch.X[i, valid], batch.top[i, valid]
+        p = np.exp(z - z.max())
+        p /= p.sum()
+        d = x - x[0]
+        inc = top.copy()
+        inc[0] = False
+        plus, minus = inc & (d > 0), inc & (d < 0)
+        pp, pm = p[plus].sum(), p[minus].sum()
+        cp = (p[plus] @ d[plus]) / pp if pp > 0 else 0.0
+        cm = (p[minus] @ d[minus]) / pm if pm > 0 else 0.0
+        mass = min(pp, pm)  # (1 − P0)·α(1 − ε), eq. 38
+        lsb = batch.lam[i] * (min(-cm, cp) if pp > 0 and pm > 0 else 0.0)
+        for k in range(r.shape[1]):
+            zz = z + batch.lam[i] * r[i, k] * x
+            q = np.exp(zz - zz.max())
+            h = q[0] / q.sum()
+            bound = p[0] / (p[0] + mass * (1 + 0.5 * (lsb * r[i, k]) ** 2))
+            slack[i, k] = bound - h
+    return slack
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    key = inst.make_key(0)
+    rows = []
+    cases = (
+        ("theorem1", "V=32000", lambda k: inst.alignment_batch(k, 48, 32000), 48),
+        ("theorem1", "top-T (T=10)", lambda k: inst.alignment_batch(k, 20000, 10), 400),
+        ("theorem2", "V=32000", lambda k: inst.helpfulness_batch(k, 48, 32000, n_top=10), 48),
+        ("theorem2", "top-T (T=10) + bucket", lambda k: inst.helpfulness_batch(k, 20000, 11, n_top=10), 400),
+    )
+    for name, label, make, n_loop in cases:
+        batch = make(key)
+        n = batch.logits.shape[0]
+        r = np.linspace(0.0, 3.0, K)[None, :] / batch.lam[:, None] * np.ones((n, 1))
+        if name == "theorem2":
+            r = r - 1.5 / batch.lam[:, None]
+        check = CHECKS[name]
+        form = "proved" if name == "theorem1" else None
+        ev = check.evaluate(batch, {"r_e": r}, form)
+        t_jax = _best(lambda: check.evaluate(batch, {"r_e": r}, form), args.repeats)
+        t_floor = _best(lambda: floor(batch, r), args.repeats)
+        sub = type(batch)(*(a[:n_loop] for a in batch))
+        loop = numpy_theorem1 if name == "theorem1" else numpy_theorem2
+        t_np = _best(lambda: loop(sub, r[:n_loop]), 1)
+        agree = float(np.max(np.abs(loop(sub, r[:n_loop]) - ev.slack[:n_loop])))
+        evals, evals_np = n * K, n_loop * K
+        rows.append((name, label, evals / t_jax, evals_np / t_np, evals / t_floor, agree))
+    print(f"{'check':9s} {'size':22s} {'jax ev/s':>12s} {'numpy ev/s':>12s} {'floor ev/s':>12s} "
+          f"{'jax/numpy':>10s} {'jax/floor':>10s} {'max|Δslack|':>12s}")
+    for name, label, j, nl, fl, agree in rows:
+        print(f"{name:9s} {label:22s} {j:12.4g} {nl:12.4g} {fl:12.4g} {j / nl:10.3g} {j / fl:10.3g} {agree:12.2g}")
+
+
+if __name__ == "__main__":
+    main()
