@@ -45,12 +45,27 @@ def fit_theorem1(r_e: np.ndarray, b: np.ndarray, *, form: str = "stated") -> dic
 
 
 def fit_theorem2(r_e: np.ndarray, h: np.ndarray, p0: float, floor: float | None) -> dict:
-    """λσβ and α(1−ε) of eq. 6 (with Corollary 2's floor 1/N when given), P0 fixed to the
-    measured helpfulness at r_e = 0, by :func:`steerbounds.bounds.fitting.fit_helpfulness_curve`."""
+    """λσβ and α(1−ε) of eq. 6 (with Corollary 2's floor 1/N when given), P0 fixed (from the
+    measured helpfulness at r_e = 0), by :func:`steerbounds.bounds.fitting.fit_helpfulness_curve`."""
     from steerbounds.bounds.fitting import fit_helpfulness_curve
 
     f = fit_helpfulness_curve(r_e, np.clip(h, 0.0, 1.0), p0=float(np.clip(p0, 1e-6, 1 - 1e-6)), floor=floor)
     return f.as_dict()
+
+
+def _clean(r_e: Any, values: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Points with a finite value (a coefficient a partial run has not measured yet is NaN)."""
+    r, v = np.asarray(r_e, dtype=float), np.asarray(values, dtype=float)
+    keep = np.isfinite(v)
+    return r[keep], v[keep]
+
+
+def _try(fn: Any, *args: Any, **kwargs: Any) -> dict:
+    """A fit, or ``{"error": message}`` when the data cannot be fitted (too few points…)."""
+    try:
+        return fn(*args, **kwargs)
+    except (InputError, np.linalg.LinAlgError, ValueError, TypeError) as exc:
+        return {"error": str(exc)}
 
 
 def _poly2(r: np.ndarray, y: np.ndarray) -> dict:
@@ -74,37 +89,41 @@ def compute(run_dir: str | Path) -> dict:
 
     run_dir = Path(run_dir)
     out: dict[str, Any] = {"behavior": {}, "helpfulness": {}, "lambda": {}, "sigma": {}, "delta_lambda": {}}
-    for t in tables(run_dir, "behavior"):
-        r, b = np.asarray(t["r_e"]), np.asarray(t["mean"])
-        key = f"{t['model']}/{t['behavior']}"
-        small = np.abs(r) <= SMALL * np.abs(r).max() + 1e-12
-        out["behavior"][key] = {"stated": fit_theorem1(r, b, form="stated"),
-                                "proved": fit_theorem1(r, b, form="proved"),
-                                "near_zero": _poly2(r[small], b[small]) if small.sum() >= 3 else None}
-    for t in tables(run_dir, "behavior_nexttoken"):
-        r, b = np.asarray(t["r_e"]), np.asarray(t["mean"])
-        key = f"{t['model']}/{t['behavior']}"
-        small = np.abs(r) <= SMALL * np.abs(r).max() + 1e-12
-        out["behavior"].setdefault(key, {})["nexttoken"] = {
-            "stated": fit_theorem1(r, b, form="stated"),
-            "near_zero": _poly2(r[small], b[small]) if small.sum() >= 3 else None}
+    for kind in ("behavior", "behavior_nexttoken"):
+        for t in tables(run_dir, kind):
+            r, b = _clean(t["r_e"], t["mean"])
+            key = f"{t['model']}/{t['behavior']}"
+            small = np.abs(r) <= SMALL * np.abs(r).max() + 1e-12 if r.size else r.astype(bool)
+            entry = {"stated": _try(fit_theorem1, r, b, form="stated"),
+                     "near_zero": _poly2(r[small], b[small]) if small.sum() >= 4 else None}
+            if kind == "behavior":
+                entry["proved"] = _try(fit_theorem1, r, b, form="proved")
+                out["behavior"].setdefault(key, {}).update(entry)
+            else:
+                out["behavior"].setdefault(key, {})["nexttoken"] = entry
     for t in tables(run_dir, "helpfulness"):
-        r = np.asarray(t["r_e"])
-        zero = int(np.argmin(np.abs(r)))
         key = f"{t['model']}/{t['behavior']}/{t['task']}"
         entry = {}
         for metric in ("abcd", "full_vocab", "accuracy"):
             if metric not in t:
                 continue
-            h = np.asarray(t[metric]["mean"])
+            r, h = _clean(t["r_e"], t[metric]["mean"])
+            if r.size < 4 or not np.any(r == 0):
+                continue
+            zero = int(np.argmin(np.abs(r)))
             small = np.abs(r) <= SMALL * np.abs(r).max() + 1e-12
             floor = 1.0 / t["n_answers"] if metric == "abcd" and t.get("n_answers") else None
+            h0 = float(h[zero])
+            if floor is not None and h0 <= floor:
+                floor = None  # no room above chance: fit eq. 6 alone
+            # with Cor. 2's floor f the curve at 0 is (1 − f)·P0 + f, so P0 = (H(0) − f)/(1 − f)
+            p0 = h0 if floor is None else (h0 - floor) / (1.0 - floor)
             try:
-                fit = fit_theorem2(r, h, float(h[zero]), floor)
+                fit = fit_theorem2(r, h, p0, floor)
             except InputError as exc:  # e.g. a curve not above the floor: recorded, not hidden
                 fit = {"error": str(exc)}
             entry[metric] = {"fit": fit,
-                             "near_zero": _poly2(r[small], h[small]) if small.sum() >= 3 else None,
+                             "near_zero": _poly2(r[small], h[small]) if small.sum() >= 4 else None,
                              "h0": float(h[zero]), "h_at_max_abs": [float(h[0]), float(h[-1])]}
         out["helpfulness"][key] = entry
     for t in tables(run_dir, "lambda"):
@@ -112,6 +131,8 @@ def compute(run_dir: str | Path) -> dict:
         key = f"{t['model']}/{t['behavior']}"
         per = {}
         for task, rows in t["tasks"].items():
+            if len({len(v) for v in rows["udr_norm"]}) != 1 or not rows["udr_norm"][0]:
+                continue  # a partial run: not every coefficient measured on every question
             norms = np.asarray(rows["udr_norm"]).mean(axis=1)
             dnorms = np.asarray(rows["dr_norm"]).mean(axis=1)
             lim = SMALL * r.max()

@@ -41,7 +41,7 @@ def behavior_panel(ax: Any, run_dir: str, model: str, behavior: str) -> None:
     if t is not None:
         errorbar(ax, t["r_e"], t["mean"], t["sem"], color="C0", label=f"generated + judged (n={t['n']})")
         fit = fits(run_dir).get("behavior", {}).get(f"{model}/{behavior}", {}).get("stated")
-        if fit:
+        if fit and "delta_lambda" in fit:
             x = dense_grid(t["r_e"])
             y = np.asarray(behavior_lower_bound(fit.get("direction", 1.0) * x, fit["b0"], fit["delta_lambda"],
                                                 form="stated"))

@@ -47,7 +47,7 @@ def regime(run_dir: str, model: str, behavior: str, task: str = "mmlu-internatio
     entry = f.get("helpfulness", {}).get(f"{model}/{behavior}/{task}", {})
     fh = (entry.get("abcd") or entry.get("full_vocab") or {}).get("fit")
     r_grid = f.get("grids", {}).get(f"{model}__{behavior}", {}).get("r_max")
-    if not fb or not fh or "lam_sigma_beta" not in fh or not r_grid:
+    if not fb or "delta_lambda" not in fb or not fh or "lam_sigma_beta" not in fh or not r_grid:
         return None
     c = curves(fb, fh, float(r_grid))
     return {"model": model, "behavior": behavior, "task": task, "direction": fb.get("direction", 1.0),
