@@ -171,11 +171,15 @@ def write(run_dir: str | Path, *, elapsed_s: float | None = None, timings: dict 
     for model, behavior in PAIRS:
         reg = regime(str(run_dir), model, behavior)
         if reg:
-            reg_rows.append([f"{model}/{behavior}", _f(reg["r_star"]), _f(reg["r_best_net"]), _f(reg["net_max"]),
-                             _f(reg["r_max"])])
-    lines.append(tabulate(reg_rows, headers=["model/vector", "efficient for abs(r_e) ≤", "best net gain at abs(r_e)",
-                                              "max net gain (ΔP aligned − ΔP correct)", "grid max abs(r_e)"],
+            sign = "+" if reg["direction"] > 0 else "−"
+            reg_rows.append([f"{model}/{behavior}", f"{sign}r_e", _f(reg["efficient_end"]),
+                             _f(reg["linear_gain"]), _f(reg["quadratic_loss"]), _f(reg["r_max"])])
+    lines.append(tabulate(reg_rows, headers=["model/vector", "direction raising B", "efficient for abs(r_e) ≤",
+                                              "linear gain dB/dr at 0", "quadratic loss coefficient",
+                                              "grid max abs(r_e)"],
                           tablefmt="github") if reg_rows else "not computed (fits missing)")
+    lines += ["", "(bounds.planner.plan_tradeoff with the fitted Theorem 1 parameters, stated form, and the "
+              "Theorem 2 fit of the facts task.)"]
     lines += ["", "## Predictions of the theory", ""]
     lines.append(tabulate(predictions(run_dir, f), headers=["prediction", "verdict", "evidence"],
                           tablefmt="github"))
