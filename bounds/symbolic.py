@@ -31,6 +31,7 @@ The analysis functions are exact (sympy) and derived, not transcribed:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -288,6 +289,7 @@ def forms_of(name: str) -> tuple[str, ...]:
     return _spec(name).forms
 
 
+@functools.lru_cache(maxsize=256)
 def expression(name: str, form: str | int | None = None, *, n_steps: int = 2) -> sp.Expr:
     """The bound ``name`` (a registry name) in ``form`` as a sympy expression.
 
@@ -360,6 +362,7 @@ def _branch_for_expansion(name: str, form: str, n_steps: int) -> sp.Expr:
     return expression(name, form, n_steps=n_steps).subs(sp.Abs(r_e), r_e)
 
 
+@functools.lru_cache(maxsize=256)
 def taylor(name: str, form: str | int | None = None, order: int = 2, *, n_steps: int = 2) -> sp.Expr:
     """Polynomial Taylor expansion of the bound in r_e at 0⁺ up to r_e**order (exact).
 
@@ -376,16 +379,27 @@ def taylor(name: str, form: str | int | None = None, order: int = 2, *, n_steps:
     return _series(expr, order)
 
 
+def _tidy(expr: sp.Expr) -> sp.Expr:
+    """Factor small coefficients for display; large ones (Corollary 3) only cancelled."""
+    return sp.factor(expr) if sp.count_ops(expr) < 150 else sp.cancel(expr)
+
+
+def _series_coefficients(expr: sp.Expr, order: int) -> tuple[sp.Expr, ...]:
+    return tuple(_tidy(sp.diff(expr, r_e, k).subs(r_e, 0) / sp.factorial(k)) for k in range(order + 1))
+
+
 def _series(expr: sp.Expr, order: int) -> sp.Expr:
-    coeffs = [sp.simplify(sp.diff(expr, r_e, k).subs(r_e, 0) / sp.factorial(k)) for k in range(order + 1)]
-    return sum((c * r_e**k for k, c in enumerate(coeffs)), sp.Integer(0))
+    return sum((c * r_e**k for k, c in enumerate(_series_coefficients(expr, order))), sp.Integer(0))
 
 
+@functools.lru_cache(maxsize=256)
 def _coefficient(name: str, form: str | int | None, k: int, n_steps: int) -> sp.Expr:
-    poly = taylor(name, form, order=k, n_steps=n_steps)
-    if isinstance(poly, sp.Piecewise):
-        return sp.Piecewise(*[(sp.factor(sp.expand(e).coeff(r_e, k)), c) for e, c in poly.args])
-    return sp.factor(sp.expand(poly).coeff(r_e, k))
+    _has_r_e(name)
+    form = _resolve_form(name, form)
+    expr = _branch_for_expansion(name, form, n_steps)
+    if isinstance(expr, sp.Piecewise):
+        return sp.Piecewise(*[(_series_coefficients(e, k)[k], c) for e, c in expr.args])
+    return _series_coefficients(expr, k)[k]
 
 
 def linear_gain(name: str, form: str | int | None = None, *, n_steps: int = 2) -> sp.Expr:
@@ -404,6 +418,7 @@ def quadratic_coefficient(name: str, form: str | int | None = None, *, n_steps: 
     return _coefficient(name, form, 2, n_steps)
 
 
+@functools.lru_cache(maxsize=64)
 def eq80_c(n_steps: int) -> sp.Expr:
     """Eq. 80's c: coefficient of r_e² in Π_i (P0^i + (1 − P0^i)α(1 − ε)(1 + (λσβ)² r_e²/2)).
 

@@ -1,0 +1,297 @@
+"""``steerbounds coefficient | bound | tradeoff``: the bounds from the command line.
+
+* ``coefficient`` -- the r_e whose Theorem 1 bound reaches a target behaviour, and
+  (given Theorem 2's parameters) the helpfulness bound there;
+* ``bound NAME`` -- any result of :data:`steerbounds.bounds.RESULTS` over a grid or
+  list of values of one parameter (table, CSV or JSON);
+* ``tradeoff`` -- :func:`steerbounds.bounds.planner.plan_tradeoff`, with ``--plot``.
+
+Bad input raises :class:`~steerbounds.errors.InputError` (one line, exit 2).
+Registration imports nothing heavy; JAX and matplotlib load when a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import re
+import sys
+from typing import Any
+
+import numpy as np
+
+from steerbounds.errors import InputError
+
+# argparse treats "-5:5:0.5" as an unknown option unless it "looks like a negative
+# number"; widen that test so grids and lists may start with a minus sign.
+_NEGATIVE_VALUE = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)
+
+_MAX_POINTS = 1_000_000
+_HELPFULNESS_FLAGS = ("p0", "alpha", "eps", "lam_sigma_beta")
+
+
+def _accept_negative_values(parser: argparse.ArgumentParser) -> None:
+    parser._negative_number_matcher = _NEGATIVE_VALUE  # noqa: SLF001 (documented behaviour, private name)
+
+
+def _float(name: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(f"--{name.replace('_', '-')} must be a number; got {text!r}") from None
+    if math.isnan(value):
+        raise InputError(f"--{name.replace('_', '-')} must be a number, not NaN")
+    return value
+
+
+def parse_values(name: str, text: str) -> np.ndarray:
+    """A value spec as a 1-D float array: ``x``, a list ``a,b,c`` or a grid ``start:stop:step``.
+
+    The grid includes ``stop`` when it falls on the step (to 1e-9 of a step).
+    """
+    flag = f"--{name.replace('_', '-')}"
+    text = text.strip()
+    if ":" in text:
+        parts = text.split(":")
+        if len(parts) != 3:
+            raise InputError(f"{flag} grid must be start:stop:step; got {text!r}")
+        start, stop, step = (_float(name, p) for p in parts)
+        if not all(map(math.isfinite, (start, stop, step))) or step <= 0 or stop < start:
+            raise InputError(f"{flag} grid needs finite start ≤ stop and step > 0; got {text!r}")
+        count = math.floor((stop - start) / step + 1e-9) + 1
+        if count > _MAX_POINTS:
+            raise InputError(f"{flag} grid has {count} points; at most {_MAX_POINTS}")
+        return start + step * np.arange(count, dtype=np.float64)
+    items = [t for t in text.split(",")]
+    if not text or any(not t.strip() for t in items):
+        raise InputError(f"{flag} must be a number, a list a,b,c or a grid start:stop:step; got {text!r}")
+    return np.array([_float(name, t) for t in items], dtype=np.float64)
+
+
+def _emit(args: argparse.Namespace, payload: dict[str, Any], rows: list[list[Any]], headers: list[str]) -> None:
+    fmt = "json" if getattr(args, "json", False) else getattr(args, "format", "table")
+    if fmt == "json":
+        print(json.dumps(payload, indent=2))
+    elif fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(headers)
+        writer.writerows(rows)
+        sys.stdout.write(buf.getvalue())
+    else:
+        from tabulate import tabulate
+
+        print(tabulate(rows, headers=headers, floatfmt=".6g"))
+
+
+# --------------------------------------------------------------------------- coefficient
+
+
+def _helpfulness_args(args: argparse.Namespace) -> dict[str, float] | None:
+    given = {k: getattr(args, k) for k in _HELPFULNESS_FLAGS}
+    if all(v is None for v in given.values()):
+        return None
+    needed = ("p0", "alpha", "lam_sigma_beta")
+    missing = [f"--{k.replace('_', '-')}" for k in needed if given[k] is None]
+    if missing:
+        raise InputError(f"helpfulness parameters come together: also give {', '.join(missing)}")
+    out = {k: _float(k, v) for k, v in given.items() if v is not None}
+    out.setdefault("eps", 0.0)
+    return out
+
+
+def _run_coefficient(args: argparse.Namespace) -> int:
+    from steerbounds.bounds import helpfulness_upper_bound, required_coefficient
+
+    target, b0, dl = _float("target", args.target), _float("b0", args.b0), _float("delta_lambda", args.delta_lambda)
+    coefficient = float(required_coefficient(target, b0, dl, form=args.form))
+    payload: dict[str, Any] = {"target": target, "b0": b0, "delta_lambda": dl, "form": args.form,
+                               "coefficient": coefficient}
+    rows: list[list[Any]] = [["coefficient r_e", coefficient]]
+    helpful = _helpfulness_args(args)
+    if helpful is not None:
+        h = float(helpfulness_upper_bound(coefficient, **helpful))
+        h0 = float(helpfulness_upper_bound(0.0, **helpful))
+        payload.update(helpful, helpfulness_bound=h, helpfulness_bound_at_0=h0, relative_cost=1.0 - h / h0)
+        rows += [["helpfulness bound at r_e", h], ["helpfulness bound at 0", h0], ["relative cost", 1.0 - h / h0]]
+    _emit(args, payload, rows, ["quantity", "value"])
+    return 0
+
+
+# --------------------------------------------------------------------------- bound
+
+
+def _param_flags() -> list[str]:
+    from steerbounds.bounds.registry import RESULTS
+
+    seen: dict[str, None] = {}
+    for result in RESULTS.values():
+        for p in result.params:
+            seen.setdefault(p, None)
+    return list(seen)
+
+
+def _call_result(name: str, form: str | None, values: dict[str, Any]) -> np.ndarray:
+    from steerbounds.bounds import RESULTS
+
+    result = RESULTS[name]
+    extra: dict[str, Any] = {}
+    if name == "theorem2_components":
+        if form not in (None, "33", "34", "36"):
+            raise InputError(f"--form of theorem2_components must be one of 33, 34, 36 (its equation); got {form!r}")
+        extra["equation"] = int(form or 33)
+    elif form is not None:
+        if form not in result.forms:
+            allowed = ", ".join(result.forms) if result.forms else "nothing (a single form)"
+            raise InputError(f"--form of {name} must be one of {allowed}; got {form!r}")
+        extra["form"] = form
+    return np.asarray(result.function(**values, **extra), dtype=np.float64)
+
+
+def _run_bound(args: argparse.Namespace) -> int:
+    from steerbounds.bounds import RESULTS
+
+    name = args.name
+    if name not in RESULTS:
+        raise InputError(f"unknown bound {name!r}; known: {', '.join(RESULTS)}")
+    result = RESULTS[name]
+    values: dict[str, Any] = {}
+    sweep: str | None = None
+    for p in result.params:
+        text = getattr(args, p, None)
+        if text is None:
+            raise InputError(f"{name} needs --{p.replace('_', '-')} ({', '.join(result.params)})")
+        parsed = parse_values(p, text)
+        if p == "p0_steps":
+            values[p] = parsed  # the N decoding steps, not a sweep
+            continue
+        if parsed.size > 1:
+            if sweep is not None:
+                raise InputError(f"only one parameter may take several values; got --{sweep.replace('_', '-')} "
+                                 f"and --{p.replace('_', '-')}")
+            sweep = p
+            values[p] = parsed
+        else:
+            values[p] = float(parsed[0])
+    extra = sorted({p for p in _param_flags() if getattr(args, p, None) is not None} - set(result.params))
+    if extra:
+        raise InputError(f"{name} takes no --{', --'.join(e.replace('_', '-') for e in extra)} "
+                         f"(its parameters: {', '.join(result.params)})")
+    bound = np.atleast_1d(_call_result(name, args.form, values))
+    column = sweep or ("r_e" if "r_e" in result.params else result.params[0])
+    xs = np.atleast_1d(values[column]) if column != "p0_steps" else np.zeros(1)
+    if xs.size != bound.size:  # single point
+        xs = np.broadcast_to(xs, bound.shape)
+    form = args.form or result.default_form
+    payload = {
+        "name": name, "form": form, "kind": result.kind, "equations": result.equations,
+        "parameters": {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in values.items() if k != sweep},
+        "sweep": column, column: xs.tolist(), "bound": bound.tolist(),
+    }
+    rows = [[float(x), float(b)] for x, b in zip(xs, bound)]
+    _emit(args, payload, rows, [column, f"{name} ({result.kind})"])
+    return 0
+
+
+# --------------------------------------------------------------------------- tradeoff
+
+
+def _run_tradeoff(args: argparse.Namespace) -> int:
+    from steerbounds.bounds.planner import plan_tradeoff
+
+    helpful = _helpfulness_args(args) or {}
+    n_grid = args.n_grid
+    plan = plan_tradeoff(
+        b0=_float("b0", args.b0), delta_lambda=_float("delta_lambda", args.delta_lambda),
+        target=None if args.target is None else _float("target", args.target), form=args.form,
+        r_max=None if args.r_max is None else _float("r_max", args.r_max), n_grid=n_grid, **helpful,
+    )
+    if args.plot:
+        from steerbounds.bounds.plotting import plot_tradeoff
+
+        plot_tradeoff(plan, args.plot)
+    if args.json:
+        print(json.dumps(plan.as_dict(), indent=2))
+        return 0
+    d = plan.as_dict()
+    keys = ["coefficient", "behavior_at_coefficient", "helpfulness_at_coefficient", "relative_helpfulness_cost",
+            "coefficient_is_efficient", "linear_gain", "quadratic_loss", "efficient_end",
+            "behavior_at_efficient_end", "helpfulness_at_efficient_end"]
+    def show(key: str) -> Any:
+        value = d[key]
+        if key == "efficient_end" and value is None:
+            return "∞"
+        return ("yes" if value else "no") if isinstance(value, bool) else value
+
+    rows = [[k, show(k)] for k in keys if d[k] is not None or k == "efficient_end"]
+    from tabulate import tabulate
+
+    print(tabulate(rows, headers=["quantity", "value"], floatfmt=".6g"))
+    if args.plot:
+        print(f"figure written to {args.plot}")
+    return 0
+
+
+# --------------------------------------------------------------------------- registration
+
+
+def _add_form(parser: argparse.ArgumentParser, choices: tuple[str, ...] | None, default: str | None, help: str) -> None:
+    parser.add_argument("--form", choices=choices, default=default, help=help)
+
+
+def _add_helpfulness(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("Theorem 2 (helpfulness) parameters, all or none")
+    group.add_argument("--p0", help="P0 ∈ (0, 1], P(correct) without steering")
+    group.add_argument("--alpha", help="α ∈ [0, 1]")
+    group.add_argument("--eps", help="ε ∈ [0, 1) (default 0)")
+    group.add_argument("--lam-sigma-beta", dest="lam_sigma_beta", help="λσβ ≥ 0")
+
+
+def register(subparsers: Any) -> None:
+    """Add ``coefficient``, ``bound`` and ``tradeoff`` to the steerbounds CLI."""
+    p = subparsers.add_parser(
+        "coefficient", help="steering coefficient for a target behaviour (Theorem 1 inverted)",
+        description="The smallest r_e whose Theorem 1 bound reaches --target; with Theorem 2's "
+                    "parameters also the helpfulness bound there and its relative cost vs r_e = 0.")
+    _accept_negative_values(p)
+    p.add_argument("--target", required=True, help="B* ∈ (−1, 1)")
+    p.add_argument("--b0", required=True, help="B0 ∈ (−1, 1)")
+    p.add_argument("--delta-lambda", dest="delta_lambda", required=True, help="Δλ > 0")
+    _add_form(p, ("proved", "stated"), "proved", "Theorem 1 form: eq. 27 (proved, default) or eq. 5 (stated)")
+    _add_helpfulness(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_run_coefficient)
+
+    p = subparsers.add_parser(
+        "bound", help="evaluate any bound of the registry over a grid",
+        description="Evaluate a result of steerbounds.bounds.RESULTS. Each --PARAM takes a number; one "
+                    "of them may take a list a,b,c or a grid start:stop:step (default sweep: --r-e). "
+                    "--p0-steps is the per-step list of corollary3_multitoken.")
+    _accept_negative_values(p)
+    p.add_argument("name", help="result name, e.g. theorem1, theorem2, corollary2_expectation")
+    p.add_argument("--form", default=None, help="form (stated/proved/corrected; 33/34/36 for theorem2_components)")
+    for param in _param_flags():
+        p.add_argument(f"--{param.replace('_', '-')}", dest=param, default=None, metavar="V")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--json", action="store_true", help="same as --format json")
+    p.set_defaults(func=_run_bound)
+
+    p = subparsers.add_parser(
+        "tradeoff", help="alignment/helpfulness tradeoff planner (efficient regime, Pareto curve)",
+        description="Theorem 1 and Theorem 2 together: the coefficient for --target and its helpfulness "
+                    "cost, the efficient regime (marginal alignment gain > marginal helpfulness loss) "
+                    "and the Pareto curve; --plot draws them.")
+    _accept_negative_values(p)
+    p.add_argument("--b0", required=True, help="B0 ∈ (−1, 1)")
+    p.add_argument("--delta-lambda", dest="delta_lambda", required=True, help="Δλ ≥ 0")
+    _add_helpfulness(p)
+    p.add_argument("--target", help="B* ∈ (−1, 1)")
+    _add_form(p, ("proved", "stated"), "proved", "Theorem 1 form")
+    p.add_argument("--r-max", dest="r_max", help="end of the r_e grid (default: automatic)")
+    p.add_argument("--n-grid", dest="n_grid", type=int, default=201, help="grid points (default 201)")
+    p.add_argument("--plot", help="write the figure here (PNG/PDF/SVG by suffix)")
+    p.add_argument("--json", action="store_true", help="print the full plan as JSON")
+    p.set_defaults(func=_run_tradeoff)

@@ -1,0 +1,269 @@
+"""Plan a steering coefficient: what a target behaviour costs in helpfulness.
+
+Combines Theorem 1 (behaviour lower bound B_lb, eq. 27 proved / eq. 5 stated) and
+Theorem 2 (helpfulness upper bound H_ub, eq. 6) for one query, over r_e ≥ 0 (the
+coefficient in the direction that classifies aligned over misaligned answers, where
+Theorem 1's guarantee holds).
+
+Efficient regime (the paper's §3 "tradeoff" paragraph and Figure 1, made precise):
+
+    E = { r_e ≥ 0 : dB_lb/dr_e (r_e) > −dH_ub/dr_e (r_e) },
+
+the coefficients where the marginal alignment gain of the behaviour bound exceeds
+the marginal helpfulness loss of the helpfulness bound. With
+``B_lb = tanh(kΔλ r_e + artanh B0)`` (k = 1/2 proved, 1 stated) and
+``H_ub = P0/(P0 + (1 − P0)α(1 − ε)(1 + (λσβ)² r_e²/2))``:
+
+    dB_lb/dr_e  = kΔλ·(1 − B_lb²)                       (linear gain kΔλ(1 − B0²) at 0)
+    −dH_ub/dr_e = (λσβ)²(1 − P0)α(1 − ε)·r_e·H_ub²/P0    (0 at r_e = 0: the loss is quadratic)
+
+so E always contains a neighbourhood of 0 when Δλ > 0 and |B0| < 1. Its end point
+``r_eff`` is the first r_e > 0 where the two marginals are equal (found by a grid
+scan for the first sign change, then Brent's method). B_lb' decays exponentially and
+−H_ub' like r_e⁻³, so a crossing exists whenever λσβ, α(1 − ε) > 0 and P0 < 1;
+otherwise H_ub is constant and r_eff = ∞. If the marginals cross more than once
+(possible when B0 < 0: B_lb' rises until B_lb = 0), ``crossings`` lists them all
+on the scanned range and E is the union of the intervals where the gain wins.
+Both marginals are closed forms; the tests check them against ``jax.grad`` of the
+numeric bounds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from scipy.optimize import brentq
+
+from steerbounds.bounds import theorems
+from steerbounds.errors import InputError
+
+__all__ = ["TradeoffPlan", "plan_tradeoff", "marginal_gain", "marginal_loss"]
+
+
+@dataclass(frozen=True)
+class TradeoffPlan:
+    """The planner's result; arrays are over the grid ``r_e`` (0 … r_max).
+
+    ``coefficient`` (None without a target) is the smallest r_e whose behaviour bound
+    reaches the target (Theorem 1 inverted). Helpfulness fields are None when the
+    helpfulness parameters were not given. ``efficient_end`` is r_eff (∞ when H_ub
+    is constant). ``pareto_*`` is the alignment-vs-helpfulness frontier traced by r_e.
+    """
+
+    form: str
+    b0: float
+    delta_lambda: float
+    p0: float | None
+    alpha: float | None
+    eps: float | None
+    lam_sigma_beta: float | None
+    target: float | None
+    coefficient: float | None
+    behavior_at_coefficient: float | None
+    helpfulness_at_coefficient: float | None
+    relative_helpfulness_cost: float | None
+    linear_gain: float
+    quadratic_loss: float | None
+    efficient_end: float
+    behavior_at_efficient_end: float
+    helpfulness_at_efficient_end: float | None
+    crossings: tuple[float, ...]
+    r_e: np.ndarray = field(repr=False)
+    behavior: np.ndarray = field(repr=False)
+    helpfulness: np.ndarray | None = field(repr=False)
+
+    @property
+    def coefficient_is_efficient(self) -> bool | None:
+        """Whether the target's coefficient lies inside the efficient regime [0, r_eff]."""
+        if self.coefficient is None:
+            return None
+        return bool(self.coefficient <= self.efficient_end)
+
+    @property
+    def pareto_behavior(self) -> np.ndarray:
+        """Alignment axis of the Pareto curve (B_lb over the grid)."""
+        return self.behavior
+
+    @property
+    def pareto_helpfulness(self) -> np.ndarray | None:
+        """Helpfulness axis of the Pareto curve (H_ub over the grid)."""
+        return self.helpfulness
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary (an unbounded efficient regime gives ``efficient_end: null``)."""
+
+        def num(x: float | None) -> float | None:
+            return None if x is None or not math.isfinite(x) else float(x)
+
+        return {
+            "form": self.form,
+            "parameters": {"b0": self.b0, "delta_lambda": self.delta_lambda, "p0": self.p0, "alpha": self.alpha,
+                           "eps": self.eps, "lam_sigma_beta": self.lam_sigma_beta},
+            "target": self.target,
+            "coefficient": num(self.coefficient),
+            "behavior_at_coefficient": num(self.behavior_at_coefficient),
+            "helpfulness_at_coefficient": num(self.helpfulness_at_coefficient),
+            "relative_helpfulness_cost": num(self.relative_helpfulness_cost),
+            "coefficient_is_efficient": self.coefficient_is_efficient,
+            "linear_gain": self.linear_gain,
+            "quadratic_loss": num(self.quadratic_loss),
+            "efficient_end": num(self.efficient_end),
+            "efficient_regime_unbounded": not math.isfinite(self.efficient_end),
+            "behavior_at_efficient_end": num(self.behavior_at_efficient_end),
+            "helpfulness_at_efficient_end": num(self.helpfulness_at_efficient_end),
+            "crossings": [float(c) for c in self.crossings],
+            "pareto": {
+                "r_e": self.r_e.tolist(),
+                "behavior": self.behavior.tolist(),
+                "helpfulness": None if self.helpfulness is None else self.helpfulness.tolist(),
+            },
+        }
+
+
+def _k(form: str) -> float:
+    return 0.5 if form == "proved" else 1.0
+
+
+def marginal_gain(r_e: Any, b0: float, delta_lambda: float, form: str = "proved") -> np.ndarray:
+    """dB_lb/dr_e = kΔλ·sech²(kΔλ r_e + artanh B0) (Theorem 1, eq. 27/eq. 5)."""
+    y = _k(form) * delta_lambda * np.asarray(r_e, dtype=np.float64) + np.arctanh(b0)
+    with np.errstate(over="ignore"):
+        return _k(form) * delta_lambda / np.cosh(y) ** 2
+
+
+def marginal_loss(r_e: Any, p0: float, alpha: float, eps: float, lam_sigma_beta: float) -> np.ndarray:
+    """−dH_ub/dr_e = (λσβ)²(1 − P0)α(1 − ε)·r_e·H_ub²/P0 (Theorem 2, eq. 6)."""
+    r = np.asarray(r_e, dtype=np.float64)
+    a = alpha * (1.0 - eps)
+    h = p0 / (p0 + (1.0 - p0) * a * (1.0 + 0.5 * (lam_sigma_beta * r) ** 2))
+    return lam_sigma_beta**2 * (1.0 - p0) * a * r * h**2 / p0
+
+
+def _scalar(name: str, value: Any) -> float:
+    if np.ndim(value) != 0:
+        raise InputError(f"{name} must be a single number; got an array of shape {np.shape(value)}")
+    try:
+        return float(value)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name} must be a real number; got {value!r}") from exc
+
+
+def plan_tradeoff(
+    *,
+    b0: float,
+    delta_lambda: float,
+    p0: float | None = None,
+    alpha: float | None = None,
+    eps: float | None = None,
+    lam_sigma_beta: float | None = None,
+    target: float | None = None,
+    form: Literal["proved", "stated"] = "proved",
+    r_max: float | None = None,
+    n_grid: int = 201,
+) -> TradeoffPlan:
+    """Coefficient for a target, its helpfulness cost, the efficient regime and the Pareto curve.
+
+    Args:
+        b0: B0 ∈ (−1, 1), behaviour expectation without steering.
+        delta_lambda: Δλ ≥ 0 (> 0 when a target is given).
+        p0, alpha, lam_sigma_beta: Theorem 2's P0 ∈ (0, 1], α ∈ [0, 1], λσβ ≥ 0 -- all
+            three or none (then only the behaviour side is planned).
+        eps: ε ∈ [0, 1) (default 0 when the helpfulness parameters are given).
+        target: B* ∈ (−1, 1), the behaviour expectation to guarantee.
+        form: Theorem 1's ``"proved"`` (eq. 27, default) or ``"stated"`` (eq. 5) form.
+        r_max: end of the r_e grid (> 0); default: far enough to show the coefficient,
+            the efficient end and B_lb ≥ 0.99.
+        n_grid: number of grid points (≥ 2).
+
+    Raises:
+        InputError: any parameter out of its range or NaN, or partial helpfulness parameters.
+    """
+    if form not in ("proved", "stated"):
+        raise InputError(f"form must be one of stated, proved; got {form!r}")
+    b0 = _scalar("b0", b0)
+    delta_lambda = _scalar("delta_lambda", delta_lambda)
+    theorems.behavior_lower_bound(0.0, b0, delta_lambda, form=form)  # validates b0, Δλ
+    given = {"p0": p0, "alpha": alpha, "lam_sigma_beta": lam_sigma_beta}
+    helpful = all(v is not None for v in given.values())
+    if not helpful and (any(v is not None for v in given.values()) or eps is not None):
+        missing = ", ".join(k for k, v in given.items() if v is None)
+        raise InputError(f"helpfulness parameters come together: also give {missing}")
+    if helpful:
+        p0, alpha, lam_sigma_beta = (_scalar(k, v) for k, v in given.items())
+        eps = 0.0 if eps is None else _scalar("eps", eps)
+        theorems.helpfulness_upper_bound(0.0, p0, alpha, eps, lam_sigma_beta)  # validates
+    if not isinstance(n_grid, (int, np.integer)) or isinstance(n_grid, bool) or n_grid < 2:
+        raise InputError(f"n_grid must be an integer ≥ 2; got {n_grid!r}")
+    if r_max is not None:
+        r_max = _scalar("r_max", r_max)
+        if not (math.isfinite(r_max) and r_max > 0):
+            raise InputError(f"r_max must be in (0, ∞); got {r_max!r}")
+
+    def behavior(r):
+        return np.asarray(theorems.behavior_lower_bound(r, b0, delta_lambda, form=form))
+
+    def helpfulness(r):
+        return np.asarray(theorems.helpfulness_upper_bound(r, p0, alpha, eps, lam_sigma_beta))
+
+    coefficient = behavior_at = helpful_at = cost = None
+    if target is not None:
+        target = _scalar("target", target)
+        coefficient = float(theorems.required_coefficient(target, b0, delta_lambda, form=form))
+        behavior_at = float(behavior(coefficient))
+        if helpful:
+            helpful_at = float(helpfulness(coefficient))
+            cost = 1.0 - helpful_at / float(helpfulness(0.0))
+
+    k = _k(form)
+    linear_gain = k * delta_lambda * (1.0 - b0**2)
+    a_eff = alpha * (1.0 - eps) if helpful else 0.0
+    quadratic_loss = None
+    if helpful:
+        d0 = p0 + (1.0 - p0) * a_eff
+        quadratic_loss = -p0 * (1.0 - p0) * a_eff * lam_sigma_beta**2 / (2.0 * d0**2)
+    lossy = helpful and lam_sigma_beta > 0 and a_eff > 0 and p0 < 1
+
+    # Scan range for the crossings: until B_lb' is negligible against any positive −H_ub'.
+    saturate = (12.0 - math.atanh(b0)) / (k * delta_lambda) if delta_lambda > 0 else 0.0
+    scan_end = max(saturate, 1.0)
+    if lossy:
+        scan_end = max(scan_end, 4.0 * math.sqrt(2.0) / lam_sigma_beta)
+    crossings: tuple[float, ...] = ()
+    if delta_lambda == 0:
+        efficient_end = 0.0  # no alignment gain at all: E is empty
+    elif not lossy:
+        efficient_end = math.inf
+    else:
+        def excess(r):
+            return float(marginal_gain(r, b0, delta_lambda, form) - marginal_loss(r, p0, alpha, eps, lam_sigma_beta))
+
+        scan = np.linspace(0.0, scan_end, 4001)[1:]
+        values = marginal_gain(scan, b0, delta_lambda, form) - marginal_loss(scan, p0, alpha, eps, lam_sigma_beta)
+        flips = np.nonzero(np.sign(values[:-1]) != np.sign(values[1:]))[0]
+        crossings = tuple(brentq(excess, scan[i], scan[i + 1], xtol=1e-14, rtol=1e-14) for i in flips)
+        if values[0] <= 0:  # crossing inside the first grid cell
+            crossings = (brentq(excess, 1e-300, scan[0], xtol=1e-16, rtol=1e-14),) + crossings
+        efficient_end = crossings[0] if crossings else math.inf
+
+    if r_max is None:
+        b99 = (math.atanh(0.99) - math.atanh(b0)) / (k * delta_lambda) if delta_lambda > 0 else 0.0
+        candidates = [1.0, b99]
+        if coefficient is not None:
+            candidates.append(1.25 * coefficient)
+        if math.isfinite(efficient_end):
+            candidates.append(1.5 * efficient_end)
+        r_max = max(candidates)
+    grid = np.linspace(0.0, r_max, n_grid)
+    return TradeoffPlan(
+        form=form, b0=b0, delta_lambda=delta_lambda, p0=p0, alpha=alpha, eps=eps, lam_sigma_beta=lam_sigma_beta,
+        target=target, coefficient=coefficient, behavior_at_coefficient=behavior_at,
+        helpfulness_at_coefficient=helpful_at, relative_helpfulness_cost=cost,
+        linear_gain=linear_gain, quadratic_loss=quadratic_loss, efficient_end=efficient_end,
+        behavior_at_efficient_end=float(behavior(efficient_end)) if math.isfinite(efficient_end) else 1.0,
+        helpfulness_at_efficient_end=(float(helpfulness(efficient_end)) if helpful and math.isfinite(efficient_end)
+                                      else (float(helpfulness(0.0)) if helpful else None)),
+        crossings=crossings, r_e=grid, behavior=behavior(grid), helpfulness=helpfulness(grid) if helpful else None,
+    )
