@@ -224,7 +224,9 @@ def _run_tradeoff(args: argparse.Namespace) -> int:
         value = d[key]
         if key == "efficient_end" and value is None:
             return "∞"
-        return ("yes" if value else "no") if isinstance(value, bool) else value
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        return f"{value:.6g}"
 
     rows = [[k, show(k)] for k in keys if d[k] is not None or k == "efficient_end"]
     from tabulate import tabulate
