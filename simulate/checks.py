@@ -91,7 +91,7 @@ def _upper(true, bound):
 # --------------------------------------------------------------------------- alignment grids
 
 
-def _alignment_grid(key, batch) -> dict:
+def alignment_grid(key, batch) -> dict:
     """r_e = r_max·linspace(0, 1, K), r_max = κ/(Δλ), κ ~ logU(0.05, 40)."""
     p = alignment_parameters(batch)
     dl = np.maximum(batch.lam * p.margin, 1e-12)
@@ -141,7 +141,7 @@ def _behaviour_check(bound_fn):
 # --------------------------------------------------------------------------- coefficient results
 
 
-def _corollary1_extras(key, batch) -> dict:
+def corollary1_extras(key, batch) -> dict:
     """ε ~ logU(1e-4, 0.5); γ ~ U(−1, min(B0, 0)): a floor γ ≤ B0 (the implemented reading)."""
     k1, k2 = jax.random.split(key)
     p = alignment_parameters(batch)
@@ -214,7 +214,7 @@ def _eval_theorem6(batch, extras, form) -> Evaluation:
     return Evaluation(r, true, target, true - target, ok, params)
 
 
-def _helpfulness_grid(key, batch) -> dict:
+def helpfulness_grid(key, batch) -> dict:
     """Symmetric r_e = r_max·linspace(−1, 1, K), r_max = κ/(λσ), κ ~ logU(0.1, 20)."""
     lam = batch.lam
     sig = batch.sigma if batch.sigma.ndim == 1 else batch.sigma.min(axis=-1)
@@ -298,18 +298,18 @@ def _check(name, family, draw_extras, evaluate, forms=None) -> Check:
 CHECKS: dict[str, Check] = {
     c.name: c
     for c in (
-        _check("theorem1", "binary", _alignment_grid, _behaviour_check(_theorem1)),
-        _check("theorem3_soft_margin", "soft", _alignment_grid, _behaviour_check(_theorem3)),
-        _check("theorem4_trinary", "trinary", _alignment_grid, _behaviour_check(_theorem4)),
-        _check("theorem5_general", "general", _alignment_grid, _behaviour_check(_theorem5)),
-        _check("corollary1", "binary", _corollary1_extras, _eval_corollary1),
+        _check("theorem1", "binary", alignment_grid, _behaviour_check(_theorem1)),
+        _check("theorem3_soft_margin", "soft", alignment_grid, _behaviour_check(_theorem3)),
+        _check("theorem4_trinary", "trinary", alignment_grid, _behaviour_check(_theorem4)),
+        _check("theorem5_general", "general", alignment_grid, _behaviour_check(_theorem5)),
+        _check("corollary1", "binary", corollary1_extras, _eval_corollary1),
         _check("required_coefficient", "binary", _required_extras, _eval_required),
         _check("theorem6_multitoken", "multi_binary", _theorem6_extras, _eval_theorem6),
-        _check("theorem2", "helpfulness", _helpfulness_grid, _eval_theorem2),
-        _check("theorem2_components", "helpfulness", _helpfulness_grid, _eval_components,
+        _check("theorem2", "helpfulness", helpfulness_grid, _eval_theorem2),
+        _check("theorem2_components", "helpfulness", helpfulness_grid, _eval_components,
                forms=(("eq33", "eq34", "eq36"), ("eq33", "eq34", "eq36"))),
-        _check("corollary2_expectation", "helpfulness", _helpfulness_grid, _eval_corollary2),
-        _check("corollary3_multitoken", "multi_helpfulness", _helpfulness_grid, _eval_corollary3),
+        _check("corollary2_expectation", "helpfulness", helpfulness_grid, _eval_corollary2),
+        _check("corollary3_multitoken", "multi_helpfulness", helpfulness_grid, _eval_corollary3),
     )
 }
 """Result name → :class:`Check`; covers every entry of :data:`steerbounds.bounds.RESULTS`."""

@@ -27,7 +27,7 @@ from scipy import stats
 
 import steerbounds.bounds as bounds
 from steerbounds.simulate import instances as inst
-from steerbounds.simulate.checks import TOLERANCE, _alignment_grid, _helpfulness_grid, _corollary1_extras
+from steerbounds.simulate.checks import TOLERANCE, alignment_grid, helpfulness_grid, corollary1_extras
 from steerbounds.simulate.laws import LAWS
 from steerbounds.simulate.realised import alignment_parameters, helpfulness_parameters
 
@@ -193,7 +193,7 @@ def run_probes(*, seed: int = 0, n: int = 2000, width: int = 12) -> list[Probe]:
     # Theorem 1 for r_e < 0 along the same direction: a lower bound no more; an upper bound instead
     b = inst.alignment_batch(k[0], n, width, kind="binary")
     p = alignment_parameters(b)
-    r = -_alignment_grid(k[1], b)["r_e"]
+    r = -alignment_grid(k[1], b)["r_e"]
     true = inst.behaviour_curve(b, r)
     dl = b.lam * p.margin
     expr = np.asarray(bounds.behavior_lower_bound(r, p.b0[:, None], dl[:, None]))
@@ -213,7 +213,7 @@ def run_probes(*, seed: int = 0, n: int = 2000, width: int = 12) -> list[Probe]:
     mean_sep = (np.where(pos, X, 0).sum(1) / pos.sum(1)) - (np.where(neg, X, 0).sum(1) / neg.sum(1))
     dl_mean = b.lam * mean_sep
     ok = q.ok & (dl_mean > 0)
-    r = np.where(ok, 1.0, 0.0)[:, None] * _alignment_grid(k[2], b)["r_e"]
+    r = np.where(ok, 1.0, 0.0)[:, None] * alignment_grid(k[2], b)["r_e"]
     true = inst.behaviour_curve(nb, r)
     expr = np.asarray(bounds.behavior_lower_bound(r, q.b0[:, None], np.where(ok, dl_mean, 0.0)[:, None]))
     probes.append(_probe("theorem1_non_separating_mean_delta_lambda",
@@ -224,7 +224,7 @@ def run_probes(*, seed: int = 0, n: int = 2000, width: int = 12) -> list[Probe]:
     # Theorem 2 with App. A.3's plug-in λσβ = sqrt(2/π)·(pooled λσ ≈ sqrt(2)·λσ)
     hb = inst.helpfulness_batch(k[3], n, 24)
     hq = helpfulness_parameters(hb)
-    r = _helpfulness_grid(k[4], hb)["r_e"]
+    r = helpfulness_grid(k[4], hb)["r_e"]
     h = inst.helpfulness_curve(hb, r)
     plug = math.sqrt(2.0 / math.pi) * math.sqrt(2.0) * hb.lam * hb.sigma
     bound = np.asarray(bounds.helpfulness_upper_bound(r, hq.p0[:, None], hq.alpha[:, None], hq.eps[:, None],
@@ -238,7 +238,7 @@ def run_probes(*, seed: int = 0, n: int = 2000, width: int = 12) -> list[Probe]:
     # Corollary 1 read as printed: B0 < γ < 0 (γ an upper bound on B0)
     cb = inst.alignment_batch(k[5], n, width, kind="binary")
     cp = alignment_parameters(cb)
-    eps = _corollary1_extras(k[6], cb)["eps"]
+    eps = corollary1_extras(k[6], cb)["eps"]
     u = np.asarray(jax.random.uniform(k[7], (n,)))
     ok = cp.ok & (cp.b0 < 0)
     gamma = np.where(ok, cp.b0 + (0.0 - cp.b0) * (0.001 + 0.998 * u), -0.5)

@@ -44,7 +44,8 @@ WIDTHS = {
 
 FULL_VOCAB = 32_000
 FULL_VOCAB_RESULTS = {"theorem1": 16, "theorem2": 16}
-"""Results also checked at full vocabulary size V = 32,000 (instances in the quick run)."""
+"""Results also checked at full vocabulary size V = 32,000 (instances in the quick run; 16×
+with ``--thorough``). Theorem 2's come from an explicit Gaussian unembedding U (V × 64)."""
 
 
 @dataclass
@@ -245,7 +246,10 @@ def run_verdicts(*, thorough: bool = False, seed: int = 0, n_instances: int | No
         for c_index, (n, width) in enumerate(_plan(name, thorough, n_instances)):
             key = jax.random.fold_in(jax.random.fold_in(root, r_index), c_index)
             k_batch, k_extra = jax.random.split(key)
-            batch = draw_batch(check.family, k_batch, n, width)
+            if width == FULL_VOCAB and check.family == "helpfulness":
+                batch = inst.explicit_helpfulness_batch(k_batch, n, vocab=FULL_VOCAB)[0]  # explicit U, r, u
+            else:
+                batch = draw_batch(check.family, k_batch, n, width)
             extras = check.draw_extras(k_extra, batch)
             for form in check.forms:
                 ev = check.evaluate(batch, extras, form)
