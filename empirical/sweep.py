@@ -56,7 +56,8 @@ class SweepConfig:
     ``measures``: subset of :data:`MEASURES` (``("all",)`` = every one);
     ``generate``: judged generations for the behaviour measure (none, greedy,
     sampled, both); ``coef_chunk`` × ``batch_size``: the size of one work unit;
-    ``lambda_max_abs``: |r_e| range of the linear λ / λσ / Δλ fits (None: all);
+    ``lambda_max_abs``: |r_e| range of the linear λ / λσ / Δλ fits (None: all;
+    it only affects the summary, so a finished run can be resumed with another);
     ``delta_ref``: the coefficient whose top-40 tokens define the good cluster
     (default: the largest coefficient).
     """
@@ -77,7 +78,7 @@ class SweepConfig:
     temperature: float = 1.0
     batch_size: int = 8
     coef_chunk: int = 3
-    lambda_max_abs: float | None = None
+    lambda_max_abs: float | None = field(default=None, metadata={"run": True})  # summary only
     delta_ref: float | None = None
     data_dir: str | None = None
     device: str = "cpu"
@@ -275,8 +276,10 @@ class _Run:
         self.config = config
         self.out = _output_dir(config)
         self.model = load_model(config.model, device=config.device, dtype=config.dtype)
-        self.layers = self._layers()
         self.vector, self.vector_path = self._vector()
+        # inject where asked, else at every layer the vector has a direction for
+        self.layers = (self.model.resolve_layers(config.layers) if config.layers is not None
+                       else self.vector.layers)
         need_task = any(m in config.measures for m in TASK_MEASURES)
         need_beh = any(m in config.measures for m in BEHAVIOR_MEASURES)
         self.task_queries = task_queries(self.model, config.task, n=config.n, seed=config.seed,
@@ -286,13 +289,6 @@ class _Run:
         self.plus_ids, self.minus_ids = recipes.answer_token_sets(config.behavior, self.model.tokenizer)
         self.judge = recipes.default_judge(config.behavior)
         self.delta_ref = config.delta_ref if config.delta_ref is not None else max(config.coefficients)
-
-    def _layers(self) -> list[int]:
-        from steerbounds.empirical.layers import default_layers
-
-        if self.config.layers is not None:
-            return self.model.resolve_layers(self.config.layers)
-        return default_layers(self.model.n_layers, self.config.behavior)
 
     def _vector(self):
         from steerbounds.empirical.vectors import SteeringVector
@@ -304,7 +300,7 @@ class _Run:
         path = self.out / VECTOR
         if path.is_file():
             return SteeringVector.load(path), path
-        vec = extract_behavior_vector(self.model, cfg.behavior, layers=self.layers, method=cfg.method,
+        vec = extract_behavior_vector(self.model, cfg.behavior, layers=cfg.layers, method=cfg.method,
                                       n_pairs=cfg.n_pairs, seed=cfg.seed, data_dir=cfg.data_dir)
         vec.save(path)
         return vec, path
@@ -478,7 +474,8 @@ def summarize_records(records: Sequence[dict[str, Any]], config: SweepConfig) ->
     from steerbounds.empirical import summarize as S
 
     rows = collect_rows(records)
-    out: dict[str, Any] = {"behavior": config.behavior, "task": config.task, "units": len(records)}
+    out: dict[str, Any] = {"behavior": config.behavior, "task": config.task, "units": len(records),
+                           "fit_max_abs": config.lambda_max_abs}
     lam = None
     if "lambda" in rows:
         out["lambda"] = S.summarize_lambda(rows["lambda"], max_abs=config.lambda_max_abs)

@@ -123,6 +123,12 @@ def test_resume_refuses_a_different_config(tiny_folder, tmp_path):
                           generate="none", resume=True))
     with pytest.raises(InputError, match="already holds"):
         run_sweep(_config(tiny_folder, out, measures=("helpfulness",), coefficients=(-1.0, 1.0), generate="none"))
+    # the fit range only changes the summary: a finished run can be re-summarised
+    lines = (out / RESULTS).read_text()
+    run_sweep(_config(tiny_folder, out, measures=("helpfulness",), coefficients=(-1.0, 1.0), generate="none",
+                      resume=True, lambda_max_abs=0.5))
+    assert (out / RESULTS).read_text() == lines
+    assert json.loads((out / "summary.json").read_text())["fit_max_abs"] == 0.5
 
 
 def test_extract_cli_and_vector_reuse(tiny_folder, tmp_path):
