@@ -204,8 +204,9 @@ def run_probes(*, seed: int = 0, n: int = 2000, width: int = 12) -> list[Probe]:
                          "Theorem 1 proved expression (eq. 27) as an UPPER bound for r_e < 0", expr - true, p.ok, params))
 
     # Theorem 1 with a non-separating u and App. A.3's mean-based Δλ plugged in
-    rng = np.random.default_rng(seed)
-    X = np.where(np.isfinite(b.logits), rng.normal(size=b.X.shape), 0.0)
+    with jax.enable_x64(True):
+        noise = np.asarray(jax.random.normal(jax.random.fold_in(root, 8), b.X.shape))
+    X = np.where(np.isfinite(b.logits), noise, 0.0)
     nb = b._replace(X=X)
     q = alignment_parameters(nb)
     valid = np.isfinite(b.logits)

@@ -138,8 +138,8 @@ def test_trinary_counterexample_numbers():
 
 def test_run_verdicts_pattern_determinism_and_replay():
     names = ("theorem1", "theorem4_trinary", "corollary2_expectation")
-    a = run_verdicts(seed=7, n_instances=300, results=names)
-    b = run_verdicts(seed=7, n_instances=300, results=names)
+    a = run_verdicts(seed=7, n_instances=200, results=names)
+    b = run_verdicts(seed=7, n_instances=200, results=names)
     assert [v.to_dict() for v in a] == [v.to_dict() for v in b]
     by = {(v.result, v.form): v for v in a}
     assert by[("theorem1", "proved")].violations == 0 and by[("theorem1", "stated")].violations > 0
@@ -150,7 +150,7 @@ def test_run_verdicts_pattern_determinism_and_replay():
     assert len(ex["instance"]["logits"]) == 2  # shrunk to two tokens
     again = replay(json.loads(json.dumps(ex)))
     assert again.slack.min() == pytest.approx(ex["slack"], abs=1e-12) and ex["slack"] < -TOLERANCE
-    c = run_verdicts(seed=8, n_instances=300, results=("theorem1",))
+    c = run_verdicts(seed=8, n_instances=200, results=("theorem1",))
     assert c[0].counterexample != a[0].counterexample
 
 
