@@ -240,8 +240,8 @@ def _run_tradeoff(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- registration
 
 
-def _add_form(parser: argparse.ArgumentParser, choices: tuple[str, ...] | None, default: str | None, help: str) -> None:
-    parser.add_argument("--form", choices=choices, default=default, help=help)
+def _add_form(parser: argparse.ArgumentParser, choices: tuple[str, ...] | None, default: str | None, text: str) -> None:
+    parser.add_argument("--form", choices=choices, default=default, help=text)
 
 
 def _add_helpfulness(parser: argparse.ArgumentParser) -> None:

@@ -497,8 +497,9 @@ def inversion(name: str, form: str | int | None = None) -> sp.Expr:
     * theorem2: target ``H_*`` ∈ (0, H(0)]:
       ``sqrt(2(P0/H* − P0 − (1 − P0)α(1 − ε)) / ((1 − P0)α(1 − ε)(λσβ)²))``;
     * corollary2_expectation: target ``H_*`` ∈ (1/T, H(0)], the same on (H* − 1/T)/(1 − 1/T);
-    * theorem4_trinary: target ``B_*`` < 1: stated ``log(1 + (B* − B0)/(P+(1 − B*)))/Δλ``;
-      corrected: the max of that and the binary branch's ``log(P−(1 + B*)/(P+(1 − B*)))/Δλ``;
+    * theorem4_trinary: target ``B_*`` < 1: stated ``log(1 + (B* − B0)/(P+(1 − B*)))/Δλ``
+      (negative for B* < B0); corrected: the max of 0, that (where its argument is > 0)
+      and the binary branch's ``log(P−(1 + B*)/(P+(1 − B*)))/Δλ``;
     * theorem5_general: target ``B_*`` < b+: ``log(P−(1 + B*)/(P+(b+ − B*)))/Δλ``.
 
     The target symbol is :data:`B_star` (``B_*``) or :data:`H_star` (``H_*``).
@@ -516,11 +517,16 @@ def inversion(name: str, form: str | int | None = None) -> sp.Expr:
             a_eff, curv = α * (1 - ε), λσβ**2 / 2
         return sp.sqrt((P_0 / h - P_0 - (1 - P_0) * a_eff) / ((1 - P_0) * a_eff * curv))
     if name == "theorem4_trinary":
-        stated = sp.log(1 + (B_star - B_0) / (P_plus * (1 - B_star))) / Δλ
+        arg = 1 + (B_star - B_0) / (P_plus * (1 - B_star))
+        stated = sp.log(arg) / Δλ
         if form == "stated":
             return stated
+        # eq. 66 stays above B* for every r_e when arg ≤ 0; r_e = 0 itself is excluded
+        # (the corrected bound is B0 there), so the answer is the r_e ≥ 0 where both
+        # branches reach B*.
+        stated_part = sp.Piecewise((stated, arg > 0), (-sp.oo, True))
         binary = sp.log((P_plus - B_0) * (1 + B_star) / (P_plus * (1 - B_star))) / Δλ
-        return sp.Max(stated, binary)
+        return sp.Max(0, stated_part, binary)
     if name == "theorem5_general":
         return sp.log(P_minus * (1 + B_star) / (P_plus * (b_plus - B_star))) / Δλ
     raise InputError(f"no inversion implemented for {name}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 
@@ -59,8 +60,6 @@ def test_coefficient_errors(capsys, argv, match):
     code, out, err = run(capsys, "coefficient", *argv)
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
-    import re
-
     assert re.search(match, err), err
 
 
@@ -129,8 +128,6 @@ def test_bound_component_equations_and_coefficient_sweep(capsys):
     ],
 )
 def test_bound_errors(capsys, argv, match):
-    import re
-
     code, out, err = run(capsys, "bound", *argv)
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
@@ -165,8 +162,6 @@ def test_tradeoff_table_without_helpfulness(capsys):
     ],
 )
 def test_tradeoff_errors(capsys, argv, match):
-    import re
-
     code, out, err = run(capsys, "tradeoff", *argv)
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and re.search(match, err), err

@@ -373,7 +373,9 @@ def test_trinary_inversion_round_trips(params, frac, form):
 @settings(max_examples=100, deadline=None)
 @given(general_points(), fl(0.01, 0.99))
 def test_general_inversion_round_trips(params, frac):
-    params = dict(params, delta_lambda=max(params["delta_lambda"], 0.1), p_minus=max(params["p_minus"], 1e-3))
+    p_plus = min(params["p_plus"], 0.99)
+    params = dict(params, delta_lambda=max(params["delta_lambda"], 0.1), p_plus=p_plus,
+                  p_minus=min(max(params["p_minus"], 1e-3), 1.0 - p_plus))
     start = numeric("theorem5_general", None, dict(params, r_e=0.0))
     if params["b_plus"] - start < 1e-6:
         return
