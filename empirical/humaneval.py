@@ -2,13 +2,14 @@
 
 For every coefficient r_e in the sweep and every problem, one greedy completion
 is generated with the steering vector injected (:func:`generate_sweep`, eq. 2),
-the function body is cut out (:func:`extract_completion`), and the problem's
+the code is cut out (:func:`extract_completion`), and the problem's
 tests run in the sandbox (:mod:`steerbounds.empirical.sandbox`). pass@1 per
 coefficient is the fraction of problems passed (one greedy sample each); its
 error bar is the standard error of the mean over problems (App. F.5).
 
-Runs are resumable: every (coefficient, problem) record is appended to a JSONL
-file as soon as it is scored, and a rerun skips the keys already there.
+Runs are resumable: every (coefficient, problem, prompt style) record is
+appended to a JSONL file as soon as it is scored, and a rerun skips the keys
+already there.
 """
 
 from __future__ import annotations
@@ -29,26 +30,35 @@ PROMPT_STYLES = ("chat", "completion")
 
 
 def build_prompt(model: Any, problem: Mapping[str, str], style: str) -> str:
-    """The text the model continues: ``completion`` = the HumanEval prompt itself
-    (signature + docstring); ``chat`` = a user turn asking to complete the
-    function, with the assistant's answer started as a python code block that
-    repeats the prompt, so the model continues with the body either way."""
+    """The text the model continues.
+
+    ``completion``: the HumanEval prompt itself (signature + docstring); the model
+    continues with the body. ``chat``: a user turn "Complete the following Python
+    function:" with the prompt in a code block, and the assistant's answer started
+    as a python code block; an instruction-tuned model then writes the whole
+    function (small chat models close the block at once when asked to continue
+    the body instead).
+    """
     if style not in PROMPT_STYLES:
         raise InputError(f"prompt_style: {style!r} is not allowed; use one of {', '.join(PROMPT_STYLES)}")
     if style == "completion":
         return problem["prompt"]
-    request = "Complete the following Python function. Reply with the code only.\n\n" + problem["prompt"]
-    return model.chat_prompt(request, assistant_prefix="```python\n" + problem["prompt"])
+    request = "Complete the following Python function:\n```python\n" + problem["prompt"] + "```"
+    return model.chat_prompt(request, assistant_prefix="```python\n")
 
 
-def extract_completion(generated: str) -> str:
-    """The function body from a continuation of the HumanEval prompt.
+def extract_completion(generated: str, style: str = "completion") -> str:
+    """The code to append to the HumanEval prompt.
 
-    Keeps lines up to the first top-level (unindented, non-empty) line or a
-    closing code fence; this is the human-eval truncation rule (stop at
-    ``\\ndef``, ``\\nclass``, ``\\nif``, ``\\nprint``, ``\\n#``) extended to any
-    unindented statement, so trailing chat text or test code is not executed.
+    ``completion`` style: the function body — lines up to the first top-level
+    (unindented, non-empty) line or code fence; this is the human-eval truncation
+    rule (stop at ``\\ndef``, ``\\nclass``, ``\\nif``, ``\\nprint``, ``\\n#``) extended to
+    any unindented statement, so trailing chat text or test code is not executed.
+    ``chat`` style: the whole code block up to its closing fence, a complete
+    function that redefines the prompt's (whose docstring alone is a valid body).
     """
+    if style == "chat":
+        return "\n" + generated.split("```", 1)[0].rstrip() + "\n"
     kept: list[str] = []
     for line in generated.split("\n"):
         if line.strip().startswith("```") or (line.strip() and not line[0].isspace()):
@@ -57,8 +67,8 @@ def extract_completion(generated: str) -> str:
     return "\n".join(kept).rstrip() + "\n"
 
 
-def _key(coefficient: float, task_id: str) -> str:
-    return f"{float(coefficient)!r}|{task_id}"
+def _key(coefficient: float, task_id: str, style: str) -> str:
+    return f"{float(coefficient)!r}|{task_id}|{style}"
 
 
 def read_records(path: str | os.PathLike) -> list[dict]:
@@ -123,7 +133,7 @@ def humaneval_sweep(
     Records: ``coefficient, task_id, completion, status, reason, stderr_tail,
     vector`` (the vector's method/model). ``prompt_style`` defaults to ``chat``
     when the tokenizer has a chat template, else ``completion``. Greedy decoding
-    (as the paper's generations, App. F.3). Returns all records in the file.
+    (as the paper's generations, App. F.3). Returns the file's records of this prompt style.
     """
     from steerbounds.empirical.injection import generate_sweep
     from steerbounds.empirical.sandbox import evaluate_humaneval
@@ -139,8 +149,8 @@ def humaneval_sweep(
     path = Path(out_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     _repair_tail(path)
-    done = {_key(r["coefficient"], r["task_id"]) for r in read_records(path)}
-    todo = [p for p in problems if any(_key(c, p["task_id"]) not in done for c in coeffs)]
+    done = {_key(r["coefficient"], r["task_id"], r.get("prompt_style", "")) for r in read_records(path)}
+    todo = [p for p in problems if any(_key(c, p["task_id"], style) not in done for c in coeffs)]
     bar = None
     if progress:
         from tqdm import tqdm
@@ -148,14 +158,14 @@ def humaneval_sweep(
         bar = tqdm(total=len(todo), desc="humaneval", unit="problem")
     vector_info = {"method": getattr(vector, "method", None), "model": getattr(vector, "model_name", None)}
     for batch in _batches(todo, batch_size):
-        needed = [c for c in coeffs if any(_key(c, p["task_id"]) not in done for p in batch)]
+        needed = [c for c in coeffs if any(_key(c, p["task_id"], style) not in done for p in batch)]
         prompts = [build_prompt(model, p, style) for p in batch]
         texts = generate_sweep(model, vector, prompts, needed, max_new_tokens=max_new_tokens, layers=layers)
         pairs = [
-            (c, p, extract_completion(texts[k][b]))
+            (c, p, extract_completion(texts[k][b], style))
             for k, c in enumerate(needed)
             for b, p in enumerate(batch)
-            if _key(c, p["task_id"]) not in done
+            if _key(c, p["task_id"], style) not in done
         ]
         results = evaluate_humaneval(
             [p for _, p, _ in pairs], [comp for _, _, comp in pairs],
@@ -168,12 +178,12 @@ def humaneval_sweep(
                 "prompt_style": style, "max_new_tokens": max_new_tokens, "vector": vector_info,
             }
             _append(path, record)
-            done.add(_key(c, p["task_id"]))
+            done.add(_key(c, p["task_id"], style))
         if bar is not None:
             bar.update(len(batch))
     if bar is not None:
         bar.close()
-    return read_records(path)
+    return [r for r in read_records(path) if r.get("prompt_style") == style]
 
 
 @dataclass(frozen=True)
@@ -186,11 +196,14 @@ class PassRate:
     n: int
 
 
-def pass_at_1_by_coefficient(records: Sequence[Mapping[str, Any]]) -> list[PassRate]:
+def pass_at_1_by_coefficient(records: Sequence[Mapping[str, Any]], style: str | None = None) -> list[PassRate]:
     """pass@1 per coefficient (one greedy sample per problem), sorted by r_e; the
-    error bar is the standard error of the mean over problems, sqrt(p(1-p)/(n-1))."""
+    error bar is the standard error of the mean over problems, sqrt(p(1-p)/(n-1)).
+    ``style``: only records of that prompt style (None: all)."""
     groups: dict[float, list[int]] = defaultdict(list)
     for r in records:
+        if style is not None and r.get("prompt_style") != style:
+            continue
         groups[float(r["coefficient"])].append(1 if r["status"] == "passed" else 0)
     out = []
     for c in sorted(groups):

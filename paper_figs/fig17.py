@@ -20,7 +20,9 @@ def make(run_dir: str, out_dir: str) -> list:
         if not records:
             missing_panel(ax, f"HumanEval {CHAT}/{behavior}")
             continue
-        rates = pass_at_1_by_coefficient(records)
+        style = records[-1].get("prompt_style")  # the latest run's prompt style
+        records = [r for r in records if r.get("prompt_style") == style]
+        rates = pass_at_1_by_coefficient(records, style)
         ax.errorbar([r.coefficient for r in rates], [r.pass_at_1 for r in rates],
                     yerr=[0.0 if r.stderr != r.stderr else r.stderr for r in rates],
                     marker="o", ms=4, capsize=3, label=f"pass@1, greedy (n={rates[0].n} problems)")
@@ -29,7 +31,7 @@ def make(run_dir: str, out_dir: str) -> list:
         ax.set_ylim(-0.05, 1.05)
         ax.set_xlabel(XLABEL, fontsize=8)
         ax.set_ylabel("HumanEval pass@1", fontsize=8)
-        ax.set_title(title(CHAT, behavior), fontsize=9)
+        ax.set_title(title(CHAT, behavior) + f" (prompt style: {style})", fontsize=9)
         ax.legend(fontsize=7, title=", ".join(f"{k}: {v}" for k, v in counts.items()), title_fontsize=6.5)
     fig.suptitle("Fig. 17 — HumanEval pass rate vs steering coefficient (error bars: SEM over problems)",
                  fontsize=9)

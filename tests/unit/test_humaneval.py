@@ -21,12 +21,14 @@ def test_extract_completion_stops_at_top_level_code_and_fences():
     assert he.extract_completion("    x = 1\n    return x\n```\nExplanation") == "    x = 1\n    return x\n"
     assert he.extract_completion("    return 2\nprint(f(1))") == "    return 2\n"
     assert he.extract_completion("Sure! here it is") == "\n"
+    whole = "def f(x):\n    return x\n```\nThis function returns x."
+    assert he.extract_completion(whole, "chat") == "\ndef f(x):\n    return x\n"
 
 
 def test_build_prompt_styles(tiny_llama, problems):
     assert he.build_prompt(tiny_llama, problems[0], "completion") == problems[0]["prompt"]
     chat = he.build_prompt(tiny_llama, problems[0], "chat")
-    assert chat.endswith("```python\n" + problems[0]["prompt"])
+    assert chat.endswith("```python\n") and problems[0]["prompt"] in chat
     with pytest.raises(InputError, match="prompt_style"):
         he.build_prompt(tiny_llama, problems[0], "raw")
 
@@ -62,6 +64,14 @@ def test_sweep_records_every_pair_and_resumes(tiny_llama, random_vector, problem
     assert all(json.loads(line) for line in out.read_text().splitlines())
 
 
+def test_chat_style_whole_function_passes_in_the_sandbox(problems):
+    from steerbounds.empirical.sandbox import run_humaneval_problem
+
+    p = problems[0]
+    generated = p["prompt"] + p["canonical_solution"] + "```\nExplanation: …"
+    assert run_humaneval_problem(p, he.extract_completion(generated, "chat")).passed
+
+
 def test_pass_at_1_by_coefficient():
     records = [
         {"coefficient": 0.0, "status": "passed"}, {"coefficient": 0.0, "status": "failed"},
@@ -72,6 +82,7 @@ def test_pass_at_1_by_coefficient():
     assert rates[0].pass_at_1 == 0.5 and rates[0].n == 2
     assert rates[0].stderr == pytest.approx((0.25 / 1) ** 0.5)
     assert rates[1].pass_at_1 == 0.0 and rates[1].stderr == 0.0
+    assert he.pass_at_1_by_coefficient(records, style="chat") == []
 
 
 def test_bad_coefficients(tiny_llama, random_vector, problems, tmp_path):
