@@ -11,7 +11,7 @@ PANELS = ((CHAT, "harmful"), (CHAT, "racist"), (BASE, "harmless"), (BASE, "not_r
 
 def make(run_dir: str, out_dir: str) -> list:
     """Fig. 1: fitted alignment (Thm 1) and helpfulness (Thm 2) vs |r_e| with the efficient regime."""
-    fig, axes = new_figure(len(PANELS), ncols=len(PANELS), height=3.5)
+    fig, axes = new_figure(len(PANELS), ncols=2, height=3.6)
     for ax, (model, behavior) in zip(axes, PANELS):
         reg = regime(run_dir, model, behavior)
         if reg is None:

@@ -53,6 +53,14 @@ def fit_theorem2(r_e: np.ndarray, h: np.ndarray, p0: float, floor: float | None)
     return f.as_dict()
 
 
+def _small(r: np.ndarray) -> np.ndarray:
+    """The near-zero points ``|r_e| ≤ SMALL·max|r_e|`` (relative tolerance for rounded grids)."""
+    if r.size == 0:
+        return r.astype(bool)
+    top = float(np.abs(r).max())
+    return np.abs(r) <= SMALL * top * (1 + 1e-6)
+
+
 def _clean(r_e: Any, values: Any) -> tuple[np.ndarray, np.ndarray]:
     """Points with a finite value (a coefficient a partial run has not measured yet is NaN)."""
     r, v = np.asarray(r_e, dtype=float), np.asarray(values, dtype=float)
@@ -93,7 +101,7 @@ def compute(run_dir: str | Path) -> dict:
         for t in tables(run_dir, kind):
             r, b = _clean(t["r_e"], t["mean"])
             key = f"{t['model']}/{t['behavior']}"
-            small = np.abs(r) <= SMALL * np.abs(r).max() + 1e-12 if r.size else r.astype(bool)
+            small = _small(r)
             entry = {"stated": _try(fit_theorem1, r, b, form="stated"),
                      "near_zero": _poly2(r[small], b[small]) if small.sum() >= 4 else None}
             if kind == "behavior":
@@ -111,7 +119,7 @@ def compute(run_dir: str | Path) -> dict:
             if r.size < 4 or not np.any(r == 0):
                 continue
             zero = int(np.argmin(np.abs(r)))
-            small = np.abs(r) <= SMALL * np.abs(r).max() + 1e-12
+            small = _small(r)
             floor = 1.0 / t["n_answers"] if metric == "abcd" and t.get("n_answers") else None
             h0 = float(h[zero])
             if floor is not None and h0 <= floor:
@@ -135,7 +143,7 @@ def compute(run_dir: str | Path) -> dict:
                 continue  # a partial run: not every coefficient measured on every question
             norms = np.asarray(rows["udr_norm"]).mean(axis=1)
             dnorms = np.asarray(rows["dr_norm"]).mean(axis=1)
-            lim = SMALL * r.max()
+            lim = SMALL * r.max() * (1 + 1e-6)
             f_small = fit_slope(r, norms, max_abs_x=lim)
             f_all = fit_slope(r, norms)
             per[task] = {"lam_logits": f_small.slope, "lam_logits_se": f_small.stderr, "r2_small": f_small.r2,
@@ -154,7 +162,7 @@ def compute(run_dir: str | Path) -> dict:
                             for row in rows], axis=0)
         lam_task = [v["lam_logits"] for v in out["lambda"].get(key, {}).values()]
         est = estimate_sigma(r_rows, proj, weights=w, lam=float(np.mean(lam_task)) if lam_task else None,
-                             max_abs_x=SMALL * np.abs(r_e).max())
+                             max_abs_x=SMALL * np.abs(r_e).max() * (1 + 1e-6))
         out["sigma"][key] = {
             "lam_sigma": est.lam_sigma.slope, "lam_sigma_r2": est.lam_sigma.r2,
             "lam_sigma_pooled": est.lam_sigma_pooled.slope, "sigma": est.sigma,
