@@ -416,10 +416,12 @@ def helpfulness_upper_bound(
 ) -> jax.Array:
     """Theorem 2 (eq. 6; proof App. C, eqs. 28–38): upper bound on helpfulness.
 
-    ``P0 / (P0 + (1 − P0)·α(1 − ε)·(1 + (λσβ)²·r_e²/2))``, holding with probability
-    1 − 2/T over the random direction (Assumption 3). Statement and proof agree.
+    ``P0 / (P0 + (1 − P0)·α(1 − ε)·(1 + (λσβ)²·r_e²/2))``. Statement and proof agree.
     With the realised quantities of the proof, ``α(1 − ε) = min(P+, P−)/(1 − P0)`` and
-    ``λσβ = λ·min(|c−|, c+)`` (eqs. 33–38). Even symmetric in r_e.
+    ``λσβ = λ·min(|c−|, c+)`` (eqs. 33–38), the bound holds for every direction; the
+    theorem's "with probability 1 − 2/T" (Assumption 3, T counting the correct token)
+    is the chance that both I+ and I− are non-empty, i.e. that α > 0 and the bound is
+    informative (with α = 0 it is the trivial bound 1). Even symmetric in r_e.
 
     Args:
         r_e: steering coefficient, any finite real.
@@ -525,8 +527,10 @@ def multitoken_helpfulness_upper_bound(
     """Corollary 3 (App. K.2, eq. 79): helpfulness bound for an N-token answer.
 
     ``Π_i P0^i / Π_i (P0^i + (1 − P0^i)·α(1 − ε)·(1 + (λσβ)² r_e²/2))`` -- Theorem 2 at each
-    decoding step, multiplied by the chain rule; holds with probability ≥ 1 − 2N/T.
-    Its denominator's leading r_e-dependence is quadratic (eq. 80).
+    decoding step, multiplied by the chain rule; informative (α > 0 at every step) with
+    probability ≥ 1 − 2N/T. Its denominator's leading r_e-dependence is quadratic
+    (eq. 80). As in eq. 79, α, ε and λσβ are shared by all steps: with per-step values,
+    pass the weakest (smallest α(1 − ε) and λσβ), which keeps the bound valid.
 
     Args:
         r_e: steering coefficient; broadcasts against ``p0_steps[..., 0]``.
