@@ -84,7 +84,7 @@ def register(subparsers: Any) -> None:
     sw.add_argument("--batch-size", type=_positive_int("--batch-size"), default=8)
     sw.add_argument("--coef-chunk", type=_positive_int("--coef-chunk"), default=3)
     sw.add_argument("--fit-max-abs", type=_finite_float("--fit-max-abs"), default=None,
-                    help="|r_e| range of the linear λ, λσ, Δλ fits (default: all)")
+                    help="|r_e| range of the linear λ and λσ fits (default: all; summary only)")
     sw.add_argument("--delta-ref", type=_finite_float("--delta-ref"), default=None,
                     help="coefficient defining the steered top-40 cluster (default: the largest)")
     sw.add_argument("--data-dir", default=None)

@@ -208,7 +208,9 @@ def _fit_or_error(fn: Callable[[], Any]) -> dict[str, Any]:
 def summarize_behavior(rows: list[dict[str, Any]], field: str) -> dict[str, Any]:
     """Behaviour expectation per coefficient (mean of ``field`` over queries, eq. 3)
     and Theorem 1's form fitted to it (Δλ and B0 free; ``form="proved"``, eq. 27,
-    and ``"stated"``, eq. 5) via :func:`steerbounds.bounds.fitting.fit_behavior_curve`."""
+    and ``"stated"``, eq. 5) via :func:`steerbounds.bounds.fitting.fit_behavior_curve`,
+    on every coefficient and (``fit_proved_nonneg``) on r_e ≥ 0 only, the range
+    Theorem 1 guarantees."""
     from steerbounds.bounds.fitting import fit_behavior_curve
 
     table = per_coefficient(rows, (field,))
@@ -218,6 +220,10 @@ def summarize_behavior(rows: list[dict[str, Any]], field: str) -> dict[str, Any]
     if r.size >= 3:
         out["fit_proved"] = _fit_or_error(lambda: fit_behavior_curve(r, b, form="proved"))
         out["fit_stated"] = _fit_or_error(lambda: fit_behavior_curve(r, b, form="stated"))
+    nonneg = r >= 0  # Theorem 1's guarantee is for r_e ≥ 0
+    if np.count_nonzero(nonneg) >= 3:
+        out["fit_proved_nonneg"] = _fit_or_error(
+            lambda: fit_behavior_curve(r[nonneg], b[nonneg], form="proved"))
     return out
 
 

@@ -56,7 +56,7 @@ class SweepConfig:
     ``measures``: subset of :data:`MEASURES` (``("all",)`` = every one);
     ``generate``: judged generations for the behaviour measure (none, greedy,
     sampled, both); ``coef_chunk`` × ``batch_size``: the size of one work unit;
-    ``lambda_max_abs``: |r_e| range of the linear λ / λσ / Δλ fits (None: all;
+    ``lambda_max_abs``: |r_e| range of the linear λ and λσ fits (None: all;
     it only affects the summary, so a finished run can be resumed with another);
     ``delta_ref``: the coefficient whose top-40 tokens define the good cluster
     (default: the largest coefficient).
@@ -483,7 +483,7 @@ def summarize_records(records: Sequence[dict[str, Any]], config: SweepConfig) ->
     if "sigma" in rows:
         out["sigma"] = S.summarize_sigma(rows["sigma"], lam=lam, max_abs=config.lambda_max_abs)
     if "delta" in rows:
-        out["delta"] = S.summarize_delta(rows["delta"], max_abs=config.lambda_max_abs)
+        out["delta"] = S.summarize_delta(rows["delta"])  # eq. 11: lower line over every r_e > 0
     if "behavior" in rows:
         out["behavior_next_token"] = S.summarize_behavior(rows["behavior"], "b")
         out["behavior_next_token_unnormalised"] = S.summarize_behavior(rows["behavior"], "b_unnorm")
@@ -530,6 +530,7 @@ def headline(summary: dict[str, Any]) -> dict[str, Any]:
         "delta_lambda_min_based": get("delta", "delta_lambda_min_sep_fit", "slope"),
         "delta_lambda_min_based_lower": get("delta", "delta_lambda_min_sep_lower"),
         "delta_lambda_fitted_next_token": get("behavior_next_token", "fit_proved", "delta_lambda"),
+        "delta_lambda_fitted_next_token_nonneg": get("behavior_next_token", "fit_proved_nonneg", "delta_lambda"),
         "delta_lambda_fitted_judged_greedy": get("behavior_judged_greedy", "fit_proved", "delta_lambda"),
         "lam_sigma_beta_fitted": get(hfit, "fit", "lam_sigma_beta"),
         "alpha_eff_fitted": get(hfit, "fit", "alpha_eff"),
