@@ -152,7 +152,7 @@ def _theorem4(form: str) -> sp.Expr:
     """Eq. 66 (stated); corrected: min(eq. 66, binary branch) for Δλ r_e ≠ 0, B0 at 0.
 
     At Δλ r_e = 0 nothing moves and B = B0; for Δλ r_e ≠ 0 the infimum over instances
-    is the minimum, so the corrected bound jumps at 0 when B0 < 0 (to B0/(1 − P0)).
+    is the minimum, so the corrected bound jumps at 0 when B0 < 0 (to B0/(P+ + P−)).
     """
     if form == "stated":
         return _trinary_stated()
@@ -354,7 +354,7 @@ def _branch_for_expansion(name: str, form: str, n_steps: int) -> sp.Expr:
     if name == "theorem3_soft_margin":
         return _theorem3_unfloored(form)  # the floor at −1 is inactive near r_e = 0 when B0 − 2δ > −1
     if name == "theorem4_trinary" and form == "corrected":
-        # B0 ≥ 0: eq. 66 is the smaller at 0⁺; B0 < 0: the binary branch (value B0/(1 − P0) at 0).
+        # B0 ≥ 0: eq. 66 is the smaller at 0⁺; B0 < 0: the binary branch (value B0/(P+ + P−) at 0).
         return sp.Piecewise(
             (_trinary_stated(), B_0 >= 0),
             (_trinary_binary_branch(), True),
@@ -369,7 +369,7 @@ def taylor(name: str, form: str | int | None = None, order: int = 2, *, n_steps:
     For the |r_e|-dependent forms (theorem2_components) this is the expansion for
     r_e → 0⁺; the function is even in r_e. For theorem4 ``corrected`` it is a
     Piecewise in the sign of B0 (the minimum switches branch there); its constant
-    term is the limit at 0⁺, B0/(1 − P0) for B0 < 0, not the value B0 at r_e = 0.
+    term is the limit at 0⁺, B0/(P+ + P−) for B0 < 0, not the value B0 at r_e = 0.
     """
     _has_r_e(name)
     form = _resolve_form(name, form)
