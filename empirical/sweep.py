@@ -514,7 +514,6 @@ def headline(summary: dict[str, Any]) -> dict[str, Any]:
             cur = cur[p]
         return cur
 
-    hfit = "helpfulness_choices" if "helpfulness_choices" in summary else "helpfulness_full_vocab"
     return {
         "lambda_jvp": get("lambda", "lambda_jvp_mean"),
         "lambda_fit": get("lambda", "lambda_fit", "slope"),
@@ -532,9 +531,12 @@ def headline(summary: dict[str, Any]) -> dict[str, Any]:
         "delta_lambda_fitted_next_token": get("behavior_next_token", "fit_proved", "delta_lambda"),
         "delta_lambda_fitted_next_token_nonneg": get("behavior_next_token", "fit_proved_nonneg", "delta_lambda"),
         "delta_lambda_fitted_judged_greedy": get("behavior_judged_greedy", "fit_proved", "delta_lambda"),
-        "lam_sigma_beta_fitted": get(hfit, "fit", "lam_sigma_beta"),
-        "alpha_eff_fitted": get(hfit, "fit", "alpha_eff"),
-        "helpfulness_fit_field": hfit,
+        "lam_sigma_beta_fitted_full_vocab": get("helpfulness_full_vocab", "fit", "lam_sigma_beta"),
+        "alpha_eff_fitted_full_vocab": get("helpfulness_full_vocab", "fit", "alpha_eff"),
+        "lam_sigma_beta_fitted_choices": get("helpfulness_choices", "fit", "lam_sigma_beta"),
+        "alpha_eff_fitted_choices": get("helpfulness_choices", "fit", "alpha_eff"),
+        "p0_mean_full_vocab": get("helpfulness_full_vocab", "p0_distribution", "mean"),
+        "p0_mean_choices": get("helpfulness_choices", "p0_distribution", "mean"),
     }
 
 
