@@ -7,7 +7,8 @@
 * ``tradeoff`` -- :func:`steerbounds.bounds.planner.plan_tradeoff`, with ``--plot``.
 
 Bad input raises :class:`~steerbounds.errors.InputError` (one line, exit 2).
-Registration imports nothing heavy; JAX and matplotlib load when a command runs.
+Registration reads the registry's parameter names (importing ``steerbounds.bounds``,
+hence JAX, but not torch); matplotlib loads only for ``tradeoff --plot``.
 """
 
 from __future__ import annotations

@@ -167,6 +167,14 @@ def test_tradeoff_errors(capsys, argv, match):
     assert len(err.strip().splitlines()) == 1 and re.search(match, err), err
 
 
+def test_registration_does_not_import_torch_or_matplotlib():
+    code = ("import sys, argparse; from steerbounds.bounds import cli; "
+            "p = argparse.ArgumentParser(); cli.register(p.add_subparsers()); "
+            "print('torch' in sys.modules, 'matplotlib' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300).stdout
+    assert out.split() == ["False", "False"]
+
+
 def test_parse_values():
     np.testing.assert_allclose(parse_values("r_e", "-1:1:0.5"), [-1, -0.5, 0, 0.5, 1])
     np.testing.assert_allclose(parse_values("r_e", "0:1:0.3"), [0, 0.3, 0.6, 0.9])
