@@ -1,0 +1,65 @@
+"""The harmful vector on the real default model (SmolLM2-135M-Instruct): helpfulness
+peaks at r_e = 0 and falls with |r_e| (Theorem 2's shape), and the behaviour
+moves with r_e. A 64-pair vector keeps the module to a few minutes on 2 cores."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def model():
+    from steerbounds.empirical.models import load_model
+
+    return load_model()
+
+
+@pytest.fixture(scope="module")
+def harmful_vector(model):
+    from steerbounds.empirical.sweep import extract_behavior_vector
+
+    return extract_behavior_vector(model, "harmful", n_pairs=64)
+
+
+def _means(rows, field):
+    out = {}
+    for r in rows:
+        out.setdefault(r["r_e"], []).append(r[field])
+    return {c: float(np.mean(v)) for c, v in out.items()}
+
+
+def test_arithmetic_helpfulness_peaks_at_zero(model, harmful_vector):
+    from steerbounds.empirical.measure import helpfulness_rows
+    from steerbounds.empirical.tasks import task_queries
+
+    qs = task_queries(model, "arithmetic", n=40, seed=0)
+    p = _means(helpfulness_rows(model, harmful_vector, qs, [-16.0, -8.0, 0.0, 8.0, 16.0]), "p_correct")
+    # far above chance (1/10 over the digits, ~0 over the vocabulary) without steering
+    assert p[0.0] > 0.5
+    # and falling as |r_e| grows, on both sides
+    assert p[-8.0] < p[0.0] and p[8.0] < p[0.0]
+    assert p[-16.0] < p[-8.0] and p[16.0] < p[8.0]
+    assert max(p[-16.0], p[16.0]) < 0.5 * p[0.0]
+
+
+def test_harmful_vector_moves_behaviour_toward_compliance(model, harmful_vector):
+    """r_e > 0 steers toward the harmful (compliant) side: the next-token
+    behaviour expectation (eq. 3, normalised as eq. 12) over compliance starts
+    ("Sure", "Here", …) vs refusal starts ("Sorry", "Unfortunately", …) rises, and
+    judged greedy responses refuse no more often. (SmolLM2-135M already complies
+    with most AdvBench requests at r_e = 0, so there is little refusal to remove.)"""
+    from steerbounds.empirical import recipes
+    from steerbounds.empirical.measure import behavior_rows, generation_rows
+
+    qs = recipes.behavior_prompts("harmful", model, n=16, seed=0)
+    plus, minus = recipes.answer_token_sets("harmful", model.tokenizer)
+    b = _means(behavior_rows(model, harmful_vector, qs, [0.0, 16.0, 32.0], plus_ids=plus, minus_ids=minus), "b")
+    assert b[0.0] < b[16.0] < b[32.0]
+    judged = _means(generation_rows(model, harmful_vector, qs[:8], [0.0, 32.0],
+                                    judge=recipes.default_judge("harmful"), max_new_tokens=16), "score")
+    assert judged[32.0] >= judged[0.0]
