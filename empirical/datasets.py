@@ -17,8 +17,8 @@ Records (plain dicts):
   (race intrasentence items; ``statement`` is the stereotype sentence)
 * ``mmlu``            — ``{"subject", "question", "choices", "answer"}``
   (``answer`` the index 0-3 of the correct choice; App. F.4)
-* ``arithmetic``      — ``{"question", "answer"}``: single-digit ``a + b`` and
-  ``a - b`` with a one-token result, generated exactly from ``seed``
+* ``arithmetic``      — ``{"question", "answer"}``: ``a + b`` for single-digit a, b
+  (100 items), exact, generated in code (``n``/``seed`` draw a subset)
 * ``facts``           — ``{"country", "answer", "source"}``: capitals of
   countries (CIA World Factbook), answer = the capital
 
@@ -205,16 +205,11 @@ def _mmlu(path: Path | None, subjects: Sequence[str], split: str) -> list[dict[s
 
 
 def arithmetic_items() -> list[dict[str, str]]:
-    """Every single-digit problem ``a + b`` and ``a - b`` (0 ≤ a, b ≤ 9) whose
-    result is one digit 0-9, i.e. one token of most tokenizers: 110 items."""
-    items = []
-    for a in range(10):
-        for b in range(10):
-            if a + b <= 9:
-                items.append({"question": f"{a} + {b}", "answer": str(a + b)})
-            if a - b >= 0:
-                items.append({"question": f"{a} - {b}", "answer": str(a - b)})
-    return items
+    """Every addition ``a + b`` of two single-digit numbers (0 ≤ a, b ≤ 9): 100
+    items, exact answers. Helpfulness scores the first token of the answer
+    (eq. 4 on the next token); with digit-level tokenizers that is the whole
+    answer for sums below 10 and the tens digit "1" otherwise."""
+    return [{"question": f"{a} + {b}", "answer": str(a + b)} for a in range(10) for b in range(10)]
 
 
 def _split(rows: list[Any], split: str) -> list[Any]:

@@ -5,8 +5,9 @@ correct answer.
   the question and the lettered choices as the user turn, "The answer is" as
   the start of the assistant turn; the answer tokens are the first tokens of
   " A", " B", " C", " D".
-* ``arithmetic`` — "What is 7 - 5?" with the assistant turn started as
-  "7 - 5 = "; the answer is the result digit.
+* ``arithmetic`` — "Solve: 7 + 5" with the assistant turn started as
+  "7 + 5 = "; the answer is the first token of the sum (p(correct) ≈ 0.9 on
+  SmolLM2-135M-Instruct at r_e = 0).
 * ``facts``      — "What is the capital of France?" with the assistant turn
   started as "The capital of France is"; the answer is the first token of
   " Paris".
@@ -79,7 +80,7 @@ def task_queries(
             out.append({
                 "id": f"arithmetic/{i}",
                 "group": "arithmetic",
-                "prompt": model.chat_prompt(f"What is {q}?", assistant_prefix=f"{q} = "),
+                "prompt": model.chat_prompt(f"Solve: {q}", assistant_prefix=f"{q} = "),
                 "answer_id": first_token(tok, r["answer"]),
             })
         return out

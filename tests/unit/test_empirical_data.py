@@ -53,11 +53,12 @@ def test_stereoset_statements_fill_the_blank():
         assert "BLANK" in r["context"] and "BLANK" not in r["statement"]
 
 
-def test_arithmetic_is_exact_and_one_digit():
+def test_arithmetic_is_exact():
     rows = load_dataset("arithmetic")
-    assert len(rows) == 110
+    assert len(rows) == 100 and len({r["question"] for r in rows}) == 100
     for r in rows:
-        assert str(eval(r["question"])) == r["answer"] and len(r["answer"]) == 1  # noqa: S307 - own data
+        a, b = (int(x) for x in r["question"].split(" + "))
+        assert r["answer"] == str(a + b) and 0 <= a <= 9 and 0 <= b <= 9
     assert load_dataset("arithmetic", n=20, seed=1) == load_dataset("arithmetic", n=20, seed=1)
 
 

@@ -30,7 +30,7 @@ def test_task_queries_answer_tokens(tiny_llama):
     assert len(qs) == 7
     for q in qs:
         answer = tiny_llama.tokenizer.decode([q["answer_id"]])
-        assert answer.isdigit() and q["prompt"].endswith(" = ")
+        assert answer.isdigit() and q["prompt"].endswith(" = ") and "Solve: " in q["prompt"]
     facts = task_queries(tiny_llama, "facts", n=3)
     assert all("capital of" in q["prompt"] for q in facts)
     with pytest.raises(InputError, match="task"):
