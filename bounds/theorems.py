@@ -91,8 +91,9 @@ def trinary_kernel(r_e, b0, p_plus, delta_lambda, form: str = "corrected"):
     """Eq. 66 (stated; equal to the proof's eq. 70) and its corrected minimum."""
     x = delta_lambda * r_e
     # eq. 66 evaluated without overflow: for x > 0 multiply through by e^{-x}.
-    xn = jnp.minimum(x, 0.0)
-    xp = jnp.maximum(x, 0.0)
+    # (where, not minimum/maximum: those split the gradient 50/50 at x = 0)
+    xn = jnp.where(x > 0, 0.0, x)
+    xp = jnp.where(x > 0, x, 0.0)
     grow = p_plus * jnp.expm1(xn)  # P+(e^x - 1), x <= 0
     low = (b0 + grow) / (1.0 + grow)
     shrink = -p_plus * jnp.expm1(-xp)  # P+(1 - e^{-x}), x > 0
