@@ -136,7 +136,8 @@ def test_jit_and_grad():
 
 def test_trinary_gradient_at_zero_is_the_exact_slope():
     # d/dr_e of eq. 66 at 0 is P+(1 − B0)Δλ.
-    g = jax.grad(lambda r: b.trinary_behavior_lower_bound(r, 0.3, 0.5, 2.0, form="stated"))(0.0)
+    with jax.enable_x64(True):
+        g = jax.grad(lambda r: b.trinary_behavior_lower_bound(r, 0.3, 0.5, 2.0, form="stated"))(0.0)
     assert float(g) == pytest.approx(0.5 * 0.7 * 2.0, rel=1e-12)
 
 
