@@ -99,8 +99,8 @@ def _sweep(model, vector, queries, coefficients, layers, sweep: Sweep | None, ex
 
 def _requested(coefficients: Sequence[float], coeffs: list[float]) -> list[int]:
     """Indices in the extended chunk of the coefficients actually asked for."""
-    asked = [float(c) for c in coefficients]
-    return [k for k, c in enumerate(coeffs) if c in asked and (c != 0.0 or 0.0 in asked)]
+    asked = {float(c) for c in coefficients}
+    return [k for k, c in enumerate(coeffs) if c in asked]
 
 
 # --------------------------------------------------------------------------- helpfulness
