@@ -49,7 +49,17 @@ def check_interval(name: str, value: Any, interval: Interval) -> None:
     if is_traced(value):
         return
     arr = as_float_array(name, value)
+    if arr.size == 0:
+        return
     lo, hi, lo_closed, hi_closed = interval
+    # Fast path: two read-only reductions (NaN propagates through min/max), no
+    # temporaries; only a failing array pays for locating the offending element.
+    smallest, largest = float(arr.min()), float(arr.max())
+    if not (math.isnan(smallest) or math.isnan(largest)):
+        above = smallest >= lo if lo_closed else smallest > lo
+        below = largest <= hi if hi_closed else largest < hi
+        if above and below:
+            return
     ok = ~np.isnan(arr)
     ok &= (arr >= lo) if lo_closed else (arr > lo)
     ok &= (arr <= hi) if hi_closed else (arr < hi)
