@@ -49,6 +49,13 @@ def behavior_panel(ax: Any, run_dir: str, model: str, behavior: str) -> None:
                     label=f"Thm 1 fit: Δλ={fit['delta_lambda']:.3g}, $B_0$={fit['b0']:.2f}")
     if nt is not None:
         errorbar(ax, nt["r_e"], nt["mean"], nt["sem"], color="0.5", ls="--", label="next-token (eq. 3)")
+        fit = fits(run_dir).get("behavior", {}).get(f"{model}/{behavior}", {}).get("nexttoken", {}).get("stated")
+        if fit and "delta_lambda" in fit:
+            x = dense_grid(nt["r_e"])
+            y = np.asarray(behavior_lower_bound(fit.get("direction", 1.0) * x, fit["b0"], fit["delta_lambda"],
+                                                form="stated"))
+            ax.plot(x, y, color="C3", lw=1.2, ls=":",
+                    label=f"Thm 1 fit to next-token: Δλ={fit['delta_lambda']:.3g}, $B_0$={fit['b0']:.2f}")
     ax.axhline(0, color="0.8", lw=0.8)
     ax.set_ylim(-1.05, 1.05)
     ax.set_xlabel(XLABEL, fontsize=8)

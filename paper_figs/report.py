@@ -64,7 +64,8 @@ def parameter_rows(run_dir: Path, f: dict) -> list[list[str]]:
         dl_meas = f.get("delta_lambda", {}).get(key, [])
         rows.append([
             key,
-            f"{_f(lam_mmlu)} (jvp {_f(h.get('lambda_jvp'))}; logits-jvp {_f(h.get('lambda_logits_fit'))})",
+            f"{_f(lam_mmlu)} (sweep summary: ‖δr‖ JVP slope {_f(h.get('lambda_jvp'))}, "
+            f"‖Uδr‖ fit {_f(h.get('lambda_logits_fit'))})",
             f"{_f(sig.get('lam_sigma'))} / pooled {_f(sig.get('lam_sigma_pooled'))}",
             f"{_f(sig.get('lam_sigma_beta_half_normal'))} (half-normal), {_f(sig.get('lam_sigma_beta_proof'))} (proof)",
             _f(hel.get("lam_sigma_beta")),
@@ -88,30 +89,32 @@ def predictions(run_dir: Path, f: dict) -> list[list[str]]:
             held.append(sig)
             ev.append(f"{key}: slope {_f(nz['b'])} ± {_f(nz['se_b'])}")
     out.append(["alignment changes linearly near r_e = 0 (Thm 1)", _verdict(held), "; ".join(ev) or "no data"])
-    # 2. quadratic helpfulness near 0: curvature c < 0 (2 se), linear term not significant
+    # 2. quadratic helpfulness near 0: curvature c < 0 (2 SE); MMLU over A-D, arithmetic/facts over the vocabulary
     ev, held = [], []
     for key, entry in f.get("helpfulness", {}).items():
-        nz = (entry.get("abcd") or {}).get("near_zero")
+        nz = (entry.get("abcd") or entry.get("full_vocab") or {}).get("near_zero")
         if nz and math.isfinite(nz["se_c"]):
             ok = nz["c"] < -2 * nz["se_c"]
             held.append(ok)
             ev.append(f"{key.split('/', 2)[-1]}@{'/'.join(key.split('/')[:2])}: c={_f(nz['c'])}±{_f(nz['se_c'])}, "
                       f"b={_f(nz['b'])}±{_f(nz['se_b'])}")
-    out.append(["helpfulness falls quadratically near 0 (Thm 2: c < 0 at 2 SE)", _verdict(held),
-                "; ".join(ev) or "no data"])
-    # 3. 1/N limit (Cor. 2): at the largest abs(r_e) P(correct over A-D) has moved toward 1/4
+    out.append(["helpfulness falls quadratically near 0 (Thm 2: c < 0 at 2 SE; MMLU over A-D, arithmetic and "
+                "facts over the vocabulary)", _verdict(held), "; ".join(ev) or "no data"])
+    # 3. 1/N limit (Cor. 2): at both ends of the grid helpfulness has covered at least half the way from
+    #    H(0) to 1/N (N = 4 over A-D; N = |V|, i.e. ≈ 0, over the full vocabulary)
     ev, held = [], []
     for t in tables(run_dir, "helpfulness"):
-        if "abcd" not in t:
-            continue
-        h = np.asarray(t["abcd"]["mean"])
+        metric = "abcd" if "abcd" in t else "full_vocab"
+        target = 0.25 if metric == "abcd" else 0.0
+        h = np.asarray(t[metric]["mean"], dtype=float)
         r = np.asarray(t["r_e"])
         h0 = float(h[int(np.argmin(np.abs(r)))])
         ends = [float(h[0]), float(h[-1])]
-        ok = all(abs(e - 0.25) <= abs(h0 - 0.25) for e in ends) and h0 > 0.25
+        ok = abs(h0 - target) > 0.05 and all(abs(e - target) <= 0.5 * abs(h0 - target) for e in ends)
         held.append(ok)
-        ev.append(f"{t['model']}/{t['behavior']}/{t['task'][5:]}: H(0)={_f(h0)}, H(±max)={_f(ends[0])},{_f(ends[1])}")
-    out.append(["helpfulness tends to 1/N = 1/4 for large abs(r_e) (Cor. 2)", _verdict(held),
+        ev.append(f"{t['model']}/{t['behavior']}/{t['task']}: H(0)={_f(h0)}, H(−max)={_f(ends[0])}, "
+                  f"H(+max)={_f(ends[1])}, 1/N={_f(target)}")
+    out.append(["helpfulness tends to 1/N for large abs(r_e) (Cor. 2; half-way at both grid ends)", _verdict(held),
                 "; ".join(ev) or "no data"])
     # 4. normal logit noise (Assumption 3)
     ev, held = [], []
