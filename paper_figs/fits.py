@@ -58,7 +58,7 @@ def _small(r: np.ndarray) -> np.ndarray:
     if r.size == 0:
         return r.astype(bool)
     top = float(np.abs(r).max())
-    return np.abs(r) <= SMALL * top * (1 + 1e-6)
+    return np.abs(r) <= SMALL * top * (1 + 1e-4)
 
 
 def _clean(r_e: Any, values: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -143,7 +143,7 @@ def compute(run_dir: str | Path) -> dict:
                 continue  # a partial run: not every coefficient measured on every question
             norms = np.asarray(rows["udr_norm"]).mean(axis=1)
             dnorms = np.asarray(rows["dr_norm"]).mean(axis=1)
-            lim = SMALL * r.max() * (1 + 1e-6)
+            lim = SMALL * r.max() * (1 + 1e-4)
             f_small = fit_slope(r, norms, max_abs_x=lim)
             f_all = fit_slope(r, norms)
             per[task] = {"lam_logits": f_small.slope, "lam_logits_se": f_small.stderr, "r2_small": f_small.r2,
@@ -162,7 +162,7 @@ def compute(run_dir: str | Path) -> dict:
                             for row in rows], axis=0)
         lam_task = [v["lam_logits"] for v in out["lambda"].get(key, {}).values()]
         est = estimate_sigma(r_rows, proj, weights=w, lam=float(np.mean(lam_task)) if lam_task else None,
-                             max_abs_x=SMALL * np.abs(r_e).max() * (1 + 1e-6))
+                             max_abs_x=SMALL * np.abs(r_e).max() * (1 + 1e-4))
         out["sigma"][key] = {
             "lam_sigma": est.lam_sigma.slope, "lam_sigma_r2": est.lam_sigma.r2,
             "lam_sigma_pooled": est.lam_sigma_pooled.slope, "sigma": est.sigma,

@@ -83,12 +83,13 @@ def predictions(run_dir: Path, f: dict) -> list[list[str]]:
     # 1. linear alignment near 0: B ≈ a + b r (+ c r²) with b significantly ≠ 0
     ev, held = [], []
     for key, entry in f.get("behavior", {}).items():
-        nz = entry.get("near_zero")
-        if nz and math.isfinite(nz["se_b"]):
-            sig = abs(nz["b"]) > 2 * nz["se_b"]
-            held.append(sig)
-            ev.append(f"{key}: slope {_f(nz['b'])} ± {_f(nz['se_b'])}")
-    out.append(["alignment changes linearly near r_e = 0 (Thm 1)", _verdict(held), "; ".join(ev) or "no data"])
+        for label, nz in (("judged", entry.get("near_zero")), ("next-token", (entry.get("nexttoken") or {}).get("near_zero"))):
+            if nz and math.isfinite(nz["se_b"]):
+                sig = abs(nz["b"]) > 2 * nz["se_b"]
+                held.append(sig)
+                ev.append(f"{key} ({label}): slope {_f(nz['b'])} ± {_f(nz['se_b'])}, curvature {_f(nz['c'])}")
+    out.append(["alignment changes linearly near r_e = 0 (Thm 1; slope ≠ 0 at 2 SE, judged and next-token)",
+                _verdict(held), "; ".join(ev) or "no data"])
     # 2. quadratic helpfulness near 0: curvature c < 0 (2 SE); MMLU over A-D, arithmetic/facts over the vocabulary
     ev, held = [], []
     for key, entry in f.get("helpfulness", {}).items():
@@ -156,7 +157,8 @@ def write(run_dir: str | Path, *, elapsed_s: float | None = None, timings: dict 
     cfg = read_json(run_dir / "config.json") if (run_dir / "config.json").is_file() else {}
     lines = ["# steerbounds paper run", ""]
     if elapsed_s is not None:
-        lines.append(f"Wall time: {elapsed_s / 60:.1f} min. Configuration: `{cfg}`.")
+        lines.append(f"Wall time of the invocation that wrote this report: {elapsed_s / 60:.1f} min "
+                     f"(stage timings below cover that invocation only). Configuration: `{cfg}`.")
     lines += ["", "Models: chat = SmolLM2-135M-Instruct (misaligned with harmful/racist vectors); base = "
               "Gemma-3-270M pretrained (aligned with harmless/not-racist vectors). r_e is the norm of the "
               "vector added at each injected block; grids per model in `grids.json`.", "",
