@@ -61,6 +61,7 @@ def parameter_rows(run_dir: Path, f: dict) -> list[list[str]]:
         sig = f.get("sigma", {}).get(key, {})
         beh = f.get("behavior", {}).get(key, {})
         hel = f.get("helpfulness", {}).get(f"{key}/mmlu-international_law", {}).get("abcd", {}).get("fit") or {}
+        facts = f.get("helpfulness", {}).get(f"{key}/facts", {}).get("full_vocab", {}).get("fit") or {}
         dl_meas = f.get("delta_lambda", {}).get(key, [])
         rows.append([
             key,
@@ -68,11 +69,12 @@ def parameter_rows(run_dir: Path, f: dict) -> list[list[str]]:
             f"‖Uδr‖ fit {_f(h.get('lambda_logits_fit'))})",
             f"{_f(sig.get('lam_sigma'))} / pooled {_f(sig.get('lam_sigma_pooled'))}",
             f"{_f(sig.get('lam_sigma_beta_half_normal'))} (half-normal), {_f(sig.get('lam_sigma_beta_proof'))} (proof)",
-            _f(hel.get("lam_sigma_beta")),
+            f"{_f(hel.get('lam_sigma_beta'))} / {_f(facts.get('lam_sigma_beta'))}",
             _f(min((d["mean_sep_lower"] for d in dl_meas), default=None)),
             f"{_f((beh.get('stated') or {}).get('delta_lambda'))} (eq. 5) / "
             f"{_f((beh.get('nexttoken') or {}).get('stated', {}).get('delta_lambda'))} (next-token)",
-            f"{_f(hel.get('alpha_eff'))} (fit), {_f(h.get('alpha_one_minus_eps_measured'))} (measured)",
+            f"{_f(hel.get('alpha_eff'))} / {_f(facts.get('alpha_eff'))} (fits), "
+            f"{_f(h.get('alpha_one_minus_eps_measured'))} (measured)",
         ])
     return rows
 
@@ -164,7 +166,7 @@ def write(run_dir: str | Path, *, elapsed_s: float | None = None, timings: dict 
               "vector added at each injected block; grids per model in `grids.json`.", "",
               "## Parameters (this run) beside the paper's ranges (Llama-2-13B)", ""]
     headers = ["model/vector", "λ = slope ‖Uδr‖ (MMLU)", "λσ (within / pooled)", "λσβ measured",
-               "λσβ fitted (Thm 2, int. law)", "Δλ measured (lower line)", "Δλ fitted (Thm 1)", "α(1−ε)"]
+               "λσβ fitted (Thm 2: int. law A-D / facts)", "Δλ measured (lower line)", "Δλ fitted (Thm 1)", "α(1−ε)"]
     rows = parameter_rows(run_dir, f)
     rows.append(["paper", PAPER["lambda"], PAPER["lam_sigma"], "0.1–0.4", "0.33–0.66", "0.1–0.4",
                  "0.5–3", PAPER["alpha"]])
