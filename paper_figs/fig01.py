@@ -19,7 +19,7 @@ def make(run_dir: str, out_dir: str) -> list:
             continue
         plan = reg["plan"]
         ax.plot(plan.r_e, (1 + plan.behavior) / 2, color="C0",
-                label=f"alignment P(B=+1), Thm 1 fit (Δλ={reg['delta_lambda']:.3g}, $B_0$={reg['b0']:.2f})")
+                label=f"alignment P(B=+1), Thm 1 fit to next-token B (Δλ={reg['delta_lambda']:.3g}, $B_0$={reg['b0']:.2f})")
         ax.plot(plan.r_e, plan.helpfulness, color="C3",
                 label=f"helpfulness (facts), Thm 2 fit (λσβ={reg['lam_sigma_beta']:.3g})")
         end = min(reg["efficient_end"], float(plan.r_e[-1]))

@@ -185,8 +185,8 @@ def write(run_dir: str | Path, *, elapsed_s: float | None = None, timings: dict 
                                               "linear gain dB/dr at 0", "quadratic loss coefficient",
                                               "grid max abs(r_e)"],
                           tablefmt="github") if reg_rows else "not computed (fits missing)")
-    lines += ["", "(bounds.planner.plan_tradeoff with the fitted Theorem 1 parameters, stated form, and the "
-              "Theorem 2 fit of the facts task.)"]
+    lines += ["", "(bounds.planner.plan_tradeoff with the Theorem 1 fit (stated form) of the next-token behaviour "
+              "curve and the Theorem 2 fit of the facts task.)"]
     lines += ["", "## Predictions of the theory", ""]
     lines.append(tabulate(predictions(run_dir, f), headers=["prediction", "verdict", "evidence"],
                           tablefmt="github"))

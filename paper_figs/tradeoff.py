@@ -1,7 +1,8 @@
 """The efficient steering regime of a run (Fig. 1; §3 "A tradeoff between alignment and usefulness").
 
 Feeds this run's fitted Theorem 1 parameters (Δλ, B0; stated form eq. 5, as the
-paper fits) and Theorem 2 parameters (λσβ, α(1−ε), P0) into
+paper fits) of the next-token behaviour curve (eq. 3: the judged generations of
+the quick run are few and short, and saturate) and Theorem 2 parameters (λσβ, α(1−ε), P0) into
 :func:`steerbounds.bounds.planner.plan_tradeoff`, whose efficient regime is the
 set of r_e ≥ 0 where the marginal gain of the behaviour bound exceeds the marginal
 loss of the helpfulness bound (r_e measured in the direction that raises the
@@ -26,7 +27,8 @@ def regime(run_dir: str, model: str, behavior: str) -> dict[str, Any] | None:
     from steerbounds.bounds.planner import plan_tradeoff
 
     f = read_fits(run_dir)
-    fb = f.get("behavior", {}).get(f"{model}/{behavior}", {}).get("stated")
+    entry = f.get("behavior", {}).get(f"{model}/{behavior}", {})
+    fb = (entry.get("nexttoken") or {}).get("stated")
     task, metric = TRADEOFF_TASK
     fh = f.get("helpfulness", {}).get(f"{model}/{behavior}/{task}", {}).get(metric, {}).get("fit")
     r_max = f.get("grids", {}).get(f"{model}__{behavior}", {}).get("r_max")
