@@ -79,6 +79,11 @@ def test_sweep_engine_matches_naive_on_the_real_model(smol):
             naive.append(run_last_position(smol, enc["input_ids"], enc["attention_mask"])[0])
     naive = torch.stack(naive)
     assert (fast.softmax(-1) - naive.softmax(-1)).abs().max() <= 1e-4
-    assert torch.equal(fast[2], run_last_position(smol, enc["input_ids"], enc["attention_mask"])[0])
+    plain = run_last_position(smol, enc["input_ids"], enc["attention_mask"])[0]
+    # r_e = 0 inside one steer() call is bit-identical (same batch shape) ...
+    with steer(smol, vec, 0.0, layers=layers):
+        assert torch.equal(run_last_position(smol, enc["input_ids"], enc["attention_mask"])[0], plain)
+    # ... while the K-row sweep batch may block its matmuls differently: equal to float32 rounding.
+    torch.testing.assert_close(fast[2], plain, rtol=0, atol=1e-3)
     tangent = jvp_final_representation(smol, vec, enc["input_ids"], enc["attention_mask"], layers=layers)
     assert torch.isfinite(tangent).all() and float(tangent.norm(dim=-1).min()) > 0
