@@ -18,7 +18,6 @@ import csv
 import io
 import json
 import math
-import re
 import sys
 from typing import Any
 
@@ -26,16 +25,8 @@ import numpy as np
 
 from steerbounds.errors import InputError
 
-# argparse treats "-5:5:0.5" as an unknown option unless it "looks like a negative
-# number"; widen that test so grids and lists may start with a minus sign.
-_NEGATIVE_VALUE = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)
-
 _MAX_POINTS = 1_000_000
 _HELPFULNESS_FLAGS = ("p0", "alpha", "eps", "lam_sigma_beta")
-
-
-def _accept_negative_values(parser: argparse.ArgumentParser) -> None:
-    parser._negative_number_matcher = _NEGATIVE_VALUE  # noqa: SLF001 (documented behaviour, private name)
 
 
 def _float(name: str, text: str) -> float:
@@ -259,7 +250,6 @@ def register(subparsers: Any) -> None:
         "coefficient", help="steering coefficient for a target behaviour (Theorem 1 inverted)",
         description="The smallest r_e whose Theorem 1 bound reaches --target; with Theorem 2's "
                     "parameters also the helpfulness bound there and its relative cost vs r_e = 0.")
-    _accept_negative_values(p)
     p.add_argument("--target", required=True, help="B* ∈ (−1, 1)")
     p.add_argument("--b0", required=True, help="B0 ∈ (−1, 1)")
     p.add_argument("--delta-lambda", dest="delta_lambda", required=True, help="Δλ > 0")
@@ -273,7 +263,6 @@ def register(subparsers: Any) -> None:
         description="Evaluate a result of steerbounds.bounds.RESULTS. Each --PARAM takes a number; one "
                     "of them may take a list a,b,c or a grid start:stop:step (default sweep: --r-e). "
                     "--p0-steps is the per-step list of corollary3_multitoken.")
-    _accept_negative_values(p)
     p.add_argument("name", help="result name, e.g. theorem1, theorem2, corollary2_expectation")
     p.add_argument("--form", default=None, help="form (stated/proved/corrected; 33/34/36 for theorem2_components)")
     for param in _param_flags():
@@ -287,7 +276,6 @@ def register(subparsers: Any) -> None:
         description="Theorem 1 and Theorem 2 together: the coefficient for --target and its helpfulness "
                     "cost, the efficient regime (marginal alignment gain > marginal helpfulness loss) "
                     "and the Pareto curve; --plot draws them.")
-    _accept_negative_values(p)
     p.add_argument("--b0", required=True, help="B0 ∈ (−1, 1)")
     p.add_argument("--delta-lambda", dest="delta_lambda", required=True, help="Δλ ≥ 0")
     _add_helpfulness(p)

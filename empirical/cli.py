@@ -5,17 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
 from typing import Any
 
 from steerbounds.errors import InputError
 
 _MEASURES = ("all", "helpfulness", "behavior", "lambda", "sigma", "delta")
 _BEHAVIORS = ("harmful", "harmless", "racist", "not_racist")
-# argparse treats a value starting with "-" as an option unless it matches its
-# negative-number pattern; widen the pattern to coefficient grids and lists.
-_COEFFICIENT_LIKE = re.compile(r"^-\d[\d.:,eE+-]*$|^-\.\d[\d.:,eE+-]*$")
-
 
 def _positive_int(name: str):
     def parse(text: str) -> int:
@@ -93,8 +88,6 @@ def register(subparsers: Any) -> None:
     sw.add_argument("--out", default=None, help="output folder (default runs/BEHAVIOR-TASK-TIME)")
     sw.add_argument("--resume", action="store_true", help="continue the sweep in --out, skipping finished units")
     sw.add_argument("--no-progress", action="store_true")
-    # let "--coefficients -10:10:1" (and "-2,-1,1") through as a value, not an option
-    sw._negative_number_matcher = _COEFFICIENT_LIKE  # type: ignore[attr-defined]
     sw.set_defaults(func=_sweep)
 
 
