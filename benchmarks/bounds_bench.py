@@ -78,9 +78,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per variant (best is kept)")
     args = parser.parse_args()
 
-    print(f"steerbounds bounds benchmark: n = {args.n:,} float64 points, best of {args.repeats}, "
-          f"jax {jax.__version__} on {jax.devices()[0].platform}, numpy {np.__version__}, "
-          f"python {platform.python_version()}")
+    print(
+        f"steerbounds bounds benchmark: n = {args.n:,} float64 points, best of {args.repeats}, "
+        f"jax {jax.__version__} on {jax.devices()[0].platform}, numpy {np.__version__}, "
+        f"python {platform.python_version()}"
+    )
     with jax.enable_x64(True):
         r_np = np.linspace(-10.0, 10.0, args.n)
         r_jax = jnp.asarray(r_np)
@@ -93,7 +95,9 @@ def main() -> None:
         }
         for label, fn in overheads.items():
             t = best_time(fn, args.repeats)
-            rows.append([label, "(public overhead)", f"{t * 1e3:.1f}", f"{args.n / t:.3g}", f"{t / floor:.2f}"])
+            rows.append(
+                [label, "(public overhead)", f"{t * 1e3:.1f}", f"{args.n / t:.3g}", f"{t / floor:.2f}"]
+            )
         for bound, fns in variants(r_np, r_jax).items():
             reference = None
             for label, fn in fns.items():

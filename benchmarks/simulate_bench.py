@@ -134,10 +134,14 @@ def main() -> None:
         agree = float(np.max(np.abs(loop(sub, r[:n_loop]) - ev.slack[:n_loop])))
         evals, evals_np = n * K, n_loop * K
         rows.append((name, label, evals / t_jax, evals_np / t_np, evals / t_floor, agree))
-    print(f"{'check':9s} {'size':22s} {'jax ev/s':>12s} {'numpy ev/s':>12s} {'floor ev/s':>12s} "
-          f"{'jax/numpy':>10s} {'jax/floor':>10s} {'max|Δslack|':>12s}")
+    print(
+        f"{'check':9s} {'size':22s} {'jax ev/s':>12s} {'numpy ev/s':>12s} {'floor ev/s':>12s} "
+        f"{'jax/numpy':>10s} {'jax/floor':>10s} {'max|Δslack|':>12s}"
+    )
     for name, label, j, nl, fl, agree in rows:
-        print(f"{name:9s} {label:22s} {j:12.4g} {nl:12.4g} {fl:12.4g} {j / nl:10.3g} {j / fl:10.3g} {agree:12.2g}")
+        print(
+            f"{name:9s} {label:22s} {j:12.4g} {nl:12.4g} {fl:12.4g} {j / nl:10.3g} {j / fl:10.3g} {agree:12.2g}"
+        )
 
 
 if __name__ == "__main__":

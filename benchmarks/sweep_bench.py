@@ -120,12 +120,16 @@ def mmlu_sweep(model, vec, layers, args) -> dict:
     answers = torch.tensor([a for _, a in rows])
     coeffs = linspace(-args.cmax, args.cmax, args.coefficients)
     choice = letter_ids(model)
-    batches = [model.encode(prompts[i : i + args.batch_size]) for i in range(0, len(prompts), args.batch_size)]
+    batches = [
+        model.encode(prompts[i : i + args.batch_size]) for i in range(0, len(prompts), args.batch_size)
+    ]
     n_tokens = sum(int(b["attention_mask"].sum()) for b in batches)
     padded = sum(b["input_ids"].numel() for b in batches)
 
     # warm-up (allocator, kernels) on one small batch, untimed
-    forward_sweep(model, vec, batches[0]["input_ids"][:2], batches[0]["attention_mask"][:2], coeffs[:2], layers=layers)
+    forward_sweep(
+        model, vec, batches[0]["input_ids"][:2], batches[0]["attention_mask"][:2], coeffs[:2], layers=layers
+    )
 
     def engine(b):
         logits = forward_sweep(
@@ -228,23 +232,35 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cmax", type=float, default=10.0, help="MMLU sweep over [-cmax, cmax] (App. F: ±10)")
     ap.add_argument("--batch-size", type=int, default=16, help="questions per forward (authors: 16)")
     ap.add_argument("--chunk-size", type=int, default=None, help="coefficients per engine pass (default all)")
-    ap.add_argument("--hf-baseline", action="store_true", help="also time the plain HF all-position-logits loop")
+    ap.add_argument(
+        "--hf-baseline", action="store_true", help="also time the plain HF all-position-logits loop"
+    )
     ap.add_argument("--gen-prompts", type=int, default=32)
     ap.add_argument("--gen-coefficients", type=int, default=21)
     ap.add_argument("--gen-tokens", type=int, default=64)
-    ap.add_argument("--gen-chunk", type=int, default=None, help="coefficients per generate call (default all)")
+    ap.add_argument(
+        "--gen-chunk", type=int, default=None, help="coefficients per generate call (default all)"
+    )
     ap.add_argument("--cmax-gen", type=float, default=5.0, help="generation sweep over [-c, c] (App. F: ±5)")
     ap.add_argument("--layers", default="harmful", help="'harmful', 'bias' (default_layers) or a layer spec")
     ap.add_argument("--vector", default=None, help="a saved SteeringVector (default: random unit directions)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    ap.add_argument("--quick", action="store_true", help="small sizes: 8 questions, 7 coeffs; generation 5 coeffs × 8 prompts × 16 tokens")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="small sizes: 8 questions, 7 coeffs; generation 5 coeffs × 8 prompts × 16 tokens",
+    )
     ap.add_argument("--skip-forward", action="store_true")
     ap.add_argument("--skip-generation", action="store_true")
     ap.add_argument("--json", default=None, help="also write the results as JSON here")
     args = ap.parse_args(argv)
     if args.quick:
-        args.questions, args.coefficients, args.batch_size = min(args.questions, 8), min(args.coefficients, 7), 8
+        args.questions, args.coefficients, args.batch_size = (
+            min(args.questions, 8),
+            min(args.coefficients, 7),
+            8,
+        )
         args.gen_prompts, args.gen_coefficients, args.gen_tokens = 8, 5, 16
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -271,13 +287,31 @@ def main(argv: list[str] | None = None) -> int:
         r = mmlu_sweep(model, vec, layers, args)
         results["mmlu"] = r
         table = [
-            ["engine (forward_sweep, shared prefix)", f"{r['engine_s']:.1f}", f"{r['engine_cpu_s']:.1f}", "1.00", "1.00"],
-            ["naive (steer per coefficient)", f"{r['naive_s']:.1f}", f"{r['naive_cpu_s']:.1f}",
-             f"{r['ratio']:.2f}", f"{r['cpu_ratio']:.2f}"],
+            [
+                "engine (forward_sweep, shared prefix)",
+                f"{r['engine_s']:.1f}",
+                f"{r['engine_cpu_s']:.1f}",
+                "1.00",
+                "1.00",
+            ],
+            [
+                "naive (steer per coefficient)",
+                f"{r['naive_s']:.1f}",
+                f"{r['naive_cpu_s']:.1f}",
+                f"{r['ratio']:.2f}",
+                f"{r['cpu_ratio']:.2f}",
+            ],
         ]
         if args.hf_baseline:
-            table.append(["naive HF (all-position logits)", f"{r['hf_naive_s']:.1f}", "",
-                          f"{r['hf_ratio']:.2f}", f"{r['hf_cpu_ratio']:.2f}"])
+            table.append(
+                [
+                    "naive HF (all-position logits)",
+                    f"{r['hf_naive_s']:.1f}",
+                    "",
+                    f"{r['hf_ratio']:.2f}",
+                    f"{r['hf_cpu_ratio']:.2f}",
+                ]
+            )
         print(
             f"\nMMLU sweep: {r['coefficients']} coefficients × {r['questions']} questions "
             f"(batch {r['batch_size']}, {r['real_tokens']} real / {r['padded_tokens']} padded tokens)"
@@ -297,9 +331,20 @@ def main(argv: list[str] | None = None) -> int:
         print(
             tabulate(
                 [
-                    ["batched (generate_sweep)", f"{g['batched_s']:.1f}", f"{g['batched_cpu_s']:.1f}", "1.00", "1.00"],
-                    ["naive (generate per coefficient)", f"{g['naive_s']:.1f}", f"{g['naive_cpu_s']:.1f}",
-                     f"{g['ratio']:.2f}", f"{g['cpu_ratio']:.2f}"],
+                    [
+                        "batched (generate_sweep)",
+                        f"{g['batched_s']:.1f}",
+                        f"{g['batched_cpu_s']:.1f}",
+                        "1.00",
+                        "1.00",
+                    ],
+                    [
+                        "naive (generate per coefficient)",
+                        f"{g['naive_s']:.1f}",
+                        f"{g['naive_cpu_s']:.1f}",
+                        f"{g['ratio']:.2f}",
+                        f"{g['cpu_ratio']:.2f}",
+                    ],
                 ],
                 headers=["path", "wall s", "cpu s", "ratio (wall)", "ratio (cpu)"],
             )

@@ -63,7 +63,9 @@ def parse_values(name: str, text: str) -> np.ndarray:
     return np.array([_float(name, t) for t in items], dtype=np.float64)
 
 
-def _emit(args: argparse.Namespace, payload: dict[str, Any], rows: list[list[Any]], headers: list[str]) -> None:
+def _emit(
+    args: argparse.Namespace, payload: dict[str, Any], rows: list[list[Any]], headers: list[str]
+) -> None:
     fmt = "json" if getattr(args, "json", False) else getattr(args, "format", "table")
     if fmt == "json":
         print(json.dumps(payload, indent=2))
@@ -98,17 +100,30 @@ def _helpfulness_args(args: argparse.Namespace) -> dict[str, float] | None:
 def _run_coefficient(args: argparse.Namespace) -> int:
     from steerbounds.bounds import helpfulness_upper_bound, required_coefficient
 
-    target, b0, dl = _float("target", args.target), _float("b0", args.b0), _float("delta_lambda", args.delta_lambda)
+    target, b0, dl = (
+        _float("target", args.target),
+        _float("b0", args.b0),
+        _float("delta_lambda", args.delta_lambda),
+    )
     coefficient = float(required_coefficient(target, b0, dl, form=args.form))
-    payload: dict[str, Any] = {"target": target, "b0": b0, "delta_lambda": dl, "form": args.form,
-                               "coefficient": coefficient}
+    payload: dict[str, Any] = {
+        "target": target,
+        "b0": b0,
+        "delta_lambda": dl,
+        "form": args.form,
+        "coefficient": coefficient,
+    }
     rows: list[list[Any]] = [["coefficient r_e", coefficient]]
     helpful = _helpfulness_args(args)
     if helpful is not None:
         h = float(helpfulness_upper_bound(coefficient, **helpful))
         h0 = float(helpfulness_upper_bound(0.0, **helpful))
         payload.update(helpful, helpfulness_bound=h, helpfulness_bound_at_0=h0, relative_cost=1.0 - h / h0)
-        rows += [["helpfulness bound at r_e", h], ["helpfulness bound at 0", h0], ["relative cost", 1.0 - h / h0]]
+        rows += [
+            ["helpfulness bound at r_e", h],
+            ["helpfulness bound at 0", h0],
+            ["relative cost", 1.0 - h / h0],
+        ]
     _emit(args, payload, rows, ["quantity", "value"])
     return 0
 
@@ -133,7 +148,9 @@ def _call_result(name: str, form: str | None, values: dict[str, Any]) -> np.ndar
     extra: dict[str, Any] = {}
     if name == "theorem2_components":
         if form not in (None, "33", "34", "36"):
-            raise InputError(f"--form of theorem2_components must be one of 33, 34, 36 (its equation); got {form!r}")
+            raise InputError(
+                f"--form of theorem2_components must be one of 33, 34, 36 (its equation); got {form!r}"
+            )
         extra["equation"] = int(form or 33)
     elif form is not None:
         if form not in result.forms:
@@ -162,16 +179,20 @@ def _run_bound(args: argparse.Namespace) -> int:
             continue
         if parsed.size > 1:
             if sweep is not None:
-                raise InputError(f"only one parameter may take several values; got --{sweep.replace('_', '-')} "
-                                 f"and --{p.replace('_', '-')}")
+                raise InputError(
+                    f"only one parameter may take several values; got --{sweep.replace('_', '-')} "
+                    f"and --{p.replace('_', '-')}"
+                )
             sweep = p
             values[p] = parsed
         else:
             values[p] = float(parsed[0])
     extra = sorted({p for p in _param_flags() if getattr(args, p, None) is not None} - set(result.params))
     if extra:
-        raise InputError(f"{name} takes no --{', --'.join(e.replace('_', '-') for e in extra)} "
-                         f"(its parameters: {', '.join(result.params)})")
+        raise InputError(
+            f"{name} takes no --{', --'.join(e.replace('_', '-') for e in extra)} "
+            f"(its parameters: {', '.join(result.params)})"
+        )
     bound = np.atleast_1d(_call_result(name, args.form, values))
     column = sweep or ("r_e" if "r_e" in result.params else result.params[0])
     xs = np.atleast_1d(values[column]) if column != "p0_steps" else np.zeros(1)
@@ -179,9 +200,16 @@ def _run_bound(args: argparse.Namespace) -> int:
         xs = np.broadcast_to(xs, bound.shape)
     form = args.form or result.default_form
     payload = {
-        "name": name, "form": form, "kind": result.kind, "equations": result.equations,
-        "parameters": {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in values.items() if k != sweep},
-        "sweep": column, column: xs.tolist(), "bound": bound.tolist(),
+        "name": name,
+        "form": form,
+        "kind": result.kind,
+        "equations": result.equations,
+        "parameters": {
+            k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in values.items() if k != sweep
+        },
+        "sweep": column,
+        column: xs.tolist(),
+        "bound": bound.tolist(),
     }
     rows = [[float(x), float(b)] for x, b in zip(xs, bound)]
     _emit(args, payload, rows, [column, f"{name} ({result.kind})"])
@@ -197,9 +225,13 @@ def _run_tradeoff(args: argparse.Namespace) -> int:
     helpful = _helpfulness_args(args) or {}
     n_grid = args.n_grid
     plan = plan_tradeoff(
-        b0=_float("b0", args.b0), delta_lambda=_float("delta_lambda", args.delta_lambda),
-        target=None if args.target is None else _float("target", args.target), form=args.form,
-        r_max=None if args.r_max is None else _float("r_max", args.r_max), n_grid=n_grid, **helpful,
+        b0=_float("b0", args.b0),
+        delta_lambda=_float("delta_lambda", args.delta_lambda),
+        target=None if args.target is None else _float("target", args.target),
+        form=args.form,
+        r_max=None if args.r_max is None else _float("r_max", args.r_max),
+        n_grid=n_grid,
+        **helpful,
     )
     if args.plot:
         from steerbounds.bounds.plotting import plot_tradeoff
@@ -209,9 +241,19 @@ def _run_tradeoff(args: argparse.Namespace) -> int:
         print(json.dumps(plan.as_dict(), indent=2))
         return 0
     d = plan.as_dict()
-    keys = ["coefficient", "behavior_at_coefficient", "helpfulness_at_coefficient", "relative_helpfulness_cost",
-            "coefficient_is_efficient", "linear_gain", "quadratic_loss", "efficient_end",
-            "behavior_at_efficient_end", "helpfulness_at_efficient_end"]
+    keys = [
+        "coefficient",
+        "behavior_at_coefficient",
+        "helpfulness_at_coefficient",
+        "relative_helpfulness_cost",
+        "coefficient_is_efficient",
+        "linear_gain",
+        "quadratic_loss",
+        "efficient_end",
+        "behavior_at_efficient_end",
+        "helpfulness_at_efficient_end",
+    ]
+
     def show(key: str) -> Any:
         value = d[key]
         if key == "efficient_end" and value is None:
@@ -232,7 +274,9 @@ def _run_tradeoff(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- registration
 
 
-def _add_form(parser: argparse.ArgumentParser, choices: tuple[str, ...] | None, default: str | None, text: str) -> None:
+def _add_form(
+    parser: argparse.ArgumentParser, choices: tuple[str, ...] | None, default: str | None, text: str
+) -> None:
     parser.add_argument("--form", choices=choices, default=default, help=text)
 
 
@@ -247,9 +291,11 @@ def _add_helpfulness(parser: argparse.ArgumentParser) -> None:
 def register(subparsers: Any) -> None:
     """Add ``coefficient``, ``bound`` and ``tradeoff`` to the steerbounds CLI."""
     p = subparsers.add_parser(
-        "coefficient", help="steering coefficient for a target behaviour (Theorem 1 inverted)",
+        "coefficient",
+        help="steering coefficient for a target behaviour (Theorem 1 inverted)",
         description="The smallest r_e whose Theorem 1 bound reaches --target; with Theorem 2's "
-                    "parameters also the helpfulness bound there and its relative cost vs r_e = 0.")
+        "parameters also the helpfulness bound there and its relative cost vs r_e = 0.",
+    )
     p.add_argument("--target", required=True, help="B* ∈ (−1, 1)")
     p.add_argument("--b0", required=True, help="B0 ∈ (−1, 1)")
     p.add_argument("--delta-lambda", dest="delta_lambda", required=True, help="Δλ > 0")
@@ -259,12 +305,16 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=_run_coefficient)
 
     p = subparsers.add_parser(
-        "bound", help="evaluate any bound of the registry over a grid",
+        "bound",
+        help="evaluate any bound of the registry over a grid",
         description="Evaluate a result of steerbounds.bounds.RESULTS. Each --PARAM takes a number; one "
-                    "of them may take a list a,b,c or a grid start:stop:step (default sweep: --r-e). "
-                    "--p0-steps is the per-step list of corollary3_multitoken.")
+        "of them may take a list a,b,c or a grid start:stop:step (default sweep: --r-e). "
+        "--p0-steps is the per-step list of corollary3_multitoken.",
+    )
     p.add_argument("name", help="result name, e.g. theorem1, theorem2, corollary2_expectation")
-    p.add_argument("--form", default=None, help="form (stated/proved/corrected; 33/34/36 for theorem2_components)")
+    p.add_argument(
+        "--form", default=None, help="form (stated/proved/corrected; 33/34/36 for theorem2_components)"
+    )
     for param in _param_flags():
         p.add_argument(f"--{param.replace('_', '-')}", dest=param, default=None, metavar="V")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
@@ -272,10 +322,12 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=_run_bound)
 
     p = subparsers.add_parser(
-        "tradeoff", help="alignment/helpfulness tradeoff planner (efficient regime, Pareto curve)",
+        "tradeoff",
+        help="alignment/helpfulness tradeoff planner (efficient regime, Pareto curve)",
         description="Theorem 1 and Theorem 2 together: the coefficient for --target and its helpfulness "
-                    "cost, the efficient regime (marginal alignment gain > marginal helpfulness loss) "
-                    "and the Pareto curve; --plot draws them.")
+        "cost, the efficient regime (marginal alignment gain > marginal helpfulness loss) "
+        "and the Pareto curve; --plot draws them.",
+    )
     p.add_argument("--b0", required=True, help="B0 ∈ (−1, 1)")
     p.add_argument("--delta-lambda", dest="delta_lambda", required=True, help="Δλ ≥ 0")
     _add_helpfulness(p)

@@ -82,8 +82,13 @@ class BehaviorFit(_Fit):
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary of the fit."""
-        return {"delta_lambda": self.delta_lambda, "b0": self.b0, "form": self.form, "fit_b0": self.fit_b0,
-                **self._stats()}
+        return {
+            "delta_lambda": self.delta_lambda,
+            "b0": self.b0,
+            "form": self.form,
+            "fit_b0": self.fit_b0,
+            **self._stats(),
+        }
 
 
 @dataclass(frozen=True)
@@ -107,34 +112,49 @@ class HelpfulnessFit(_Fit):
 
     def predict(self, r_e: Any) -> np.ndarray:
         """The fitted curve at ``r_e`` (eq. 6 with α(1 − ε) = α_eff, then the floor)."""
-        core = np.asarray(theorems.helpfulness_upper_bound(r_e, self.p0, self.alpha_eff, 0.0, self.lam_sigma_beta))
+        core = np.asarray(
+            theorems.helpfulness_upper_bound(r_e, self.p0, self.alpha_eff, 0.0, self.lam_sigma_beta)
+        )
         return core if self.floor is None else (1.0 - self.floor) * core + self.floor
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary of the fit."""
-        return {"lam_sigma_beta": self.lam_sigma_beta, "alpha_eff": self.alpha_eff, "p0": self.p0,
-                "h0": self.h0, "floor": self.floor, "fitted": list(self.fitted), **self._stats()}
+        return {
+            "lam_sigma_beta": self.lam_sigma_beta,
+            "alpha_eff": self.alpha_eff,
+            "p0": self.p0,
+            "h0": self.h0,
+            "floor": self.floor,
+            "fitted": list(self.fitted),
+            **self._stats(),
+        }
 
 
 # --------------------------------------------------------------------------- validation
 
 
-def _curve(r_e: Any, values: Any, value_name: str, lo: float, hi: float, n_params: int) -> tuple[np.ndarray, np.ndarray]:
+def _curve(
+    r_e: Any, values: Any, value_name: str, lo: float, hi: float, n_params: int
+) -> tuple[np.ndarray, np.ndarray]:
     try:
         x = np.asarray(r_e, dtype=np.float64)
         y = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise InputError(f"r_e and {value_name} must be arrays of real numbers") from exc
     if x.ndim != 1 or y.ndim != 1 or x.shape != y.shape:
-        raise InputError(f"r_e and {value_name} must be 1-D arrays of the same length; got shapes {x.shape} and {y.shape}")
+        raise InputError(
+            f"r_e and {value_name} must be 1-D arrays of the same length; got shapes {x.shape} and {y.shape}"
+        )
     if not np.all(np.isfinite(x)):
         raise InputError("r_e must be finite (no NaN or ±∞)")
     if not np.all(np.isfinite(y)) or np.any(y < lo) or np.any(y > hi):
         raise InputError(f"{value_name} must lie in [{lo:g}, {hi:g}] (no NaN)")
     needed = n_params + 1
     if x.size < needed or np.unique(x).size < n_params:
-        raise InputError(f"need at least {needed} points at {n_params} distinct r_e values to fit "
-                         f"{n_params} parameters with a standard error; got {x.size}")
+        raise InputError(
+            f"need at least {needed} points at {n_params} distinct r_e values to fit "
+            f"{n_params} parameters with a standard error; got {x.size}"
+        )
     return x, y
 
 
@@ -161,7 +181,9 @@ def _in_interval(name: str, value: Any, lo: float, hi: float, lo_closed: bool, h
         raise InputError(f"{name} must be a real number; got {value!r}") from exc
     ok = (v >= lo if lo_closed else v > lo) and (v <= hi if hi_closed else v < hi)
     if not ok or math.isnan(v):
-        raise InputError(f"{name} must be in {'[' if lo_closed else '('}{lo:g}, {hi:g}{']' if hi_closed else ')'}; got {value!r}")
+        raise InputError(
+            f"{name} must be in {'[' if lo_closed else '('}{lo:g}, {hi:g}{']' if hi_closed else ')'}; got {value!r}"
+        )
     return v
 
 
@@ -176,8 +198,17 @@ def _least_squares(model, x, y, starts, lower, upper, sigma):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", OptimizeWarning)
-                popt, pcov = curve_fit(model, x, y, p0=p0, bounds=(lower, upper), sigma=sigma,
-                                       absolute_sigma=sigma is not None, method="trf", max_nfev=20000)
+                popt, pcov = curve_fit(
+                    model,
+                    x,
+                    y,
+                    p0=p0,
+                    bounds=(lower, upper),
+                    sigma=sigma,
+                    absolute_sigma=sigma is not None,
+                    method="trf",
+                    max_nfev=20000,
+                )
         except RuntimeError:  # no convergence from this start
             continue
         w = 1.0 if sigma is None else sigma
@@ -191,12 +222,21 @@ def _least_squares(model, x, y, starts, lower, upper, sigma):
 
 def _stats(names: tuple[str, ...], pcov: np.ndarray, residuals: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     diag = np.diag(pcov)
-    stderr = {n: float(np.sqrt(d)) if np.isfinite(d) and d >= 0 else float("inf") for n, d in zip(names, diag)}
+    stderr = {
+        n: float(np.sqrt(d)) if np.isfinite(d) and d >= 0 else float("inf") for n, d in zip(names, diag)
+    }
     ssr = float(np.sum(residuals**2))
     sst = float(np.sum((y - y.mean()) ** 2))
     r2 = 1.0 - ssr / sst if sst > 0 else (1.0 if ssr == 0 else 0.0)
     cov = np.where(np.isfinite(pcov), pcov, np.inf)
-    return dict(stderr=stderr, covariance=cov, residuals=residuals, rmse=math.sqrt(ssr / y.size), r_squared=r2, n=int(y.size))
+    return dict(
+        stderr=stderr,
+        covariance=cov,
+        residuals=residuals,
+        rmse=math.sqrt(ssr / y.size),
+        r_squared=r2,
+        n=int(y.size),
+    )
 
 
 # --------------------------------------------------------------------------- behaviour
@@ -248,6 +288,7 @@ def fit_behavior_curve(
     dl_starts = sorted({dl0, 0.3 * dl0, 3.0 * dl0, 4.0 / (k * spread)})
 
     if fit_b0:
+
         def model(r, dl, bb):
             return np.tanh(k * dl * r + np.arctanh(bb))
 
@@ -266,7 +307,10 @@ def fit_behavior_curve(
     popt, pcov = _least_squares(model, x, y, starts, lower, upper, s)
     residuals = y - model(x, *popt)
     return BehaviorFit(
-        delta_lambda=float(popt[0]), b0=float(popt[1]) if fit_b0 else float(b0), form=form, fit_b0=fit_b0,
+        delta_lambda=float(popt[0]),
+        b0=float(popt[1]) if fit_b0 else float(b0),
+        form=form,
+        fit_b0=fit_b0,
         **_stats(names, pcov, residuals, y),
     )
 
@@ -353,6 +397,10 @@ def fit_helpfulness_curve(
     else:
         a_fit, p_fit = (1.0 if alpha_eff is None else alpha_eff), float(popt[1])
     return HelpfulnessFit(
-        lam_sigma_beta=lsb, alpha_eff=a_fit, p0=p_fit, floor=floor, fitted=names,
+        lam_sigma_beta=lsb,
+        alpha_eff=a_fit,
+        p0=p_fit,
+        floor=floor,
+        fitted=names,
         **_stats(names, pcov, residuals, y),
     )

@@ -40,7 +40,7 @@ from scipy.optimize import brentq
 from steerbounds.bounds import theorems
 from steerbounds.errors import InputError
 
-__all__ = ["TradeoffPlan", "plan_tradeoff", "marginal_gain", "marginal_loss"]
+__all__ = ["TradeoffPlan", "marginal_gain", "marginal_loss", "plan_tradeoff"]
 
 
 @dataclass(frozen=True)
@@ -100,8 +100,14 @@ class TradeoffPlan:
 
         return {
             "form": self.form,
-            "parameters": {"b0": self.b0, "delta_lambda": self.delta_lambda, "p0": self.p0, "alpha": self.alpha,
-                           "eps": self.eps, "lam_sigma_beta": self.lam_sigma_beta},
+            "parameters": {
+                "b0": self.b0,
+                "delta_lambda": self.delta_lambda,
+                "p0": self.p0,
+                "alpha": self.alpha,
+                "eps": self.eps,
+                "lam_sigma_beta": self.lam_sigma_beta,
+            },
             "target": self.target,
             "coefficient": num(self.coefficient),
             "behavior_at_coefficient": num(self.behavior_at_coefficient),
@@ -237,11 +243,16 @@ def plan_tradeoff(
     elif not lossy:
         efficient_end = math.inf
     else:
+
         def excess(r):
-            return float(marginal_gain(r, b0, delta_lambda, form) - marginal_loss(r, p0, alpha, eps, lam_sigma_beta))
+            return float(
+                marginal_gain(r, b0, delta_lambda, form) - marginal_loss(r, p0, alpha, eps, lam_sigma_beta)
+            )
 
         scan = np.linspace(0.0, scan_end, 4001)[1:]
-        values = marginal_gain(scan, b0, delta_lambda, form) - marginal_loss(scan, p0, alpha, eps, lam_sigma_beta)
+        values = marginal_gain(scan, b0, delta_lambda, form) - marginal_loss(
+            scan, p0, alpha, eps, lam_sigma_beta
+        )
         flips = np.nonzero(np.sign(values[:-1]) != np.sign(values[1:]))[0]
         crossings = tuple(brentq(excess, scan[i], scan[i + 1], xtol=1e-14, rtol=1e-14) for i in flips)
         if values[0] <= 0:  # crossing inside the first grid cell
@@ -258,12 +269,29 @@ def plan_tradeoff(
         r_max = max(candidates)
     grid = np.linspace(0.0, r_max, n_grid)
     return TradeoffPlan(
-        form=form, b0=b0, delta_lambda=delta_lambda, p0=p0, alpha=alpha, eps=eps, lam_sigma_beta=lam_sigma_beta,
-        target=target, coefficient=coefficient, behavior_at_coefficient=behavior_at,
-        helpfulness_at_coefficient=helpful_at, relative_helpfulness_cost=cost,
-        linear_gain=linear_gain, quadratic_loss=quadratic_loss, efficient_end=efficient_end,
+        form=form,
+        b0=b0,
+        delta_lambda=delta_lambda,
+        p0=p0,
+        alpha=alpha,
+        eps=eps,
+        lam_sigma_beta=lam_sigma_beta,
+        target=target,
+        coefficient=coefficient,
+        behavior_at_coefficient=behavior_at,
+        helpfulness_at_coefficient=helpful_at,
+        relative_helpfulness_cost=cost,
+        linear_gain=linear_gain,
+        quadratic_loss=quadratic_loss,
+        efficient_end=efficient_end,
         behavior_at_efficient_end=float(behavior(efficient_end)) if math.isfinite(efficient_end) else 1.0,
-        helpfulness_at_efficient_end=(float(helpfulness(efficient_end)) if helpful and math.isfinite(efficient_end)
-                                      else (float(helpfulness(0.0)) if helpful else None)),
-        crossings=crossings, r_e=grid, behavior=behavior(grid), helpfulness=helpfulness(grid) if helpful else None,
+        helpfulness_at_efficient_end=(
+            float(helpfulness(efficient_end))
+            if helpful and math.isfinite(efficient_end)
+            else (float(helpfulness(0.0)) if helpful else None)
+        ),
+        crossings=crossings,
+        r_e=grid,
+        behavior=behavior(grid),
+        helpfulness=helpfulness(grid) if helpful else None,
     )

@@ -15,9 +15,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after selecting the backend)
+import matplotlib.pyplot as plt
 
-from steerbounds.bounds.planner import TradeoffPlan  # noqa: E402
+from steerbounds.bounds.planner import TradeoffPlan
 
 __all__ = ["plot_tradeoff"]
 
@@ -39,7 +39,9 @@ def plot_tradeoff(plan: TradeoffPlan, path: str | os.PathLike[str]) -> Path:
         label = "efficient regime" + ("" if math.isfinite(plan.efficient_end) else " (unbounded)")
         left.axvspan(0.0, end, color="tab:green", alpha=0.12, label=label)
     if plan.coefficient is not None:
-        left.axvline(plan.coefficient, color="k", ls="--", lw=1, label=f"coefficient for B* = {plan.target:g}")
+        left.axvline(
+            plan.coefficient, color="k", ls="--", lw=1, label=f"coefficient for B* = {plan.target:g}"
+        )
     left.set_xlabel("steering coefficient $r_e$")
     left.set_ylabel("bound")
     left.set_ylim(-1.05, 1.05)
@@ -51,11 +53,23 @@ def plot_tradeoff(plan: TradeoffPlan, path: str | os.PathLike[str]) -> Path:
         right.plot(plan.behavior, plan.helpfulness, color="0.6", lw=0.8, zorder=0)
         fig.colorbar(points, ax=right, label="$r_e$")
         if math.isfinite(plan.efficient_end):
-            right.plot(plan.behavior_at_efficient_end, plan.helpfulness_at_efficient_end, "o", mfc="none",
-                       mec="tab:green", ms=10, label=f"efficient end r_e = {plan.efficient_end:.3g}")
+            right.plot(
+                plan.behavior_at_efficient_end,
+                plan.helpfulness_at_efficient_end,
+                "o",
+                mfc="none",
+                mec="tab:green",
+                ms=10,
+                label=f"efficient end r_e = {plan.efficient_end:.3g}",
+            )
         if plan.coefficient is not None:
-            right.plot(plan.behavior_at_coefficient, plan.helpfulness_at_coefficient, "kx", ms=9,
-                       label=f"coefficient r_e = {plan.coefficient:.3g}")
+            right.plot(
+                plan.behavior_at_coefficient,
+                plan.helpfulness_at_coefficient,
+                "kx",
+                ms=9,
+                label=f"coefficient r_e = {plan.coefficient:.3g}",
+            )
         right.set_xlabel("behaviour lower bound")
         right.set_ylabel("helpfulness upper bound")
         right.set_title("Pareto curve (alignment vs helpfulness)")

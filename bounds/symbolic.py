@@ -240,14 +240,22 @@ _SPECS: Mapping[str, _Spec] = MappingProxyType(
             ("r_e", "p_plus", "p_minus", "b_plus", "delta_lambda"), (), None, _theorem5
         ),
         "corollary1": _Spec(("eps", "gamma", "delta_lambda"), ("stated", "proved"), "proved", _corollary1),
-        "required_coefficient": _Spec(("target", "b0", "delta_lambda"), ("stated", "proved"), "proved", _required),
+        "required_coefficient": _Spec(
+            ("target", "b0", "delta_lambda"), ("stated", "proved"), "proved", _required
+        ),
         "theorem6_multitoken": _Spec(("eps", "n_tokens", "b0", "delta_lambda"), (), None, _theorem6),
         "theorem2": _Spec(("r_e", "p0", "alpha", "eps", "lam_sigma_beta"), (), None, _theorem2),
         "theorem2_components": _Spec(
-            ("r_e", "p0", "p_plus", "p_minus", "c_plus", "c_minus", "lam"), ("33", "34", "36"), "33", _components
+            ("r_e", "p0", "p_plus", "p_minus", "c_plus", "c_minus", "lam"),
+            ("33", "34", "36"),
+            "33",
+            _components,
         ),
         "corollary2_expectation": _Spec(
-            ("r_e", "p0", "alpha", "eps", "lam_sigma_beta", "n_top"), ("stated", "proved"), "proved", _corollary2
+            ("r_e", "p0", "alpha", "eps", "lam_sigma_beta", "n_top"),
+            ("stated", "proved"),
+            "proved",
+            _corollary2,
         ),
         "corollary3_multitoken": _Spec(
             ("r_e", "p0_steps", "alpha", "eps", "lam_sigma_beta"), (), None, lambda form: None
@@ -314,7 +322,9 @@ def symbols_for(name: str, *, n_steps: int = 2) -> dict[str, sp.Symbol | tuple[s
     return out
 
 
-def lambdified(name: str, form: str | int | None = None, *, n_steps: int = 2, modules: str = "numpy") -> Callable:
+def lambdified(
+    name: str, form: str | int | None = None, *, n_steps: int = 2, modules: str = "numpy"
+) -> Callable:
     """``sympy.lambdify`` of :func:`expression`, called with the numeric keyword arguments.
 
     ``p0_steps`` (corollary3) is an array whose last axis has length ``n_steps``.
@@ -332,7 +342,9 @@ def lambdified(name: str, form: str | int | None = None, *, n_steps: int = 2, mo
             if isinstance(syms, tuple):
                 steps = np.asarray(kwargs[param], dtype=np.float64)
                 if steps.shape[-1:] != (len(syms),):
-                    raise InputError(f"p0_steps must have {len(syms)} steps on its last axis; got shape {steps.shape}")
+                    raise InputError(
+                        f"p0_steps must have {len(syms)} steps on its last axis; got shape {steps.shape}"
+                    )
                 args.extend(np.moveaxis(steps, -1, 0))
             else:
                 args.append(kwargs[param])

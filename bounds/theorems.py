@@ -39,17 +39,17 @@ ArrayLike = jax.typing.ArrayLike
 
 __all__ = [
     "behavior_lower_bound",
+    "corollary1_coefficient",
+    "expected_helpfulness_upper_bound",
+    "general_behavior_lower_bound",
+    "helpfulness_upper_bound",
+    "helpfulness_upper_bound_components",
+    "multitoken_helpfulness_upper_bound",
+    "multitoken_required_coefficient",
+    "required_coefficient",
     "soft_margin_behavior_lower_bound",
     "soft_margin_max_coefficient",
     "trinary_behavior_lower_bound",
-    "general_behavior_lower_bound",
-    "required_coefficient",
-    "corollary1_coefficient",
-    "multitoken_required_coefficient",
-    "helpfulness_upper_bound",
-    "helpfulness_upper_bound_components",
-    "expected_helpfulness_upper_bound",
-    "multitoken_helpfulness_upper_bound",
 ]
 
 
@@ -167,7 +167,9 @@ def multitoken_helpfulness_kernel(r_e, p0_steps, alpha, eps, lam_sigma_beta):
 # --------------------------------------------------------------------------- alignment
 
 
-def behavior_lower_bound(r_e: ArrayLike, b0: ArrayLike, delta_lambda: ArrayLike, *, form: Form = "proved") -> jax.Array:
+def behavior_lower_bound(
+    r_e: ArrayLike, b0: ArrayLike, delta_lambda: ArrayLike, *, form: Form = "proved"
+) -> jax.Array:
     """Theorem 1: lower bound on the behaviour expectation B[P_{θ,r_e}(·|q)].
 
     * ``form="stated"`` -- eq. 5: ``tanh(Δλ·r_e + artanh B0)``;
@@ -326,7 +328,9 @@ def general_behavior_lower_bound(
         return general_kernel(*_f64(r_e, p_plus, p_minus, b_plus, delta_lambda))
 
 
-def required_coefficient(target: ArrayLike, b0: ArrayLike, delta_lambda: ArrayLike, *, form: Form = "proved") -> jax.Array:
+def required_coefficient(
+    target: ArrayLike, b0: ArrayLike, delta_lambda: ArrayLike, *, form: Form = "proved"
+) -> jax.Array:
     """Inversion of Theorem 1: the smallest r_e ≥ 0 whose bound reaches ``target``.
 
     * ``form="stated"`` (eq. 5): ``(artanh B* − artanh B0) / Δλ``;
@@ -350,7 +354,9 @@ def required_coefficient(target: ArrayLike, b0: ArrayLike, delta_lambda: ArrayLi
         return jnp.maximum(gap / (_exponent_factor(form) * delta_lambda), 0.0)
 
 
-def corollary1_coefficient(eps: ArrayLike, gamma: ArrayLike, delta_lambda: ArrayLike, *, form: Form = "proved") -> jax.Array:
+def corollary1_coefficient(
+    eps: ArrayLike, gamma: ArrayLike, delta_lambda: ArrayLike, *, form: Form = "proved"
+) -> jax.Array:
     """Corollary 1 (App. D): a coefficient that guarantees B > 1 − ε.
 
     * ``form="stated"``: ``(artanh(1 − ε) − artanh γ) / Δλ``;
@@ -377,7 +383,9 @@ def corollary1_coefficient(eps: ArrayLike, gamma: ArrayLike, delta_lambda: Array
         return gap / (_exponent_factor(form) * delta_lambda)
 
 
-def multitoken_required_coefficient(eps: ArrayLike, n_tokens: ArrayLike, b0: ArrayLike, delta_lambda: ArrayLike) -> jax.Array:
+def multitoken_required_coefficient(
+    eps: ArrayLike, n_tokens: ArrayLike, b0: ArrayLike, delta_lambda: ArrayLike
+) -> jax.Array:
     """Theorem 6 (App. K.1, eq. 72; proof eqs. 73–77): coefficient for an N-token answer.
 
     ``r_e > (log(N/ε) + log((1 − B0)/(1 + B0))) / Δλ`` guarantees ``B > 1 − 2ε`` (eq. 78),

@@ -74,7 +74,12 @@ def check_integer(name: str, value: Any, minimum: int) -> None:
     if is_traced(value):
         return
     arr = as_float_array(name, value)
-    if np.any(np.isnan(arr)) or np.any(arr < minimum) or np.any(arr != np.floor(arr)) or np.any(np.isinf(arr)):
+    if (
+        np.any(np.isnan(arr))
+        or np.any(arr < minimum)
+        or np.any(arr != np.floor(arr))
+        or np.any(np.isinf(arr))
+    ):
         raise InputError(f"{name} must be an integer ≥ {minimum}; got {value!r}")
 
 

@@ -50,12 +50,14 @@ def chunk_paths() -> list[Path]:
         try:
             dist = importlib.metadata.distribution(dist_name)
         except importlib.metadata.PackageNotFoundError:
-            raise InputError(f"model: the base model chunk {dist_name} is not installed; {BASE_INSTALL_HINT}") from None
-        found = [
-            Path(str(dist.locate_file(f))) for f in dist.files or () if Path(str(f)).name == filename
-        ]
+            raise InputError(
+                f"model: the base model chunk {dist_name} is not installed; {BASE_INSTALL_HINT}"
+            ) from None
+        found = [Path(str(dist.locate_file(f))) for f in dist.files or () if Path(str(f)).name == filename]
         if not found or not found[0].is_file():
-            raise InputError(f"model: {dist_name} is installed but {filename} is missing; {BASE_INSTALL_HINT}")
+            raise InputError(
+                f"model: {dist_name} is installed but {filename} is missing; {BASE_INSTALL_HINT}"
+            )
         paths.append(found[0])
     return paths
 

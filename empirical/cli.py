@@ -12,6 +12,7 @@ from steerbounds.errors import InputError
 _MEASURES = ("all", "helpfulness", "behavior", "lambda", "sigma", "delta")
 _BEHAVIORS = ("harmful", "harmless", "racist", "not_racist")
 
+
 def _positive_int(name: str):
     def parse(text: str) -> int:
         try:
@@ -41,32 +42,47 @@ def _finite_float(name: str):
 def register(subparsers: Any) -> None:
     """Add the ``extract`` and ``sweep`` subcommands."""
     ex = subparsers.add_parser(
-        "extract", help="extract a behaviour steering vector (App. F.2 recipe) into a safetensors file",
+        "extract",
+        help="extract a behaviour steering vector (App. F.2 recipe) into a safetensors file",
         description="Extract the steering vector of a behaviour from its contrast pairs (App. F.2): "
-                    "positive = the behaviour steered toward (r_e > 0 increases it).")
+        "positive = the behaviour steered toward (r_e > 0 increases it).",
+    )
     ex.add_argument("--behavior", default="harmful", choices=_BEHAVIORS)
-    ex.add_argument("--model", default=None, help="HF folder, .gguf file or hub id (default: SmolLM2-135M-Instruct)")
-    ex.add_argument("--layers", default=None, help="e.g. -20:-11 or 6,7,8 (default: the paper's depth fraction)")
+    ex.add_argument(
+        "--model", default=None, help="HF folder, .gguf file or hub id (default: SmolLM2-135M-Instruct)"
+    )
+    ex.add_argument(
+        "--layers", default=None, help="e.g. -20:-11 or 6,7,8 (default: the paper's depth fraction)"
+    )
     ex.add_argument("--method", default="pca", choices=("pca", "pca_centered", "mean_diff"))
     ex.add_argument("--n-pairs", type=_positive_int("--n-pairs"), default=128)
     ex.add_argument("--seed", type=int, default=0)
-    ex.add_argument("--data-dir", default=None, help="folder with the full data sets (default: shipped subsets)")
+    ex.add_argument(
+        "--data-dir", default=None, help="folder with the full data sets (default: shipped subsets)"
+    )
     ex.add_argument("--device", default="cpu")
     ex.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
     ex.add_argument("--out", required=True, help="output .safetensors file")
     ex.set_defaults(func=_extract)
 
     sw = subparsers.add_parser(
-        "sweep", help="measure λ, σ, Δλ, behaviour and helpfulness over steering coefficients (resumable)",
+        "sweep",
+        help="measure λ, σ, Δλ, behaviour and helpfulness over steering coefficients (resumable)",
         description="Measure the paper's quantities over a grid of coefficients r_e; results are appended "
-                    "per work unit to OUT/results.jsonl, summarised in OUT/summary.json and OUT/summary.csv.")
+        "per work unit to OUT/results.jsonl, summarised in OUT/summary.json and OUT/summary.csv.",
+    )
     sw.add_argument("--behavior", default="harmful", choices=_BEHAVIORS)
     sw.add_argument("--measure", default="all", help=f"comma list of {', '.join(_MEASURES)} (default all)")
     sw.add_argument("--task", default="mmlu", choices=("mmlu", "arithmetic", "facts"))
-    sw.add_argument("--coefficients", default=None,
-                    help="start:stop:step (inclusive) or a comma list (default -32:32:8)")
-    sw.add_argument("--n", type=_positive_int("--n"), default=8,
-                    help="queries per task group (MMLU: per subject) and behaviour prompts (default 8)")
+    sw.add_argument(
+        "--coefficients", default=None, help="start:stop:step (inclusive) or a comma list (default -32:32:8)"
+    )
+    sw.add_argument(
+        "--n",
+        type=_positive_int("--n"),
+        default=8,
+        help="queries per task group (MMLU: per subject) and behaviour prompts (default 8)",
+    )
     sw.add_argument("--seed", type=int, default=0)
     sw.add_argument("--model", default=None)
     sw.add_argument("--vector", default=None, help="steering vector file (default: extract and cache in OUT)")
@@ -78,15 +94,25 @@ def register(subparsers: Any) -> None:
     sw.add_argument("--temperature", type=_finite_float("--temperature"), default=1.0)
     sw.add_argument("--batch-size", type=_positive_int("--batch-size"), default=8)
     sw.add_argument("--coef-chunk", type=_positive_int("--coef-chunk"), default=3)
-    sw.add_argument("--fit-max-abs", type=_finite_float("--fit-max-abs"), default=None,
-                    help="|r_e| range of the linear λ and λσ fits (default: all; summary only)")
-    sw.add_argument("--delta-ref", type=_finite_float("--delta-ref"), default=None,
-                    help="coefficient defining the steered top-40 cluster (default: the largest)")
+    sw.add_argument(
+        "--fit-max-abs",
+        type=_finite_float("--fit-max-abs"),
+        default=None,
+        help="|r_e| range of the linear λ and λσ fits (default: all; summary only)",
+    )
+    sw.add_argument(
+        "--delta-ref",
+        type=_finite_float("--delta-ref"),
+        default=None,
+        help="coefficient defining the steered top-40 cluster (default: the largest)",
+    )
     sw.add_argument("--data-dir", default=None)
     sw.add_argument("--device", default="cpu")
     sw.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
     sw.add_argument("--out", default=None, help="output folder (default runs/BEHAVIOR-TASK-TIME)")
-    sw.add_argument("--resume", action="store_true", help="continue the sweep in --out, skipping finished units")
+    sw.add_argument(
+        "--resume", action="store_true", help="continue the sweep in --out, skipping finished units"
+    )
     sw.add_argument("--no-progress", action="store_true")
     sw.set_defaults(func=_sweep)
 
@@ -98,11 +124,20 @@ def _extract(args: argparse.Namespace) -> int:
     if not args.out.endswith(".safetensors"):
         raise InputError(f"--out: expected a .safetensors file name, got {args.out!r}")
     model = load_model(args.model, device=args.device, dtype=args.dtype)
-    vec = extract_behavior_vector(model, args.behavior, layers=args.layers, method=args.method,
-                                  n_pairs=args.n_pairs, seed=args.seed, data_dir=args.data_dir)
+    vec = extract_behavior_vector(
+        model,
+        args.behavior,
+        layers=args.layers,
+        method=args.method,
+        n_pairs=args.n_pairs,
+        seed=args.seed,
+        data_dir=args.data_dir,
+    )
     path = vec.save(args.out)
-    print(f"wrote {path} ({args.behavior}, {vec.method}, layers {vec.layers[0]}…{vec.layers[-1]}, "
-          f"{args.n_pairs} pairs, model {model.name})")
+    print(
+        f"wrote {path} ({args.behavior}, {vec.method}, layers {vec.layers[0]}…{vec.layers[-1]}, "
+        f"{args.n_pairs} pairs, model {model.name})"
+    )
     return 0
 
 
@@ -114,21 +149,43 @@ def _sweep(args: argparse.Namespace) -> int:
     measures = tuple(m.strip() for m in args.measure.split(",") if m.strip())
     bad = [m for m in measures if m not in _MEASURES]
     if bad or not measures:
-        raise InputError(f"--measure: {bad[0] if bad else args.measure!r} is not allowed; use a comma list of "
-                         f"{', '.join(_MEASURES)}")
+        raise InputError(
+            f"--measure: {bad[0] if bad else args.measure!r} is not allowed; use a comma list of "
+            f"{', '.join(_MEASURES)}"
+        )
     coeffs = parse_coefficients(args.coefficients) if args.coefficients is not None else DEFAULT_COEFFICIENTS
     config = SweepConfig(
-        behavior=args.behavior, measures=measures, task=args.task, coefficients=coeffs, n=args.n,
-        seed=args.seed, model=args.model, vector=args.vector, layers=args.layers, method=args.method,
-        n_pairs=args.n_pairs, generate=args.generate, max_new_tokens=args.max_new_tokens,
-        temperature=args.temperature, batch_size=args.batch_size, coef_chunk=args.coef_chunk,
-        lambda_max_abs=args.fit_max_abs, delta_ref=args.delta_ref, data_dir=args.data_dir,
-        device=args.device, dtype=args.dtype, out=args.out, resume=args.resume, progress=not args.no_progress,
+        behavior=args.behavior,
+        measures=measures,
+        task=args.task,
+        coefficients=coeffs,
+        n=args.n,
+        seed=args.seed,
+        model=args.model,
+        vector=args.vector,
+        layers=args.layers,
+        method=args.method,
+        n_pairs=args.n_pairs,
+        generate=args.generate,
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        batch_size=args.batch_size,
+        coef_chunk=args.coef_chunk,
+        lambda_max_abs=args.fit_max_abs,
+        delta_ref=args.delta_ref,
+        data_dir=args.data_dir,
+        device=args.device,
+        dtype=args.dtype,
+        out=args.out,
+        resume=args.resume,
+        progress=not args.no_progress,
     )
     out = run_sweep(config)
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-    rows = [(k, "—" if v is None else (f"{v:.4g}" if isinstance(v, float) else v))
-            for k, v in summary["headline"].items()]
+    rows = [
+        (k, "—" if v is None else (f"{v:.4g}" if isinstance(v, float) else v))
+        for k, v in summary["headline"].items()
+    ]
     print(tabulate(rows, headers=["parameter", "value"]))
     print(f"results: {out}/results.jsonl, {out}/summary.json, {out}/summary.csv, {out}/manifest.json")
     return 0

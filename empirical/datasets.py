@@ -62,21 +62,58 @@ _FOLDER_CANDIDATES = {
 # Capitals as given by the CIA World Factbook ("Government: Capital" field,
 # https://www.cia.gov/the-world-factbook/, public domain, consulted 2024).
 CAPITALS: tuple[tuple[str, str], ...] = (
-    ("France", "Paris"), ("Japan", "Tokyo"), ("Italy", "Rome"), ("Egypt", "Cairo"),
-    ("Canada", "Ottawa"), ("Australia", "Canberra"), ("Kenya", "Nairobi"), ("Peru", "Lima"),
-    ("Spain", "Madrid"), ("Russia", "Moscow"), ("China", "Beijing"), ("India", "New Delhi"),
-    ("Brazil", "Brasilia"), ("Argentina", "Buenos Aires"), ("Mexico", "Mexico City"),
-    ("United Kingdom", "London"), ("Ireland", "Dublin"), ("Portugal", "Lisbon"),
-    ("Greece", "Athens"), ("Turkey", "Ankara"), ("Poland", "Warsaw"), ("Austria", "Vienna"),
-    ("Hungary", "Budapest"), ("Czechia", "Prague"), ("Sweden", "Stockholm"), ("Norway", "Oslo"),
-    ("Finland", "Helsinki"), ("Denmark", "Copenhagen"), ("Netherlands", "Amsterdam"),
-    ("Belgium", "Brussels"), ("Switzerland", "Bern"), ("Germany", "Berlin"),
-    ("South Korea", "Seoul"), ("Thailand", "Bangkok"), ("Vietnam", "Hanoi"),
-    ("Indonesia", "Jakarta"), ("Philippines", "Manila"), ("Iran", "Tehran"), ("Iraq", "Baghdad"),
-    ("Saudi Arabia", "Riyadh"), ("Nepal", "Kathmandu"), ("Nigeria", "Abuja"),
-    ("Ethiopia", "Addis Ababa"), ("Ghana", "Accra"), ("Morocco", "Rabat"), ("Chile", "Santiago"),
-    ("Colombia", "Bogota"), ("Venezuela", "Caracas"), ("Cuba", "Havana"), ("New Zealand", "Wellington"),
-    ("Ukraine", "Kyiv"), ("Pakistan", "Islamabad"),
+    ("France", "Paris"),
+    ("Japan", "Tokyo"),
+    ("Italy", "Rome"),
+    ("Egypt", "Cairo"),
+    ("Canada", "Ottawa"),
+    ("Australia", "Canberra"),
+    ("Kenya", "Nairobi"),
+    ("Peru", "Lima"),
+    ("Spain", "Madrid"),
+    ("Russia", "Moscow"),
+    ("China", "Beijing"),
+    ("India", "New Delhi"),
+    ("Brazil", "Brasilia"),
+    ("Argentina", "Buenos Aires"),
+    ("Mexico", "Mexico City"),
+    ("United Kingdom", "London"),
+    ("Ireland", "Dublin"),
+    ("Portugal", "Lisbon"),
+    ("Greece", "Athens"),
+    ("Turkey", "Ankara"),
+    ("Poland", "Warsaw"),
+    ("Austria", "Vienna"),
+    ("Hungary", "Budapest"),
+    ("Czechia", "Prague"),
+    ("Sweden", "Stockholm"),
+    ("Norway", "Oslo"),
+    ("Finland", "Helsinki"),
+    ("Denmark", "Copenhagen"),
+    ("Netherlands", "Amsterdam"),
+    ("Belgium", "Brussels"),
+    ("Switzerland", "Bern"),
+    ("Germany", "Berlin"),
+    ("South Korea", "Seoul"),
+    ("Thailand", "Bangkok"),
+    ("Vietnam", "Hanoi"),
+    ("Indonesia", "Jakarta"),
+    ("Philippines", "Manila"),
+    ("Iran", "Tehran"),
+    ("Iraq", "Baghdad"),
+    ("Saudi Arabia", "Riyadh"),
+    ("Nepal", "Kathmandu"),
+    ("Nigeria", "Abuja"),
+    ("Ethiopia", "Addis Ababa"),
+    ("Ghana", "Accra"),
+    ("Morocco", "Rabat"),
+    ("Chile", "Santiago"),
+    ("Colombia", "Bogota"),
+    ("Venezuela", "Caracas"),
+    ("Cuba", "Havana"),
+    ("New Zealand", "Wellington"),
+    ("Ukraine", "Kyiv"),
+    ("Pakistan", "Islamabad"),
 )
 CAPITALS_SOURCE = "CIA World Factbook, Government: Capital (public domain)"
 
@@ -156,8 +193,14 @@ def _stereoset(path: Path) -> list[dict[str, str]]:
             continue
         if not stereo or "BLANK" not in r.get("context", ""):
             continue
-        out.append({"statement": stereo.strip(), "anti_stereotype": (anti or "").strip(),
-                    "context": r["context"], "target": r.get("target", "")})
+        out.append(
+            {
+                "statement": stereo.strip(),
+                "anti_stereotype": (anti or "").strip(),
+                "context": r["context"],
+                "target": r.get("target", ""),
+            }
+        )
     if not out:
         raise InputError(f"path: {str(path)!r} has no StereoSet race intrasentence items")
     return out
@@ -169,7 +212,11 @@ def _mmlu_file(path: Path | None, subject: str, split: str) -> Path:
     p = Path(path).expanduser()
     if p.is_file():
         return p
-    for rel in (f"{split}/{subject}_{split}.csv", f"mmlu/{split}/{subject}_{split}.csv", f"{subject}_{split}.csv"):
+    for rel in (
+        f"{split}/{subject}_{split}.csv",
+        f"mmlu/{split}/{subject}_{split}.csv",
+        f"{subject}_{split}.csv",
+    ):
         if (p / rel).is_file():
             return p / rel
     raise InputError(
@@ -199,8 +246,14 @@ def _mmlu(path: Path | None, subjects: Sequence[str], split: str) -> list[dict[s
             answer = "ABCD".index(ans) if ans in ("A", "B", "C", "D") else int(ans)
             if not 0 <= answer <= 3:
                 raise InputError(f"path: {str(file)!r} has answer {ans!r}; allowed 0-3 or A-D")
-            out.append({"subject": subject, "question": r["question"].strip(),
-                        "choices": [c.strip() for c in choices], "answer": answer})
+            out.append(
+                {
+                    "subject": subject,
+                    "question": r["question"].strip(),
+                    "choices": [c.strip() for c in choices],
+                    "answer": answer,
+                }
+            )
     return out
 
 
@@ -227,7 +280,9 @@ def _subsample(rows: list[Any], n: int | None, seed: int, name: str) -> list[Any
         return rows
     _check_int(n, "n", 1)
     if n > len(rows):
-        raise InputError(f"n: {n} exceeds the {len(rows)} items available in {name!r}; allowed 1 … {len(rows)}")
+        raise InputError(
+            f"n: {n} exceeds the {len(rows)} items available in {name!r}; allowed 1 … {len(rows)}"
+        )
     keep = sorted(random.Random(seed).sample(range(len(rows)), n))
     return [rows[i] for i in keep]
 

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from steerbounds.empirical.sandbox import run_humaneval_problem
 from steerbounds.errors import InputError
 
 PROMPT_STYLES = ("chat", "completion")
@@ -168,14 +167,23 @@ def humaneval_sweep(
             if _key(c, p["task_id"], style) not in done
         ]
         results = evaluate_humaneval(
-            [p for _, p, _ in pairs], [comp for _, _, comp in pairs],
-            workers=sandbox_workers, timeout_s=timeout_s, memory_mb=memory_mb,
+            [p for _, p, _ in pairs],
+            [comp for _, _, comp in pairs],
+            workers=sandbox_workers,
+            timeout_s=timeout_s,
+            memory_mb=memory_mb,
         )
         for (c, p, comp), res in zip(pairs, results):
             record = {
-                "coefficient": c, "task_id": p["task_id"], "completion": comp,
-                "status": res.status, "reason": res.reason, "stderr_tail": res.stderr_tail[-500:],
-                "prompt_style": style, "max_new_tokens": max_new_tokens, "vector": vector_info,
+                "coefficient": c,
+                "task_id": p["task_id"],
+                "completion": comp,
+                "status": res.status,
+                "reason": res.reason,
+                "stderr_tail": res.stderr_tail[-500:],
+                "prompt_style": style,
+                "max_new_tokens": max_new_tokens,
+                "vector": vector_info,
             }
             _append(path, record)
             done.add(_key(c, p["task_id"], style))
@@ -196,7 +204,9 @@ class PassRate:
     n: int
 
 
-def pass_at_1_by_coefficient(records: Sequence[Mapping[str, Any]], style: str | None = None) -> list[PassRate]:
+def pass_at_1_by_coefficient(
+    records: Sequence[Mapping[str, Any]], style: str | None = None
+) -> list[PassRate]:
     """pass@1 per coefficient (one greedy sample per problem), sorted by r_e; the
     error bar is the standard error of the mean over problems, sqrt(p(1-p)/(n-1)).
     ``style``: only records of that prompt style (None: all)."""

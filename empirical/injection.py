@@ -42,13 +42,19 @@ def _coefficient_tensor(coefficients: object, name: str = "coefficients") -> tor
         try:
             c = torch.as_tensor(coefficients, dtype=torch.float64)
         except (TypeError, ValueError, RuntimeError):
-            raise InputError(f"{name}: expected a number or a 1-D sequence of numbers, got {coefficients!r}") from None
+            raise InputError(
+                f"{name}: expected a number or a 1-D sequence of numbers, got {coefficients!r}"
+            ) from None
     if c.dim() > 1:
-        raise InputError(f"{name}: expected a scalar or a 1-D tensor over the batch, got shape {tuple(c.shape)}")
+        raise InputError(
+            f"{name}: expected a scalar or a 1-D tensor over the batch, got shape {tuple(c.shape)}"
+        )
     if not c.is_floating_point():
         c = c.to(torch.float64)
     plain = c.detach()
-    if hasattr(torch._C._functorch, "is_functorch_wrapped_tensor") and torch._C._functorch.is_functorch_wrapped_tensor(plain):
+    if hasattr(
+        torch._C._functorch, "is_functorch_wrapped_tensor"
+    ) and torch._C._functorch.is_functorch_wrapped_tensor(plain):
         return c  # inside torch.func.jvp: the primal is checked by the caller
     if not bool(torch.isfinite(plain).all()):
         raise InputError(f"{name}: every coefficient must be finite (no NaN/inf), got {plain.tolist()}")
@@ -244,7 +250,9 @@ def steer(
             raise InputError("prompt_lengths: only meaningful with positions='new'")
         lengths = torch.as_tensor(prompt_lengths)
         if lengths.dim() > 1 or lengths.is_floating_point() or bool((lengths < 0).any()):
-            raise InputError("prompt_lengths: expected a non-negative int or a 1-D sequence of them (one per row)")
+            raise InputError(
+                "prompt_lengths: expected a non-negative int or a 1-D sequence of them (one per row)"
+            )
     handles = []
     try:
         for i in idx:
@@ -261,7 +269,9 @@ def steer(
 # --------------------------------------------------------------------------- inputs
 
 
-def _check_inputs(input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+def _check_inputs(
+    input_ids: torch.Tensor, attention_mask: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
     if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 2 or input_ids.shape[1] == 0:
         raise InputError("input_ids: expected a (B, T) tensor of token ids with B, T ≥ 1")
     if input_ids.shape[0] == 0:
@@ -461,7 +471,9 @@ def generate_sweep(
         raise InputError("prompts: expected a non-empty list of strings")
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
         raise InputError(f"max_new_tokens: expected an int ≥ 1, got {max_new_tokens!r}")
-    if do_sample and not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0):
+    if do_sample and not (
+        isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0
+    ):
         raise InputError(f"temperature: expected a finite number > 0, got {temperature!r}")
     if positions not in POSITIONS:
         raise InputError(f"positions: {positions!r} is not allowed; use one of {', '.join(POSITIONS)}")
@@ -486,7 +498,9 @@ def generate_sweep(
         if do_sample:
             torch.manual_seed(seed)
         with steer(model, vector, row_coeff, layers=idx, positions=positions):
-            out = model.model.generate(input_ids=ids.repeat(k, 1), attention_mask=mask.repeat(k, 1), **gen_kwargs)
+            out = model.model.generate(
+                input_ids=ids.repeat(k, 1), attention_mask=mask.repeat(k, 1), **gen_kwargs
+            )
         decoded = tok.batch_decode(out[:, t:], skip_special_tokens=True)
         texts.extend(decoded[j * b : (j + 1) * b] for j in range(k))
     return texts

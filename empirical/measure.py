@@ -79,15 +79,17 @@ class Sweep:
     reps: torch.Tensor
 
 
-def run_sweep_pass(model, vector, queries, coefficients, *, layers=None,
-                   extra: Sequence[float] = ()) -> Sweep:
+def run_sweep_pass(
+    model, vector, queries, coefficients, *, layers=None, extra: Sequence[float] = ()
+) -> Sweep:
     """Forward ``queries`` at ``coefficients`` (plus 0 and ``extra``) in one
     :func:`forward_sweep` with the final representation returned."""
     coeffs, zero = _with_zero(coefficients)
     coeffs += [float(c) for c in extra if float(c) not in coeffs]
     enc = _encode(model, queries)
-    logits, reps = forward_sweep(model, vector, enc["input_ids"], enc["attention_mask"], coeffs,
-                                 layers=layers, return_final=True)
+    logits, reps = forward_sweep(
+        model, vector, enc["input_ids"], enc["attention_mask"], coeffs, layers=layers, return_final=True
+    )
     return Sweep(coeffs, zero, logits.double(), reps.double())
 
 
@@ -106,8 +108,9 @@ def _requested(coefficients: Sequence[float], coeffs: list[float]) -> list[int]:
 # --------------------------------------------------------------------------- helpfulness
 
 
-def helpfulness_rows(model, vector, queries, coefficients, *, layers=None,
-                     sweep: Sweep | None = None) -> list[dict[str, Any]]:
+def helpfulness_rows(
+    model, vector, queries, coefficients, *, layers=None, sweep: Sweep | None = None
+) -> list[dict[str, Any]]:
     """P(correct) per (r_e, query) (eq. 4; App. F.4).
 
     ``p_correct``: probability of the answer token over the full vocabulary;
@@ -122,9 +125,13 @@ def helpfulness_rows(model, vector, queries, coefficients, *, layers=None,
     for k in _requested(coefficients, coeffs):
         for b, q in enumerate(queries):
             lp = logp[k, b]
-            row = {"r_e": coeffs[k], "id": q["id"], "group": q.get("group", ""),
-                   "p_correct": float(lp[q["answer_id"]].exp()),
-                   "top1": bool(int(lp.argmax()) == q["answer_id"])}
+            row = {
+                "r_e": coeffs[k],
+                "id": q["id"],
+                "group": q.get("group", ""),
+                "p_correct": float(lp[q["answer_id"]].exp()),
+                "top1": bool(int(lp.argmax()) == q["answer_id"]),
+            }
             if "choice_ids" in q:
                 c = lp[q["choice_ids"]]
                 pc = torch.softmax(c, dim=0)
@@ -138,8 +145,9 @@ def helpfulness_rows(model, vector, queries, coefficients, *, layers=None,
 # --------------------------------------------------------------------------- λ
 
 
-def lambda_rows(model, vector, queries, coefficients, *, layers=None,
-                sweep: Sweep | None = None) -> list[dict[str, Any]]:
+def lambda_rows(
+    model, vector, queries, coefficients, *, layers=None, sweep: Sweep | None = None
+) -> list[dict[str, Any]]:
     """|δr^(L)(q)| and |U δr^(L)(q)| per (r_e, query) (eq. 7; App. A.3).
 
     Rows at r_e = 0 also carry ``jvp_norm`` = |d r^(L)/d r_e| at 0 (the exact
@@ -155,15 +163,22 @@ def lambda_rows(model, vector, queries, coefficients, *, layers=None,
     jvp = None
     if 0.0 in [float(c) for c in coefficients]:
         enc = _encode(model, queries)
-        tangent = jvp_final_representation(model, vector, enc["input_ids"], enc["attention_mask"], layers=layers)
+        tangent = jvp_final_representation(
+            model, vector, enc["input_ids"], enc["attention_mask"], layers=layers
+        )
         tangent = tangent.detach().double()
         U = model.unembedding().detach().double()
         jvp = (tangent.norm(dim=-1), (tangent @ U.T).norm(dim=-1))
     rows = []
     for k in ks:
         for b, q in enumerate(queries):
-            row = {"r_e": coeffs[k], "id": q["id"], "group": q.get("group", ""),
-                   "dr_norm": float(dr_norm[k, b]), "Udr_norm": float(du_norm[k, b])}
+            row = {
+                "r_e": coeffs[k],
+                "id": q["id"],
+                "group": q.get("group", ""),
+                "dr_norm": float(dr_norm[k, b]),
+                "Udr_norm": float(du_norm[k, b]),
+            }
             if coeffs[k] == 0.0 and jvp is not None:
                 row["jvp_norm"] = float(jvp[0][b])
                 row["jvp_U_norm"] = float(jvp[1][b])
@@ -174,8 +189,9 @@ def lambda_rows(model, vector, queries, coefficients, *, layers=None,
 # --------------------------------------------------------------------------- σ, β, α
 
 
-def sigma_rows(model, vector, queries, coefficients, *, layers=None, top_t: int = TOP_T,
-               sweep: Sweep | None = None) -> list[dict[str, Any]]:
+def sigma_rows(
+    model, vector, queries, coefficients, *, layers=None, top_t: int = TOP_T, sweep: Sweep | None = None
+) -> list[dict[str, Any]]:
     """Logit-noise projections ⟨δr, Uᵀ(e_i − e_correct)⟩ per (r_e, query) over the
     ``top_t`` most probable incorrect tokens of the unsteered model (Assumption 3;
     App. A.3), with ``p0_top`` their unsteered probabilities and the realised
@@ -195,15 +211,33 @@ def sigma_rows(model, vector, queries, coefficients, *, layers=None, top_t: int 
         for k in _requested(coefficients, coeffs):
             du = (logits[k, b] - logits[zero, b]).numpy()
             proj = du[top] - du[q["answer_id"]]
-            row = {"r_e": coeffs[k], "id": q["id"], "group": q.get("group", ""),
-                   "proj": [float(x) for x in proj], "p0_top": [float(p0_np[i]) for i in top],
-                   "p0": float(p0_np[q["answer_id"]]), "dr_norm": float(dr_norm[k, b])}
+            row = {
+                "r_e": coeffs[k],
+                "id": q["id"],
+                "group": q.get("group", ""),
+                "proj": [float(x) for x in proj],
+                "p0_top": [float(p0_np[i]) for i in top],
+                "p0": float(p0_np[q["answer_id"]]),
+                "dr_norm": float(dr_norm[k, b]),
+            }
             if coeffs[k] != 0.0 and dr_norm[k, b] > 0 and p0_np[q["answer_id"]] < 1.0:
                 X = du / float(dr_norm[k, b])
                 t2 = realised_theorem2_parameters(p0_np, q["answer_id"], X, np.array(top_with_correct))
-                row.update({name: float(getattr(t2, name)) for name in
-                            ("p_plus", "p_minus", "c_plus", "c_minus", "eps", "alpha",
-                             "alpha_one_minus_eps", "sigma_beta")})
+                row.update(
+                    {
+                        name: float(getattr(t2, name))
+                        for name in (
+                            "p_plus",
+                            "p_minus",
+                            "c_plus",
+                            "c_minus",
+                            "eps",
+                            "alpha",
+                            "alpha_one_minus_eps",
+                            "sigma_beta",
+                        )
+                    }
+                )
             rows.append(row)
     return rows
 
@@ -219,8 +253,17 @@ def separation(logit_change: np.ndarray, good: Sequence[int], bad: Sequence[int]
     return float(g.mean() - b.mean()), float(g.min() - b.max())
 
 
-def delta_rows(model, vector, queries, coefficients, *, r_ref: float, layers=None,
-               top_k: int = TOP_CLUSTER, sweep: Sweep | None = None) -> list[dict[str, Any]]:
+def delta_rows(
+    model,
+    vector,
+    queries,
+    coefficients,
+    *,
+    r_ref: float,
+    layers=None,
+    top_k: int = TOP_CLUSTER,
+    sweep: Sweep | None = None,
+) -> list[dict[str, Any]]:
     """Good/bad cluster separation along δr per (r_e, query) (App. A.3,
     eqs. 10-11). ``r_ref``: the coefficient whose top-``top_k`` tokens define the
     good cluster (the steered, behaviour-positive side); the bad cluster is the
@@ -239,8 +282,13 @@ def delta_rows(model, vector, queries, coefficients, *, r_ref: float, layers=Non
         top1 = set(torch.topk(logits[ref, b], top_k).indices.tolist())
         good, bad = sorted(top1 - top0), sorted(top0 - top1)
         for k in _requested(coefficients, coeffs):
-            row = {"r_e": coeffs[k], "id": q["id"], "n_good": len(good), "n_bad": len(bad),
-                   "dr_norm": float(dr_norm[k, b])}
+            row = {
+                "r_e": coeffs[k],
+                "id": q["id"],
+                "n_good": len(good),
+                "n_bad": len(bad),
+                "dr_norm": float(dr_norm[k, b]),
+            }
             if good and bad:
                 du = (logits[k, b] - logits[zero, b]).numpy()
                 row["mean_sep"], row["min_sep"] = separation(du, good, bad)
@@ -251,8 +299,17 @@ def delta_rows(model, vector, queries, coefficients, *, r_ref: float, layers=Non
 # --------------------------------------------------------------------------- behaviour
 
 
-def behavior_rows(model, vector, queries, coefficients, *, plus_ids: Sequence[int],
-                  minus_ids: Sequence[int], layers=None, sweep: Sweep | None = None) -> list[dict[str, Any]]:
+def behavior_rows(
+    model,
+    vector,
+    queries,
+    coefficients,
+    *,
+    plus_ids: Sequence[int],
+    minus_ids: Sequence[int],
+    layers=None,
+    sweep: Sweep | None = None,
+) -> list[dict[str, Any]]:
     """Next-token behaviour expectation per (r_e, query) (Definition 1, eq. 3):
     P(+) and P(−) = total next-token probability of the answer starts scored
     +1 / −1; ``b_unnorm`` = P(+) − P(−) ∈ [−1, 1] and ``b`` = (P(+) − P(−))/(P(+) + P(−))
@@ -269,23 +326,49 @@ def behavior_rows(model, vector, queries, coefficients, *, plus_ids: Sequence[in
         for b, q in enumerate(queries):
             a, m = float(pp[k, b]), float(pm[k, b])
             s = a + m
-            rows.append({"r_e": coeffs[k], "id": q["id"], "p_plus": a, "p_minus": m,
-                         "b_unnorm": a - m, "b": (a - m) / s if s > 0 else 0.0})
+            rows.append(
+                {
+                    "r_e": coeffs[k],
+                    "id": q["id"],
+                    "p_plus": a,
+                    "p_minus": m,
+                    "b_unnorm": a - m,
+                    "b": (a - m) / s if s > 0 else 0.0,
+                }
+            )
     return rows
 
 
-def generation_rows(model, vector, queries, coefficients, *, judge: Judge, mode: str = "greedy",
-                    max_new_tokens: int = 32, temperature: float = 1.0, seed: int = 0,
-                    layers=None) -> list[dict[str, Any]]:
+def generation_rows(
+    model,
+    vector,
+    queries,
+    coefficients,
+    *,
+    judge: Judge,
+    mode: str = "greedy",
+    max_new_tokens: int = 32,
+    temperature: float = 1.0,
+    seed: int = 0,
+    layers=None,
+) -> list[dict[str, Any]]:
     """Generated responses per (r_e, query), scored by ``judge`` (App. F.3):
     ``mode`` "greedy" (the paper's harmfulness protocol) or "sampled"
     (temperature sampling over the full vocabulary, seeded)."""
     if mode not in ("greedy", "sampled"):
         raise InputError(f"mode: {mode!r} is not allowed; use greedy or sampled")
     coeffs = [float(c) for c in coefficients]
-    texts = generate_sweep(model, vector, [q["prompt"] for q in queries], coeffs,
-                           max_new_tokens=max_new_tokens, do_sample=mode == "sampled",
-                           temperature=temperature, seed=seed, layers=layers)
+    texts = generate_sweep(
+        model,
+        vector,
+        [q["prompt"] for q in queries],
+        coeffs,
+        max_new_tokens=max_new_tokens,
+        do_sample=mode == "sampled",
+        temperature=temperature,
+        seed=seed,
+        layers=layers,
+    )
     rows = []
     for k, c in enumerate(coeffs):
         scores = score_texts(texts[k], judge).scores

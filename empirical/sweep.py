@@ -112,7 +112,9 @@ def parse_coefficients(spec: str) -> tuple[float, ...]:
         else:
             values = [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise InputError(f"coefficients: cannot parse {spec!r}; use 'start:stop:step' or a comma list") from None
+        raise InputError(
+            f"coefficients: cannot parse {spec!r}; use 'start:stop:step' or a comma list"
+        ) from None
     if not values or not all(math.isfinite(v) for v in values):
         raise InputError(f"coefficients: {spec!r} gives no finite coefficient")
     if len(values) > 10_000:
@@ -134,7 +136,9 @@ def validate(config: SweepConfig) -> SweepConfig:
         ms = MEASURES
     bad = [m for m in ms if m not in MEASURES]
     if bad or not ms:
-        raise InputError(f"measure: {bad[0] if bad else ''!r} is not allowed; use all or {', '.join(MEASURES)}")
+        raise InputError(
+            f"measure: {bad[0] if bad else ''!r} is not allowed; use all or {', '.join(MEASURES)}"
+        )
     config.measures = tuple(m for m in MEASURES if m in ms)
     if config.task not in TASKS:
         raise InputError(f"task: {config.task!r} is not allowed; use one of {', '.join(TASKS)}")
@@ -149,11 +153,18 @@ def validate(config: SweepConfig) -> SweepConfig:
     if isinstance(config.seed, bool) or not isinstance(config.seed, int):
         raise InputError(f"seed: expected an int, got {config.seed!r}")
     if config.generate not in GENERATE_MODES:
-        raise InputError(f"generate: {config.generate!r} is not allowed; use one of {', '.join(GENERATE_MODES)}")
-    if not (isinstance(config.temperature, (int, float)) and math.isfinite(config.temperature)
-            and config.temperature > 0):
+        raise InputError(
+            f"generate: {config.generate!r} is not allowed; use one of {', '.join(GENERATE_MODES)}"
+        )
+    if not (
+        isinstance(config.temperature, (int, float))
+        and math.isfinite(config.temperature)
+        and config.temperature > 0
+    ):
         raise InputError(f"temperature: expected a finite number > 0, got {config.temperature!r}")
-    if config.lambda_max_abs is not None and not (math.isfinite(config.lambda_max_abs) and config.lambda_max_abs > 0):
+    if config.lambda_max_abs is not None and not (
+        math.isfinite(config.lambda_max_abs) and config.lambda_max_abs > 0
+    ):
         raise InputError(f"lambda_max_abs: expected a finite number > 0, got {config.lambda_max_abs!r}")
     if config.delta_ref is not None and not (math.isfinite(config.delta_ref) and config.delta_ref != 0):
         raise InputError(f"delta_ref: expected a finite non-zero coefficient, got {config.delta_ref!r}")
@@ -255,7 +266,9 @@ def plan_units(config: SweepConfig, n_task: int, n_behavior: int) -> list[Unit]:
             kinds.extend((f"generate:{m}", n_behavior) for m in modes)
     units = []
     for kind, total in kinds:
-        batches = [tuple(range(i, min(total, i + config.batch_size))) for i in range(0, total, config.batch_size)]
+        batches = [
+            tuple(range(i, min(total, i + config.batch_size))) for i in range(0, total, config.batch_size)
+        ]
         for ci, chunk in enumerate(chunks):
             for bi, items in enumerate(batches):
                 units.append(Unit(kind, ci, chunk, bi, items))
@@ -278,14 +291,23 @@ class _Run:
         self.model = load_model(config.model, device=config.device, dtype=config.dtype)
         self.vector, self.vector_path = self._vector()
         # inject where asked, else at every layer the vector has a direction for
-        self.layers = (self.model.resolve_layers(config.layers) if config.layers is not None
-                       else self.vector.layers)
+        self.layers = (
+            self.model.resolve_layers(config.layers) if config.layers is not None else self.vector.layers
+        )
         need_task = any(m in config.measures for m in TASK_MEASURES)
         need_beh = any(m in config.measures for m in BEHAVIOR_MEASURES)
-        self.task_queries = task_queries(self.model, config.task, n=config.n, seed=config.seed,
-                                         data_dir=config.data_dir) if need_task else []
-        self.behavior_queries = recipes.behavior_prompts(
-            config.behavior, self.model, n=config.n, seed=config.seed, data_dir=config.data_dir) if need_beh else []
+        self.task_queries = (
+            task_queries(self.model, config.task, n=config.n, seed=config.seed, data_dir=config.data_dir)
+            if need_task
+            else []
+        )
+        self.behavior_queries = (
+            recipes.behavior_prompts(
+                config.behavior, self.model, n=config.n, seed=config.seed, data_dir=config.data_dir
+            )
+            if need_beh
+            else []
+        )
         self.plus_ids, self.minus_ids = recipes.answer_token_sets(config.behavior, self.model.tokenizer)
         self.judge = recipes.default_judge(config.behavior)
         self.delta_ref = config.delta_ref if config.delta_ref is not None else max(config.coefficients)
@@ -300,8 +322,15 @@ class _Run:
         path = self.out / VECTOR
         if path.is_file():
             return SteeringVector.load(path), path
-        vec = extract_behavior_vector(self.model, cfg.behavior, layers=cfg.layers, method=cfg.method,
-                                      n_pairs=cfg.n_pairs, seed=cfg.seed, data_dir=cfg.data_dir)
+        vec = extract_behavior_vector(
+            self.model,
+            cfg.behavior,
+            layers=cfg.layers,
+            method=cfg.method,
+            n_pairs=cfg.n_pairs,
+            seed=cfg.seed,
+            data_dir=cfg.data_dir,
+        )
         vec.save(path)
         return vec, path
 
@@ -311,18 +340,31 @@ class _Run:
             "format": FORMAT,
             "status": status,
             "config": cfg.result_key(),
-            "model": {"name": self.model.name, "hash": self.model.model_hash(),
-                      "n_layers": self.model.n_layers, "hidden_size": self.model.hidden_size},
-            "vector": {"path": str(self.vector_path), "hash": _file_hash(self.vector_path),
-                       "layers": self.vector.layers, "method": self.vector.method,
-                       "metadata": self.vector.metadata},
+            "model": {
+                "name": self.model.name,
+                "hash": self.model.model_hash(),
+                "n_layers": self.model.n_layers,
+                "hidden_size": self.model.hidden_size,
+            },
+            "vector": {
+                "path": str(self.vector_path),
+                "hash": _file_hash(self.vector_path),
+                "layers": self.vector.layers,
+                "method": self.vector.method,
+                "metadata": self.vector.metadata,
+            },
             "layers": self.layers,
             "delta_ref": self.delta_ref,
-            "answer_tokens": {"plus": self.plus_ids, "minus": self.minus_ids,
-                              "plus_text": [self.model.tokenizer.decode([i]) for i in self.plus_ids],
-                              "minus_text": [self.model.tokenizer.decode([i]) for i in self.minus_ids]},
-            "prompts": {"task": [q["prompt"] for q in self.task_queries],
-                        "behavior": [q["prompt"] for q in self.behavior_queries]},
+            "answer_tokens": {
+                "plus": self.plus_ids,
+                "minus": self.minus_ids,
+                "plus_text": [self.model.tokenizer.decode([i]) for i in self.plus_ids],
+                "minus_text": [self.model.tokenizer.decode([i]) for i in self.minus_ids],
+            },
+            "prompts": {
+                "task": [q["prompt"] for q in self.task_queries],
+                "behavior": [q["prompt"] for q in self.behavior_queries],
+            },
             "versions": _versions(),
             "seed": cfg.seed,
             "units_done": done,
@@ -339,37 +381,73 @@ class _Run:
             sw = M.run_sweep_pass(self.model, self.vector, qs, unit.coefficients, layers=self.layers)
             out: dict[str, list[dict[str, Any]]] = {}
             if "helpfulness" in cfg.measures:
-                out["helpfulness"] = M.helpfulness_rows(self.model, self.vector, qs, unit.coefficients,
-                                                        layers=self.layers, sweep=sw)
+                out["helpfulness"] = M.helpfulness_rows(
+                    self.model, self.vector, qs, unit.coefficients, layers=self.layers, sweep=sw
+                )
             if "lambda" in cfg.measures:
-                out["lambda"] = M.lambda_rows(self.model, self.vector, qs, unit.coefficients,
-                                              layers=self.layers, sweep=sw)
+                out["lambda"] = M.lambda_rows(
+                    self.model, self.vector, qs, unit.coefficients, layers=self.layers, sweep=sw
+                )
             if "sigma" in cfg.measures:
-                out["sigma"] = M.sigma_rows(self.model, self.vector, qs, unit.coefficients,
-                                            layers=self.layers, sweep=sw)
+                out["sigma"] = M.sigma_rows(
+                    self.model, self.vector, qs, unit.coefficients, layers=self.layers, sweep=sw
+                )
             return out
         qs = [self.behavior_queries[i] for i in unit.items]
         if unit.kind == "behavior":
-            sw = M.run_sweep_pass(self.model, self.vector, qs, unit.coefficients, layers=self.layers,
-                                  extra=(self.delta_ref,))
+            sw = M.run_sweep_pass(
+                self.model, self.vector, qs, unit.coefficients, layers=self.layers, extra=(self.delta_ref,)
+            )
             out = {}
             if "delta" in cfg.measures:
-                out["delta"] = M.delta_rows(self.model, self.vector, qs, unit.coefficients, r_ref=self.delta_ref,
-                                            layers=self.layers, sweep=sw)
+                out["delta"] = M.delta_rows(
+                    self.model,
+                    self.vector,
+                    qs,
+                    unit.coefficients,
+                    r_ref=self.delta_ref,
+                    layers=self.layers,
+                    sweep=sw,
+                )
             if "behavior" in cfg.measures:
-                out["behavior"] = M.behavior_rows(self.model, self.vector, qs, unit.coefficients,
-                                                  plus_ids=self.plus_ids, minus_ids=self.minus_ids,
-                                                  layers=self.layers, sweep=sw)
+                out["behavior"] = M.behavior_rows(
+                    self.model,
+                    self.vector,
+                    qs,
+                    unit.coefficients,
+                    plus_ids=self.plus_ids,
+                    minus_ids=self.minus_ids,
+                    layers=self.layers,
+                    sweep=sw,
+                )
             return out
         mode = unit.kind.split(":", 1)[1]
-        return {"generation": M.generation_rows(
-            self.model, self.vector, qs, unit.coefficients, judge=self.judge, mode=mode,
-            max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
-            seed=cfg.seed + 1000 * unit.chunk + unit.batch, layers=self.layers)}
+        return {
+            "generation": M.generation_rows(
+                self.model,
+                self.vector,
+                qs,
+                unit.coefficients,
+                judge=self.judge,
+                mode=mode,
+                max_new_tokens=cfg.max_new_tokens,
+                temperature=cfg.temperature,
+                seed=cfg.seed + 1000 * unit.chunk + unit.batch,
+                layers=self.layers,
+            )
+        }
 
 
-def extract_behavior_vector(model, behavior: str, *, layers=None, method: str = "pca", n_pairs: int = 128,
-                            seed: int = 0, data_dir: str | None = None):
+def extract_behavior_vector(
+    model,
+    behavior: str,
+    *,
+    layers=None,
+    method: str = "pca",
+    n_pairs: int = 128,
+    seed: int = 0,
+    data_dir: str | None = None,
+):
     """The steering vector of ``behavior`` from its recipe (App. F.2): ``n_pairs``
     contrast pairs, last-token reading, ``method`` ("pca" or "mean_diff"), at
     ``layers`` (default: :func:`default_layers` for the behaviour)."""
@@ -379,9 +457,19 @@ def extract_behavior_vector(model, behavior: str, *, layers=None, method: str = 
 
     pos, neg = recipes.behavior_pairs(behavior, n_pairs, seed, model=model, data_dir=data_dir)
     idx = model.resolve_layers(layers) if layers is not None else default_layers(model.n_layers, behavior)
-    return extract_vector(model, pos, neg, layers=idx, method=method,
-                          metadata={"behavior": behavior, "recipe": "steerbounds.empirical.recipes",
-                                    "n_pairs": n_pairs, "seed": seed})
+    return extract_vector(
+        model,
+        pos,
+        neg,
+        layers=idx,
+        method=method,
+        metadata={
+            "behavior": behavior,
+            "recipe": "steerbounds.empirical.recipes",
+            "n_pairs": n_pairs,
+            "seed": seed,
+        },
+    )
 
 
 def _output_dir(config: SweepConfig) -> Path:
@@ -404,14 +492,18 @@ def _check_resume(out: Path, config: SweepConfig) -> None:
     except (OSError, json.JSONDecodeError) as exc:
         raise InputError(f"out: cannot read {str(mpath)!r}: {exc}") from None
     if not config.resume:
-        raise InputError(f"out: {str(out)!r} already holds a sweep; pass --resume to continue it or choose a new --out")
+        raise InputError(
+            f"out: {str(out)!r} already holds a sweep; pass --resume to continue it or choose a new --out"
+        )
     old = manifest.get("config", {})
     new = config.result_key()
     diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
     if diff:
         shown = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff[:3])
-        raise InputError(f"resume: the configuration differs from the manifest in {str(out)!r} ({shown}); "
-                         f"use the same options or a new --out")
+        raise InputError(
+            f"resume: the configuration differs from the manifest in {str(out)!r} ({shown}); "
+            f"use the same options or a new --out"
+        )
 
 
 def run_sweep(config: SweepConfig) -> Path:
@@ -426,22 +518,41 @@ def run_sweep(config: SweepConfig) -> Path:
     run = _Run(config)
     if config.resume and (out / MANIFEST).is_file():
         old = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
-        if old["model"]["hash"] != run.model.model_hash() or old["vector"]["hash"] != _file_hash(run.vector_path):
+        if old["model"]["hash"] != run.model.model_hash() or old["vector"]["hash"] != _file_hash(
+            run.vector_path
+        ):
             raise InputError(f"resume: the model or vector differs from the manifest in {str(out)!r}")
     results = out / RESULTS
     _repair_tail(results)
     units = plan_units(config, len(run.task_queries), len(run.behavior_queries))
     done = {r["unit"] for r in read_results(results)}
     todo = [u for u in units if u.key not in done]
-    _atomic_write(out / MANIFEST, json.dumps(run.manifest("running", len(units) - len(todo), len(units)), indent=1))
-    with results.open("a", encoding="utf-8") as f, tqdm(
-        total=len(units), initial=len(units) - len(todo), desc="sweep", unit="unit",
-        disable=not config.progress,
-    ) as bar:
+    _atomic_write(
+        out / MANIFEST, json.dumps(run.manifest("running", len(units) - len(todo), len(units)), indent=1)
+    )
+    with (
+        results.open("a", encoding="utf-8") as f,
+        tqdm(
+            total=len(units),
+            initial=len(units) - len(todo),
+            desc="sweep",
+            unit="unit",
+            disable=not config.progress,
+        ) as bar,
+    ):
         for unit in todo:
             rows = run.measure(unit)
-            f.write(json.dumps({"unit": unit.key, "coefficients": list(unit.coefficients),
-                                "items": list(unit.items), "rows": rows}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "unit": unit.key,
+                        "coefficients": list(unit.coefficients),
+                        "items": list(unit.items),
+                        "rows": rows,
+                    }
+                )
+                + "\n"
+            )
             f.flush()
             os.fsync(f.fileno())
             bar.update(1)
@@ -474,8 +585,12 @@ def summarize_records(records: Sequence[dict[str, Any]], config: SweepConfig) ->
     from steerbounds.empirical import summarize as S
 
     rows = collect_rows(records)
-    out: dict[str, Any] = {"behavior": config.behavior, "task": config.task, "units": len(records),
-                           "fit_max_abs": config.lambda_max_abs}
+    out: dict[str, Any] = {
+        "behavior": config.behavior,
+        "task": config.task,
+        "units": len(records),
+        "fit_max_abs": config.lambda_max_abs,
+    }
     lam = None
     if "lambda" in rows:
         out["lambda"] = S.summarize_lambda(rows["lambda"], max_abs=config.lambda_max_abs)
@@ -529,7 +644,9 @@ def headline(summary: dict[str, Any]) -> dict[str, Any]:
         "delta_lambda_min_based": get("delta", "delta_lambda_min_sep_fit", "slope"),
         "delta_lambda_min_based_lower": get("delta", "delta_lambda_min_sep_lower"),
         "delta_lambda_fitted_next_token": get("behavior_next_token", "fit_proved", "delta_lambda"),
-        "delta_lambda_fitted_next_token_nonneg": get("behavior_next_token", "fit_proved_nonneg", "delta_lambda"),
+        "delta_lambda_fitted_next_token_nonneg": get(
+            "behavior_next_token", "fit_proved_nonneg", "delta_lambda"
+        ),
         "delta_lambda_fitted_judged_greedy": get("behavior_judged_greedy", "fit_proved", "delta_lambda"),
         "lam_sigma_beta_fitted_full_vocab": get("helpfulness_full_vocab", "fit", "lam_sigma_beta"),
         "alpha_eff_fitted_full_vocab": get("helpfulness_full_vocab", "fit", "alpha_eff"),
@@ -559,8 +676,15 @@ def summary_csv(summary: dict[str, Any]) -> str:
                         grp = f"p0_quartile_{grp}"
                     w.writerow([section, grp, k, row["r_e"], v, row.get(k + "_sem"), row.get("n")])
         for row in body.get("per_coefficient", []):
-            for k in ("std", "skew", "excess_kurtosis", "shapiro_p", "dagostino_p",
-                      "alpha_one_minus_eps_mean", "sigma_beta_mean"):
+            for k in (
+                "std",
+                "skew",
+                "excess_kurtosis",
+                "shapiro_p",
+                "dagostino_p",
+                "alpha_one_minus_eps_mean",
+                "sigma_beta_mean",
+            ):
                 if row.get(k) is not None:
                     w.writerow([section, "all", k, row["r_e"], row[k], None, row.get("n")])
     return buf.getvalue()

@@ -65,35 +65,42 @@ def task_queries(
             if n is not None and n < len(rows):
                 rows = load_dataset("mmlu", path=mmlu_path, subjects=subject, n=n, seed=seed)
             for i, r in enumerate(rows):
-                out.append({
-                    "id": f"{subject}/{i}",
-                    "group": subject,
-                    "prompt": model.chat_prompt(mmlu_user_text(r), assistant_prefix="The answer is"),
-                    "choice_ids": choice_ids,
-                    "answer_index": r["answer"],
-                    "answer_id": choice_ids[r["answer"]],
-                })
+                out.append(
+                    {
+                        "id": f"{subject}/{i}",
+                        "group": subject,
+                        "prompt": model.chat_prompt(mmlu_user_text(r), assistant_prefix="The answer is"),
+                        "choice_ids": choice_ids,
+                        "answer_index": r["answer"],
+                        "answer_id": choice_ids[r["answer"]],
+                    }
+                )
         return out
     if task == "arithmetic":
         for i, r in enumerate(load_dataset("arithmetic", n=n, seed=seed)):
             q = r["question"]
-            out.append({
-                "id": f"arithmetic/{i}",
-                "group": "arithmetic",
-                "prompt": model.chat_prompt(f"Solve: {q}", assistant_prefix=f"{q} = "),
-                "answer_id": first_token(tok, r["answer"]),
-            })
+            out.append(
+                {
+                    "id": f"arithmetic/{i}",
+                    "group": "arithmetic",
+                    "prompt": model.chat_prompt(f"Solve: {q}", assistant_prefix=f"{q} = "),
+                    "answer_id": first_token(tok, r["answer"]),
+                }
+            )
         return out
     if task == "facts":
         for i, r in enumerate(load_dataset("facts", n=n, seed=seed)):
             c = r["country"]
-            out.append({
-                "id": f"facts/{i}",
-                "group": "facts",
-                "prompt": model.chat_prompt(f"What is the capital of {c}?",
-                                            assistant_prefix=f"The capital of {c} is"),
-                "answer_id": first_token(tok, " " + r["answer"]),
-            })
+            out.append(
+                {
+                    "id": f"facts/{i}",
+                    "group": "facts",
+                    "prompt": model.chat_prompt(
+                        f"What is the capital of {c}?", assistant_prefix=f"The capital of {c} is"
+                    ),
+                    "answer_id": first_token(tok, " " + r["answer"]),
+                }
+            )
         return out
     raise InputError(f"task: unknown task {task!r}; allowed: {', '.join(TASKS)}")
 

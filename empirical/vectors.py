@@ -103,7 +103,9 @@ class SteeringVector:
                 raise InputError(f"directions: layer keys must be non-negative ints, got {layer!r}")
             v = torch.as_tensor(v).detach().to("cpu", torch.float32)
             if v.dim() != 1 or v.shape[0] == 0:
-                raise InputError(f"directions: layer {layer} must be a 1-D tensor, got shape {tuple(v.shape)}")
+                raise InputError(
+                    f"directions: layer {layer} must be a 1-D tensor, got shape {tuple(v.shape)}"
+                )
             if size is not None and v.shape[0] != size:
                 raise InputError(f"directions: layer {layer} has size {v.shape[0]}, others {size}")
             size = v.shape[0]
@@ -111,7 +113,9 @@ class SteeringVector:
                 raise InputError(f"directions: layer {layer} has NaN/inf entries")
             norm = float(v.norm())
             if not math.isclose(norm, 1.0, rel_tol=1e-3):
-                raise InputError(f"directions: layer {layer} has norm {norm:.6g}; directions must have unit norm")
+                raise InputError(
+                    f"directions: layer {layer} has norm {norm:.6g}; directions must have unit norm"
+                )
             clean[layer] = v
         self.directions = dict(sorted(clean.items()))
         json.dumps(self.metadata)  # fail early if not serialisable
@@ -152,7 +156,7 @@ class SteeringVector:
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "SteeringVector":
+    def load(cls, path: str | os.PathLike) -> SteeringVector:
         """Read a file written by :meth:`save`."""
         from safetensors import safe_open
 
@@ -195,7 +199,7 @@ def _reader_hook(store: list[torch.Tensor], read: str, mask_ref: dict[str, torch
 
 @torch.no_grad()
 def read_representations(
-    model: "SteerableModel",
+    model: SteerableModel,
     texts: Sequence[str],
     layers: list[int],
     *,
@@ -230,7 +234,7 @@ def read_representations(
 
 
 def extract_vector(
-    model: "SteerableModel",
+    model: SteerableModel,
     positive: Sequence[str],
     negative: Sequence[str],
     *,
@@ -271,7 +275,9 @@ def extract_vector(
     elif method in AGGREGATORS:
         aggregate, method_name = AGGREGATORS[method], method
     else:
-        raise InputError(f"method: {method!r} is not allowed; use one of {', '.join(AGGREGATORS)} or a callable")
+        raise InputError(
+            f"method: {method!r} is not allowed; use one of {', '.join(AGGREGATORS)} or a callable"
+        )
     idx = model.resolve_layers(layers)
 
     pos = read_representations(model, positive, idx, read=read, batch_size=batch_size)
@@ -286,12 +292,13 @@ def extract_vector(
             )
         v = torch.as_tensor(aggregate(diffs)).to(torch.float64).reshape(-1)
         if v.shape[0] != diffs.shape[1]:
-            raise InputError(f"method: the aggregator returned shape {tuple(v.shape)}, expected ({diffs.shape[1]},)")
+            raise InputError(
+                f"method: the aggregator returned shape {tuple(v.shape)}, expected ({diffs.shape[1]},)"
+            )
         norm = float(v.norm())
         if not math.isfinite(norm) or norm == 0.0:
             raise InputError(
-                f"positive/negative: layer {l} gives a zero or non-finite direction "
-                f"from the aggregator"
+                f"positive/negative: layer {l} gives a zero or non-finite direction from the aggregator"
             )
         v = v / norm
         if float((diffs @ v).mean()) < 0:

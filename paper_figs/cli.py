@@ -14,14 +14,19 @@ from steerbounds.errors import InputError
 def register(subparsers: Any) -> None:
     """Add the ``paper`` subcommand."""
     p = subparsers.add_parser(
-        "paper", help="run every experiment of the paper, fit, draw all figures and write report.md",
+        "paper",
+        help="run every experiment of the paper, fit, draw all figures and write report.md",
         description="Extract the steering vectors, sweep the coefficients on the chat model (SmolLM2-135M-"
-                    "Instruct) and the base model (Gemma-3-270M), run HumanEval in the sandbox, simulate, "
-                    "fit the bounds, draw Figs. 1-17 (PNG + PDF) and write report.md. Resumable.")
+        "Instruct) and the base model (Gemma-3-270M), run HumanEval in the sandbox, simulate, "
+        "fit the bounds, draw Figs. 1-17 (PNG + PDF) and write report.md. Resumable.",
+    )
     p.add_argument("--quick", action="store_true", help="small sizes (about 15-20 min on 2 CPU cores)")
     p.add_argument("--out", default="paper_run", help="run folder (default: ./paper_run)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue a killed run in --out (stages and sweep units already done are skipped)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a killed run in --out (stages and sweep units already done are skipped)",
+    )
     p.add_argument("--models", default="chat,base", help="comma list of chat, base (default: both)")
     p.add_argument("--figures-only", action="store_true", help="only refit and redraw from an existing run")
     p.set_defaults(func=_paper)
@@ -36,19 +41,29 @@ def _paper(args: argparse.Namespace) -> int:
         raise InputError(f"--models: expected a comma list of chat, base; got {args.models!r}")
     out = Path(args.out)
     if out.exists() and any(out.iterdir()) and not (args.resume or args.figures_only):
-        raise InputError(f"--out: {str(out)!r} is not empty; pass --resume to continue it or choose a new folder")
+        raise InputError(
+            f"--out: {str(out)!r} is not empty; pass --resume to continue it or choose a new folder"
+        )
     start = time.monotonic()
     cfg = stages.Config.quick() if args.quick else stages.Config()
-    cfg = stages.Config(**{**cfg.__dict__, "models": models,
-                           "humaneval_models": tuple(m for m in cfg.humaneval_models if m in models)})
+    cfg = stages.Config(
+        **{
+            **cfg.__dict__,
+            "models": models,
+            "humaneval_models": tuple(m for m in cfg.humaneval_models if m in models),
+        }
+    )
     saved = out / "config.json"
     if args.resume and saved.is_file():
         import json
 
         if json.loads(saved.read_text(encoding="utf-8")) != json.loads(json.dumps(cfg.to_dict())):
-            raise InputError(f"--resume: {str(out)!r} was run with another configuration (--quick or --models differ)")
-    run = stages.Run(out, cfg, resume=True, log=lambda msg: print(f"[{time.monotonic() - start:6.0f} s] {msg}",
-                                                                 flush=True))
+            raise InputError(
+                f"--resume: {str(out)!r} was run with another configuration (--quick or --models differ)"
+            )
+    run = stages.Run(
+        out, cfg, resume=True, log=lambda msg: print(f"[{time.monotonic() - start:6.0f} s] {msg}", flush=True)
+    )
     if not args.figures_only:
         stages.run_all(run)
     fits.compute(out)

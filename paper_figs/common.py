@@ -31,7 +31,10 @@ import numpy as np
 CHAT, BASE = "chat", "base"
 MODEL_LABEL = {CHAT: "SmolLM2-135M-Instruct (chat)", BASE: "Gemma-3-270M (base)"}
 BEHAVIOR_LABEL = {
-    "harmful": "harmful", "harmless": "harmless", "racist": "racist", "not_racist": "not racist",
+    "harmful": "harmful",
+    "harmless": "harmless",
+    "racist": "racist",
+    "not_racist": "not racist",
 }
 
 
@@ -69,7 +72,9 @@ def read_json(path: str | os.PathLike) -> Any:
         return json.load(fh)
 
 
-def read_table(run_dir: str | os.PathLike, kind: str, model: str, behavior: str, task: str | None = None) -> dict | None:
+def read_table(
+    run_dir: str | os.PathLike, kind: str, model: str, behavior: str, task: str | None = None
+) -> dict | None:
     """A measured curve, or None when that stage has not produced it."""
     p = Path(run_dir) / "tables" / table_name(kind, model, behavior, task)
     return read_json(p) if p.is_file() else None
@@ -111,7 +116,9 @@ def save_figure(fig: Any, out_dir: str | os.PathLike, name: str) -> list[Path]:
     return paths
 
 
-def new_figure(n_panels: int, *, width: float = 4.2, height: float = 3.3, ncols: int | None = None) -> tuple[Any, list]:
+def new_figure(
+    n_panels: int, *, width: float = 4.2, height: float = 3.3, ncols: int | None = None
+) -> tuple[Any, list]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -128,8 +135,16 @@ def new_figure(n_panels: int, *, width: float = 4.2, height: float = 3.3, ncols:
 
 def missing_panel(ax: Any, what: str) -> None:
     """Mark a panel whose data the run did not produce (never invent data)."""
-    ax.text(0.5, 0.5, f"no data:\n{what}", ha="center", va="center", transform=ax.transAxes, fontsize=9,
-            color="0.4")
+    ax.text(
+        0.5,
+        0.5,
+        f"no data:\n{what}",
+        ha="center",
+        va="center",
+        transform=ax.transAxes,
+        fontsize=9,
+        color="0.4",
+    )
     ax.set_xticks([])
     ax.set_yticks([])
 

@@ -31,11 +31,22 @@ def make(run_dir: str, out_dir: str) -> list:
     idx = [i for i in np.argsort(np.abs(b0 + 0.5)) if ok[i]][:3]
     pos = r >= 0
     for j, i in enumerate(idx):
-        ax.plot(r[pos], b[i, pos], "o", ms=3, color=f"C{j}", label=f"simulated, $B_0$={b0[i]:.2f}, Δλ={dl[i]:.2g}")
-        ax.plot(r[pos], np.asarray(behavior_lower_bound(r[pos], b0[i], dl[i], form="proved")), color=f"C{j}",
-                lw=1.4)
-        ax.plot(r[pos], np.asarray(behavior_lower_bound(r[pos], b0[i], dl[i], form="stated")), color=f"C{j}",
-                lw=1, ls=":")
+        ax.plot(
+            r[pos], b[i, pos], "o", ms=3, color=f"C{j}", label=f"simulated, $B_0$={b0[i]:.2f}, Δλ={dl[i]:.2g}"
+        )
+        ax.plot(
+            r[pos],
+            np.asarray(behavior_lower_bound(r[pos], b0[i], dl[i], form="proved")),
+            color=f"C{j}",
+            lw=1.4,
+        )
+        ax.plot(
+            r[pos],
+            np.asarray(behavior_lower_bound(r[pos], b0[i], dl[i], form="stated")),
+            color=f"C{j}",
+            lw=1,
+            ls=":",
+        )
     ax.set_xlabel("$r_e$")
     ax.set_ylabel("behaviour expectation B")
     ax.set_title("instances nearest $B_0$ = −0.5: bound eq. 27 (solid), eq. 5 (dotted)", fontsize=8)
@@ -45,10 +56,20 @@ def make(run_dir: str, out_dir: str) -> list:
     # B within 1e-9 of ±1 is float64 saturation: artanh is not resolvable there, leave it out
     bb = b[ok][:, pos]
     resolvable = np.abs(bb) < 1 - 1e-9
-    z = np.where(resolvable, np.arctanh(np.clip(bb, -1 + 1e-9, 1 - 1e-9)), np.nan) - np.arctanh(b0[ok])[:, None]
+    z = (
+        np.where(resolvable, np.arctanh(np.clip(bb, -1 + 1e-9, 1 - 1e-9)), np.nan)
+        - np.arctanh(b0[ok])[:, None]
+    )
     x = np.where(resolvable, dl[ok][:, None] * r[pos][None, :], np.nan)
-    ax.plot(x.ravel(), z.ravel(), ".", ms=1.5, alpha=0.35, color="C0",
-            label=f"{int(ok.sum())} simulated instances (|B| < 1 − 1e-9)")
+    ax.plot(
+        x.ravel(),
+        z.ravel(),
+        ".",
+        ms=1.5,
+        alpha=0.35,
+        color="C0",
+        label=f"{int(ok.sum())} simulated instances (|B| < 1 − 1e-9)",
+    )
     xs = np.linspace(0, float(np.nanmax(x)), 100)
     ax.plot(xs, xs / 2, color="C1", lw=1.6, label="proved bound: x/2 (eq. 27)")
     ax.plot(xs, xs, color="C3", lw=1.2, ls="--", label="stated bound: x (eq. 5)")
@@ -59,8 +80,10 @@ def make(run_dir: str, out_dir: str) -> list:
     ax.set_title(f"fraction below: proved bound {below:.3g}, stated bound {below_stated:.3g}", fontsize=8)
     ax.set_ylim(-0.5, float(np.nanmax(z)) + 1)
     ax.legend(fontsize=6.5)
-    fig.suptitle("Fig. 2b — Theorem 1's lower bound and simulated behaviour (instances meeting Assumptions 1-2)",
-                 fontsize=9)
+    fig.suptitle(
+        "Fig. 2b — Theorem 1's lower bound and simulated behaviour (instances meeting Assumptions 1-2)",
+        fontsize=9,
+    )
     fig.tight_layout()
     return save_figure(fig, out_dir, "fig02b_theorem1")
 

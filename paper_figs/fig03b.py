@@ -27,13 +27,25 @@ def make(run_dir: str, out_dir: str) -> list:
     ok = p["both_nonempty"].astype(bool) & (p["p0"] < 1)
     lsb = lam * p["sigma_beta"]
     alpha_eff = p["alpha"] * (1 - p["eps"])
-    bound = np.stack([np.asarray(helpfulness_upper_bound(r, p["p0"][i], min(1.0, alpha_eff[i]), 0.0, lsb[i]))
-                      if ok[i] else np.full(r.shape, np.nan) for i in range(len(lam))])
+    bound = np.stack(
+        [
+            np.asarray(helpfulness_upper_bound(r, p["p0"][i], min(1.0, alpha_eff[i]), 0.0, lsb[i]))
+            if ok[i]
+            else np.full(r.shape, np.nan)
+            for i in range(len(lam))
+        ]
+    )
     ax = axes[0]
     idx = [i for i in np.argsort(-p["p0"]) if ok[i]][:3]
     for j, i in enumerate(idx):
-        ax.plot(r, h[i], "o", ms=3, color=f"C{j}",
-                label=f"$P_0$={p['p0'][i]:.2f}, α(1-ε)={alpha_eff[i]:.2f}, λσβ={lsb[i]:.2g}")
+        ax.plot(
+            r,
+            h[i],
+            "o",
+            ms=3,
+            color=f"C{j}",
+            label=f"$P_0$={p['p0'][i]:.2f}, α(1-ε)={alpha_eff[i]:.2f}, λσβ={lsb[i]:.2g}",
+        )
         ax.plot(r, bound[i], color=f"C{j}", lw=1.4)
     ax.set_xlabel("$r_e$")
     ax.set_ylabel("P(correct answer)")
@@ -41,15 +53,25 @@ def make(run_dir: str, out_dir: str) -> list:
     ax.legend(fontsize=6.5)
     ax = axes[1]
     sel = ok[:, None] & np.isfinite(bound)
-    ax.plot(bound[sel], h[sel], ".", ms=1.5, alpha=0.35, color="C0", label=f"{int(ok.sum())} instances × {len(r)} $r_e$")
+    ax.plot(
+        bound[sel],
+        h[sel],
+        ".",
+        ms=1.5,
+        alpha=0.35,
+        color="C0",
+        label=f"{int(ok.sum())} instances × {len(r)} $r_e$",
+    )
     ax.plot([0, 1], [0, 1], color="C1", lw=1.4, label="simulated = bound")
     above = float(np.mean(h[sel] > bound[sel] + 1e-9))
     ax.set_xlabel("Theorem 2 bound (eq. 6) at realised parameters")
     ax.set_ylabel("simulated P(correct)")
     ax.set_title(f"fraction above the bound: {above:.3g} (the bound holds w.p. ≥ 1 − 2/T)", fontsize=8)
     ax.legend(fontsize=6.5)
-    fig.suptitle("Fig. 3b — Theorem 2's upper bound and simulated helpfulness (instances meeting Assumption 3)",
-                 fontsize=9)
+    fig.suptitle(
+        "Fig. 3b — Theorem 2's upper bound and simulated helpfulness (instances meeting Assumption 3)",
+        fontsize=9,
+    )
     fig.tight_layout()
     return save_figure(fig, out_dir, "fig03b_theorem2")
 

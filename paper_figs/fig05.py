@@ -13,11 +13,14 @@ def make(run_dir: str, out_dir: str) -> list:
     fig, axes = new_figure(2 * len(PANELS), ncols=len(PANELS), height=3.6)
     for ax, (model, behavior) in zip(axes[: len(PANELS)], PANELS):
         helpfulness_panel(ax, run_dir, model, behavior, MMLU_TASKS, "abcd", MMLU_TASKS[0], 0.25)
-    for ax, (model, behavior) in zip(axes[len(PANELS):], PANELS):
+    for ax, (model, behavior) in zip(axes[len(PANELS) :], PANELS):
         helpfulness_panel(ax, run_dir, model, behavior, ("arithmetic", "facts"), "full_vocab", "facts", None)
-    fig.suptitle("Fig. 5 — helpfulness vs steering coefficient. Top: MMLU, P(correct) renormalised over A-D "
-                 "(Thm 2 fitted on international law). Bottom: arithmetic and facts, P(correct first token) "
-                 "over the full vocabulary (Thm 2 fitted on facts). Error bars: SEM", fontsize=9)
+    fig.suptitle(
+        "Fig. 5 — helpfulness vs steering coefficient. Top: MMLU, P(correct) renormalised over A-D "
+        "(Thm 2 fitted on international law). Bottom: arithmetic and facts, P(correct first token) "
+        "over the full vocabulary (Thm 2 fitted on facts). Error bars: SEM",
+        fontsize=9,
+    )
     fig.tight_layout()
     return save_figure(fig, out_dir, "fig05_helpfulness")
 

@@ -10,7 +10,10 @@ def make(run_dir: str, out_dir: str) -> list:
     """Fig. 6 — |U δr| grows linearly with r_e."""
     fig, axes = new_figure(1, width=5.2, height=4.0)
     lambda_panel(axes[0], run_dir, CHAT, "racist", average=True)
-    fig.suptitle("Fig. 6 — |U δr| grows linearly with r_e (chat model, racist vectors; mean over MMLU questions)", fontsize=8.5)
+    fig.suptitle(
+        "Fig. 6 — |U δr| grows linearly with r_e (chat model, racist vectors; mean over MMLU questions)",
+        fontsize=8.5,
+    )
     fig.tight_layout()
     return save_figure(fig, out_dir, "fig06" + "_lambda")
 

@@ -10,7 +10,9 @@ def make(run_dir: str, out_dir: str) -> list:
     """Fig. 7 — |U δr| vs r_e per MMLU subject with fitted λ."""
     fig, axes = new_figure(1, width=5.2, height=4.0)
     lambda_panel(axes[0], run_dir, CHAT, "racist", average=False)
-    fig.suptitle("Fig. 7 — |U δr| vs r_e per MMLU subject with fitted λ (chat model, racist vectors)", fontsize=8.5)
+    fig.suptitle(
+        "Fig. 7 — |U δr| vs r_e per MMLU subject with fitted λ (chat model, racist vectors)", fontsize=8.5
+    )
     fig.tight_layout()
     return save_figure(fig, out_dir, "fig07" + "_lambda")
 

@@ -10,7 +10,9 @@ def make(run_dir: str, out_dir: str) -> list:
     """Fig. 8 — |U δr| vs r_e per MMLU subject with fitted λ."""
     fig, axes = new_figure(1, width=5.2, height=4.0)
     lambda_panel(axes[0], run_dir, BASE, "not_racist", average=False)
-    fig.suptitle("Fig. 8 — |U δr| vs r_e per MMLU subject with fitted λ (base model, not-racist vectors)", fontsize=8.5)
+    fig.suptitle(
+        "Fig. 8 — |U δr| vs r_e per MMLU subject with fitted λ (base model, not-racist vectors)", fontsize=8.5
+    )
     fig.tight_layout()
     return save_figure(fig, out_dir, "fig08" + "_lambda")
 

@@ -10,7 +10,10 @@ def make(run_dir: str, out_dir: str) -> list:
     """Fig. 11: good/bad cluster separation along δr (chat model, harmful vectors)."""
     fig, axes = new_figure(1, width=5.4, height=4.2)
     cluster_panel(axes[0], run_dir, CHAT, "harmful")
-    fig.suptitle("Fig. 11 — separation of good and bad answer tokens along δr (chat model, harmful vectors)", fontsize=9)
+    fig.suptitle(
+        "Fig. 11 — separation of good and bad answer tokens along δr (chat model, harmful vectors)",
+        fontsize=9,
+    )
     fig.tight_layout()
     return save_figure(fig, out_dir, "fig11" + "_clusters")
 

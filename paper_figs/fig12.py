@@ -10,7 +10,10 @@ def make(run_dir: str, out_dir: str) -> list:
     """Fig. 12: good/bad cluster separation along δr (base model, harmless vectors)."""
     fig, axes = new_figure(1, width=5.4, height=4.2)
     cluster_panel(axes[0], run_dir, BASE, "harmless")
-    fig.suptitle("Fig. 12 — separation of good and bad answer tokens along δr (base model, harmless vectors)", fontsize=9)
+    fig.suptitle(
+        "Fig. 12 — separation of good and bad answer tokens along δr (base model, harmless vectors)",
+        fontsize=9,
+    )
     fig.tight_layout()
     return save_figure(fig, out_dir, "fig12" + "_clusters")
 

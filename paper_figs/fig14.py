@@ -13,8 +13,11 @@ def make(run_dir: str, out_dir: str) -> list:
     fig, axes = new_figure(len(PANELS), ncols=len(PANELS), height=3.6)
     for ax, (model, behavior) in zip(axes, PANELS):
         helpfulness_panel(ax, run_dir, model, behavior, MMLU_TASKS, "accuracy", MMLU_TASKS[0], None)
-    fig.suptitle("Fig. 14 — MMLU accuracy (greedy next token over the full vocabulary) vs steering coefficient (Thm 2 fitted on international law; "
-                 "error bars: SEM)", fontsize=9)
+    fig.suptitle(
+        "Fig. 14 — MMLU accuracy (greedy next token over the full vocabulary) vs steering coefficient (Thm 2 fitted on international law; "
+        "error bars: SEM)",
+        fontsize=9,
+    )
     fig.tight_layout()
     return save_figure(fig, out_dir, "fig14" + "_accuracy")
 

@@ -14,8 +14,11 @@ def make(run_dir: str, out_dir: str) -> list:
     for i, behavior in enumerate(BEHAVIORS):
         behavior_panel(axes[i], run_dir, BASE, behavior)
         helpfulness_panel(axes[2 + i], run_dir, BASE, behavior, MMLU_TASKS, "full_vocab", MMLU_TASKS[0], None)
-    fig.suptitle("Fig. 16 (with Fig. 15) — second model, Gemma-3-270M base: behaviour (top) and MMLU "
-                 "P(correct) over the full vocabulary (bottom); error bars: SEM", fontsize=9)
+    fig.suptitle(
+        "Fig. 16 (with Fig. 15) — second model, Gemma-3-270M base: behaviour (top) and MMLU "
+        "P(correct) over the full vocabulary (bottom); error bars: SEM",
+        fontsize=9,
+    )
     fig.tight_layout()
     return save_figure(fig, out_dir, "fig16_second_model")
 

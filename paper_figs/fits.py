@@ -87,8 +87,14 @@ def _poly2(r: np.ndarray, y: np.ndarray) -> dict:
         se = np.sqrt(np.clip(np.diag(cov), 0, None))
     except np.linalg.LinAlgError:
         se = np.full(3, np.nan)
-    return {"a": float(coef[0]), "b": float(coef[1]), "c": float(coef[2]),
-            "se_b": float(se[1]), "se_c": float(se[2]), "n": int(len(y))}
+    return {
+        "a": float(coef[0]),
+        "b": float(coef[1]),
+        "c": float(coef[2]),
+        "se_b": float(se[1]),
+        "se_c": float(se[2]),
+        "n": len(y),
+    }
 
 
 def compute(run_dir: str | Path) -> dict:
@@ -102,8 +108,10 @@ def compute(run_dir: str | Path) -> dict:
             r, b = _clean(t["r_e"], t["mean"])
             key = f"{t['model']}/{t['behavior']}"
             small = _small(r)
-            entry = {"stated": _try(fit_theorem1, r, b, form="stated"),
-                     "near_zero": _poly2(r[small], b[small]) if small.sum() >= 4 else None}
+            entry = {
+                "stated": _try(fit_theorem1, r, b, form="stated"),
+                "near_zero": _poly2(r[small], b[small]) if small.sum() >= 4 else None,
+            }
             if kind == "behavior":
                 entry["proved"] = _try(fit_theorem1, r, b, form="proved")
                 out["behavior"].setdefault(key, {}).update(entry)
@@ -130,9 +138,12 @@ def compute(run_dir: str | Path) -> dict:
                 fit = fit_theorem2(r, h, p0, floor)
             except InputError as exc:  # e.g. a curve not above the floor: recorded, not hidden
                 fit = {"error": str(exc)}
-            entry[metric] = {"fit": fit,
-                             "near_zero": _poly2(r[small], h[small]) if small.sum() >= 4 else None,
-                             "h0": float(h[zero]), "h_at_max_abs": [float(h[0]), float(h[-1])]}
+            entry[metric] = {
+                "fit": fit,
+                "near_zero": _poly2(r[small], h[small]) if small.sum() >= 4 else None,
+                "h0": float(h[zero]),
+                "h_at_max_abs": [float(h[0]), float(h[-1])],
+            }
         out["helpfulness"][key] = entry
     for t in tables(run_dir, "lambda"):
         r = np.abs(np.asarray(t["r_e"]))
@@ -146,9 +157,15 @@ def compute(run_dir: str | Path) -> dict:
             lim = SMALL * r.max() * (1 + 1e-4)
             f_small = fit_slope(r, norms, max_abs_x=lim)
             f_all = fit_slope(r, norms)
-            per[task] = {"lam_logits": f_small.slope, "lam_logits_se": f_small.stderr, "r2_small": f_small.r2,
-                         "lam_logits_all": f_all.slope, "r2_all": f_all.r2,
-                         "lam_hidden": fit_slope(r, dnorms, max_abs_x=lim).slope, "max_abs_x": lim}
+            per[task] = {
+                "lam_logits": f_small.slope,
+                "lam_logits_se": f_small.stderr,
+                "r2_small": f_small.r2,
+                "lam_logits_all": f_all.slope,
+                "r2_all": f_all.r2,
+                "lam_hidden": fit_slope(r, dnorms, max_abs_x=lim).slope,
+                "max_abs_x": lim,
+            }
         out["lambda"][key] = per
     for t in tables(run_dir, "logit_noise"):
         key = f"{t['model']}/{t['behavior']}"
@@ -158,20 +175,36 @@ def compute(run_dir: str | Path) -> dict:
         r_e = np.asarray(t["r_e"])
         proj = np.concatenate([np.asarray(row["projections"]) for row in rows], axis=0)
         r_rows = np.tile(r_e, len(rows))
-        w = np.concatenate([np.broadcast_to(np.asarray(row["weights"]), np.asarray(row["projections"]).shape)
-                            for row in rows], axis=0)
+        w = np.concatenate(
+            [
+                np.broadcast_to(np.asarray(row["weights"]), np.asarray(row["projections"]).shape)
+                for row in rows
+            ],
+            axis=0,
+        )
         lam_task = [v["lam_logits"] for v in out["lambda"].get(key, {}).values()]
-        est = estimate_sigma(r_rows, proj, weights=w, lam=float(np.mean(lam_task)) if lam_task else None,
-                             max_abs_x=SMALL * np.abs(r_e).max() * (1 + 1e-4))
+        est = estimate_sigma(
+            r_rows,
+            proj,
+            weights=w,
+            lam=float(np.mean(lam_task)) if lam_task else None,
+            max_abs_x=SMALL * np.abs(r_e).max() * (1 + 1e-4),
+        )
         out["sigma"][key] = {
-            "lam_sigma": est.lam_sigma.slope, "lam_sigma_r2": est.lam_sigma.r2,
-            "lam_sigma_pooled": est.lam_sigma_pooled.slope, "sigma": est.sigma,
+            "lam_sigma": est.lam_sigma.slope,
+            "lam_sigma_r2": est.lam_sigma.r2,
+            "lam_sigma_pooled": est.lam_sigma_pooled.slope,
+            "sigma": est.sigma,
             "lam_sigma_beta_half_normal": est.lam_sigma_beta_half_normal,
             "lam_sigma_beta_mean_abs": est.lam_sigma_beta_mean_abs.slope,
             "lam_sigma_beta_proof": est.lam_sigma_beta_proof.slope,
-            "skewness": est.skewness, "excess_kurtosis": est.excess_kurtosis,
-            "normaltest_pvalue": est.normaltest_pvalue, "ks_pvalue": est.ks_pvalue, "n_values": est.n_values,
-            "n_queries": len(rows), "mass_top10_mean": float(np.mean([row["mass_top"] for row in rows])),
+            "skewness": est.skewness,
+            "excess_kurtosis": est.excess_kurtosis,
+            "normaltest_pvalue": est.normaltest_pvalue,
+            "ks_pvalue": est.ks_pvalue,
+            "n_values": est.n_values,
+            "n_queries": len(rows),
+            "mass_top10_mean": float(np.mean([row["mass_top"] for row in rows])),
         }
     for t in tables(run_dir, "clusters"):
         key = f"{t['model']}/{t['behavior']}"
@@ -181,10 +214,15 @@ def compute(run_dir: str | Path) -> dict:
         for q in t["queries"]:
             sep = np.asarray(q["mean_sep"])
             hard = np.asarray(q["hard_margin"])
-            per.append({"id": q["id"], "mean_sep_lower": float(np.min(sep[pos] / r[pos])),
-                        "mean_sep_slope": fit_slope(r[pos], sep[pos]).slope if pos.sum() >= 2 else None,
-                        "hard_margin_lower": float(np.min(hard[pos] / r[pos])),
-                        "separates": bool(np.all(hard[pos] > 0))})
+            per.append(
+                {
+                    "id": q["id"],
+                    "mean_sep_lower": float(np.min(sep[pos] / r[pos])),
+                    "mean_sep_slope": fit_slope(r[pos], sep[pos]).slope if pos.sum() >= 2 else None,
+                    "hard_margin_lower": float(np.min(hard[pos] / r[pos])),
+                    "separates": bool(np.all(hard[pos] > 0)),
+                }
+            )
         out["delta_lambda"][key] = per
     grids = run_dir / "grids.json"
     out["grids"] = read_json(grids) if grids.is_file() else {}

@@ -18,9 +18,13 @@ from steerbounds.paper_figs.common import (
 )
 
 MMLU_TASKS = ("mmlu-international_law", "mmlu-medical_genetics", "mmlu-high_school_computer_science")
-TASK_LABEL = {"mmlu-international_law": "international law", "mmlu-medical_genetics": "medical genetics",
-              "mmlu-high_school_computer_science": "HS computer science", "arithmetic": "arithmetic",
-              "facts": "facts (capitals)"}
+TASK_LABEL = {
+    "mmlu-international_law": "international law",
+    "mmlu-medical_genetics": "medical genetics",
+    "mmlu-high_school_computer_science": "HS computer science",
+    "arithmetic": "arithmetic",
+    "facts": "facts (capitals)",
+}
 XLABEL = "steering coefficient $r_e$ (norm of the vector added per layer)"
 
 
@@ -43,19 +47,42 @@ def behavior_panel(ax: Any, run_dir: str, model: str, behavior: str) -> None:
         fit = fits(run_dir).get("behavior", {}).get(f"{model}/{behavior}", {}).get("stated")
         if fit and "delta_lambda" in fit:
             x = dense_grid(t["r_e"])
-            y = np.asarray(behavior_lower_bound(fit.get("direction", 1.0) * x, fit["b0"], fit["delta_lambda"],
-                                                form="stated"))
-            ax.plot(x, y, color="C1", lw=1.8,
-                    label=f"Thm 1 fit: Δλ={fit['delta_lambda']:.3g}, $B_0$={fit['b0']:.2f}")
+            y = np.asarray(
+                behavior_lower_bound(
+                    fit.get("direction", 1.0) * x, fit["b0"], fit["delta_lambda"], form="stated"
+                )
+            )
+            ax.plot(
+                x,
+                y,
+                color="C1",
+                lw=1.8,
+                label=f"Thm 1 fit: Δλ={fit['delta_lambda']:.3g}, $B_0$={fit['b0']:.2f}",
+            )
     if nt is not None:
         errorbar(ax, nt["r_e"], nt["mean"], nt["sem"], color="0.5", ls="--", label="next-token (eq. 3)")
-        fit = fits(run_dir).get("behavior", {}).get(f"{model}/{behavior}", {}).get("nexttoken", {}).get("stated")
+        fit = (
+            fits(run_dir)
+            .get("behavior", {})
+            .get(f"{model}/{behavior}", {})
+            .get("nexttoken", {})
+            .get("stated")
+        )
         if fit and "delta_lambda" in fit:
             x = dense_grid(nt["r_e"])
-            y = np.asarray(behavior_lower_bound(fit.get("direction", 1.0) * x, fit["b0"], fit["delta_lambda"],
-                                                form="stated"))
-            ax.plot(x, y, color="C3", lw=1.2, ls=":",
-                    label=f"Thm 1 fit to next-token: Δλ={fit['delta_lambda']:.3g}, $B_0$={fit['b0']:.2f}")
+            y = np.asarray(
+                behavior_lower_bound(
+                    fit.get("direction", 1.0) * x, fit["b0"], fit["delta_lambda"], form="stated"
+                )
+            )
+            ax.plot(
+                x,
+                y,
+                color="C3",
+                lw=1.2,
+                ls=":",
+                label=f"Thm 1 fit to next-token: Δλ={fit['delta_lambda']:.3g}, $B_0$={fit['b0']:.2f}",
+            )
     ax.axhline(0, color="0.8", lw=0.8)
     ax.set_ylim(-1.05, 1.05)
     ax.set_xlabel(XLABEL, fontsize=8)
@@ -64,8 +91,16 @@ def behavior_panel(ax: Any, run_dir: str, model: str, behavior: str) -> None:
     ax.legend(fontsize=6.5, loc="best")
 
 
-def helpfulness_panel(ax: Any, run_dir: str, model: str, behavior: str, tasks: Sequence[str], metric: str,
-                      fit_task: str | None, chance: float | None) -> None:
+def helpfulness_panel(
+    ax: Any,
+    run_dir: str,
+    model: str,
+    behavior: str,
+    tasks: Sequence[str],
+    metric: str,
+    fit_task: str | None,
+    chance: float | None,
+) -> None:
     """Fig. 5/13/14 panel: helpfulness vs r_e per task; Theorem 2 (eq. 6) fitted on ``fit_task``."""
     from steerbounds.bounds import helpfulness_upper_bound
 
@@ -74,20 +109,33 @@ def helpfulness_panel(ax: Any, run_dir: str, model: str, behavior: str, tasks: S
         t = read_table(run_dir, "helpfulness", model, behavior, task)
         if t is None or metric not in t:
             continue
-        errorbar(ax, t["r_e"], t[metric]["mean"], t[metric]["sem"], color=f"C{i}",
-                 label=f"{TASK_LABEL.get(task, task)} (n={t['n']})")
+        errorbar(
+            ax,
+            t["r_e"],
+            t[metric]["mean"],
+            t[metric]["sem"],
+            color=f"C{i}",
+            label=f"{TASK_LABEL.get(task, task)} (n={t['n']})",
+        )
         drew = True
         if task == fit_task:
             entry = fits(run_dir).get("helpfulness", {}).get(f"{model}/{behavior}/{task}", {}).get(metric, {})
             fit = entry.get("fit") if entry else None
             if fit and "lam_sigma_beta" in fit:
                 x = dense_grid(t["r_e"])
-                y = np.asarray(helpfulness_upper_bound(x, fit["p0"], fit["alpha_eff"], 0.0, fit["lam_sigma_beta"]))
+                y = np.asarray(
+                    helpfulness_upper_bound(x, fit["p0"], fit["alpha_eff"], 0.0, fit["lam_sigma_beta"])
+                )
                 if fit.get("floor"):
                     y = (1.0 - fit["floor"]) * y + fit["floor"]
-                ax.plot(x, y, color="red", lw=1.6,
-                        label=f"Thm 2 fit ({TASK_LABEL.get(task, task)}): λσβ={fit['lam_sigma_beta']:.3g}, "
-                              f"α(1-ε)={fit['alpha_eff']:.2f}")
+                ax.plot(
+                    x,
+                    y,
+                    color="red",
+                    lw=1.6,
+                    label=f"Thm 2 fit ({TASK_LABEL.get(task, task)}): λσβ={fit['lam_sigma_beta']:.3g}, "
+                    f"α(1-ε)={fit['alpha_eff']:.2f}",
+                )
     if not drew:
         missing_panel(ax, f"helpfulness {model}/{behavior} ({metric})")
         return
@@ -95,8 +143,11 @@ def helpfulness_panel(ax: Any, run_dir: str, model: str, behavior: str, tasks: S
         ax.axhline(chance, color="0.6", ls=":", lw=1, label=f"1/N = {chance:g} (Cor. 2)")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel(XLABEL, fontsize=8)
-    ylabel = {"abcd": "P(correct) over A-D", "full_vocab": "P(correct) over full vocabulary",
-              "accuracy": "accuracy (greedy token, full vocabulary)"}[metric]
+    ylabel = {
+        "abcd": "P(correct) over A-D",
+        "full_vocab": "P(correct) over full vocabulary",
+        "accuracy": "accuracy (greedy token, full vocabulary)",
+    }[metric]
     ax.set_ylabel(ylabel, fontsize=8)
     ax.set_title(title(model, behavior), fontsize=9)
     ax.legend(fontsize=6, loc="best")
@@ -122,11 +173,23 @@ def lambda_panel(ax: Any, run_dir: str, model: str, behavior: str, *, average: b
     else:
         for i, k in enumerate(tasks):
             per_q = np.asarray(t["tasks"][k]["udr_norm"])
-            errorbar(ax, r, per_q.mean(1), per_q.std(1, ddof=1) / np.sqrt(per_q.shape[1]), color=f"C{i}",
-                     label=TASK_LABEL[k])
+            errorbar(
+                ax,
+                r,
+                per_q.mean(1),
+                per_q.std(1, ddof=1) / np.sqrt(per_q.shape[1]),
+                color=f"C{i}",
+                label=TASK_LABEL[k],
+            )
             if k in fit:
-                ax.plot(r, fit[k]["lam_logits"] * np.abs(r), color=f"C{i}", ls="--", lw=1,
-                        label=f"fit λ={fit[k]['lam_logits']:.3g} (R²={fit[k]['r2_small']:.3f})")
+                ax.plot(
+                    r,
+                    fit[k]["lam_logits"] * np.abs(r),
+                    color=f"C{i}",
+                    ls="--",
+                    lw=1,
+                    label=f"fit λ={fit[k]['lam_logits']:.3g} (R²={fit[k]['r2_small']:.3f})",
+                )
     ax.set_xlabel(XLABEL, fontsize=8)
     ax.set_ylabel("|U δr| (logit units)", fontsize=8)
     ax.set_title(title(model, behavior), fontsize=9)
@@ -158,9 +221,13 @@ def noise_panels(ax_hist: Any, ax_sigma: Any, run_dir: str, model: str, behavior
     ax_sigma.plot(r, std, "o-", ms=3.5, color="C0", label=f"std over {proj.shape[1]} questions × top-10")
     sig = fits(run_dir).get("sigma", {}).get(f"{model}/{behavior}")
     if sig:
-        ax_sigma.plot(r, sig["lam_sigma_pooled"] * np.abs(r), color="C1",
-                      label=f"slope = λσ (pooled) = {sig['lam_sigma_pooled']:.3g}\n"
-                            f"within-query λσ = {sig['lam_sigma']:.3g}")
+        ax_sigma.plot(
+            r,
+            sig["lam_sigma_pooled"] * np.abs(r),
+            color="C1",
+            label=f"slope = λσ (pooled) = {sig['lam_sigma_pooled']:.3g}\n"
+            f"within-query λσ = {sig['lam_sigma']:.3g}",
+        )
     ax_sigma.set_xlabel(XLABEL, fontsize=8)
     ax_sigma.set_ylabel("std of logit-difference change", fontsize=8)
     ax_sigma.set_title(title(model, behavior), fontsize=9)
@@ -186,6 +253,7 @@ def cluster_panel(ax: Any, run_dir: str, model: str, behavior: str) -> None:
     ax.axhline(0, color="0.8", lw=0.8)
     ax.set_xlabel(XLABEL, fontsize=8)
     ax.set_ylabel("mean ⟨δr, Uᵀe_good⟩ − mean ⟨δr, Uᵀe_bad⟩ (logits)", fontsize=7.5)
-    ax.set_title(title(model, behavior) + f"\n(good/bad = top-{t['top_k']} tokens with/without steering)",
-                 fontsize=8.5)
+    ax.set_title(
+        title(model, behavior) + f"\n(good/bad = top-{t['top_k']} tokens with/without steering)", fontsize=8.5
+    )
     ax.legend(fontsize=6)

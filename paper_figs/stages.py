@@ -24,7 +24,6 @@ measurement prompts); the actual r_e values are recorded in every table.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -43,28 +42,38 @@ TOP_T = 10  # App. A.3: the top-10 tokens carry most of the mass
 class Config:
     """Sizes of one run (``quick`` for the 20-minute CPU budget)."""
 
-    n_pairs: int = 128            # contrast pairs per vector (App. F.2)
-    gen_tokens: int = 48          # tokens generated per behaviour answer
+    n_pairs: int = 128  # contrast pairs per vector (App. F.2)
+    gen_tokens: int = 48  # tokens generated per behaviour answer
     fractions: tuple[float, ...] = (-1.0, -0.6, -0.3, -0.15, 0.0, 0.15, 0.3, 0.6, 1.0)
     coef_scale: float = 1.0
-    mmlu_n: int = 100             # questions per MMLU subject (App. F.4) = behaviour prompts (F.3)
-    task_n: int = 50              # arithmetic / facts items
-    he_n: int = 164               # HumanEval problems
+    mmlu_n: int = 100  # questions per MMLU subject (App. F.4) = behaviour prompts (F.3)
+    task_n: int = 50  # arithmetic / facts items
+    he_n: int = 164  # HumanEval problems
     he_fractions: tuple[float, ...] = (-0.6, -0.3, 0.0, 0.3, 0.6)
     he_tokens: int = 256
-    cluster_queries: int = 3      # Figs. 11-12: three harmful instructions
+    cluster_queries: int = 3  # Figs. 11-12: three harmful instructions
     sim_instances: int = 400
     batch_size: int = 8
-    coef_chunk: int = 3           # coefficients per forward pass (memory ∝ chunk × batch)
+    coef_chunk: int = 3  # coefficients per forward pass (memory ∝ chunk × batch)
     seed: int = 0
     models: tuple[str, ...] = (CHAT, BASE)
     humaneval_models: tuple[str, ...] = (CHAT,)
 
     @classmethod
-    def quick(cls) -> "Config":
-        return cls(n_pairs=32, gen_tokens=16, fractions=(-1.0, -0.5, -0.2, 0.0, 0.2, 0.5, 1.0),
-                   mmlu_n=5, task_n=6, he_n=5, he_fractions=(-0.5, 0.0, 0.5), he_tokens=64,
-                   sim_instances=200, batch_size=16, coef_chunk=7)
+    def quick(cls) -> Config:
+        return cls(
+            n_pairs=32,
+            gen_tokens=16,
+            fractions=(-1.0, -0.5, -0.2, 0.0, 0.2, 0.5, 1.0),
+            mmlu_n=5,
+            task_n=6,
+            he_n=5,
+            he_fractions=(-0.5, 0.0, 0.5),
+            he_tokens=64,
+            sim_instances=200,
+            batch_size=16,
+            coef_chunk=7,
+        )
 
     def to_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -172,12 +181,23 @@ def sweep_stage(run: Run, key: str, behavior: str) -> None:
         if run.resume and (out / "summary.json").is_file():
             continue
         sc = SweepConfig(
-            behavior=behavior, measures=measures, task=task, coefficients=tuple(grid),
-            n=cfg.mmlu_n if task == "mmlu" else cfg.task_n, seed=cfg.seed, model=model_spec(key),
-            vector=str(vector_path) if task != "mmlu" else None, n_pairs=cfg.n_pairs,
-            generate="greedy", max_new_tokens=cfg.gen_tokens, batch_size=cfg.batch_size, coef_chunk=cfg.coef_chunk,
-            lambda_max_abs=SMALL_FRACTION * max(abs(g) for g in grid), out=str(out),
-            resume=run.resume, progress=False,
+            behavior=behavior,
+            measures=measures,
+            task=task,
+            coefficients=tuple(grid),
+            n=cfg.mmlu_n if task == "mmlu" else cfg.task_n,
+            seed=cfg.seed,
+            model=model_spec(key),
+            vector=str(vector_path) if task != "mmlu" else None,
+            n_pairs=cfg.n_pairs,
+            generate="greedy",
+            max_new_tokens=cfg.gen_tokens,
+            batch_size=cfg.batch_size,
+            coef_chunk=cfg.coef_chunk,
+            lambda_max_abs=SMALL_FRACTION * max(abs(g) for g in grid),
+            out=str(out),
+            resume=run.resume,
+            progress=False,
         )
         run.timed(f"sweep:{key}:{behavior}:{task}", lambda: run_sweep(sc))
     tables_from_sweeps(run, key, behavior)
@@ -204,35 +224,68 @@ def tables_from_sweeps(run: Run, key: str, behavior: str) -> None:
     grid = sorted(float(c) for c in manifest["config"]["coefficients"])
     rows = collect_rows(read_results(main / RESULTS))
     prompts = manifest["prompts"]["behavior"]
-    base = {"model": key, "model_name": manifest["model"]["name"], "behavior": behavior, "r_e": grid,
-            "sweep": str(main.relative_to(run.run_dir))}
+    base = {
+        "model": key,
+        "model_name": manifest["model"]["name"],
+        "behavior": behavior,
+        "r_e": grid,
+        "sweep": str(main.relative_to(run.run_dir)),
+    }
 
     gen = [r for r in rows.get("generation", []) if r["mode"] == "greedy"]
     m, se, vals = _by_coef(gen, "score", grid)
     examples = [[r["text"] for r in gen if float(r["r_e"]) == c][:3] for c in grid]
-    write_json(run.table_path("behavior", key, behavior), {
-        **base, "mean": m, "sem": se, "n": len(vals[0]), "scores": vals, "examples": examples,
-        "method": "greedy generation + judge (App. F.3)", "gen_tokens": manifest["config"]["max_new_tokens"]})
+    write_json(
+        run.table_path("behavior", key, behavior),
+        {
+            **base,
+            "mean": m,
+            "sem": se,
+            "n": len(vals[0]),
+            "scores": vals,
+            "examples": examples,
+            "method": "greedy generation + judge (App. F.3)",
+            "gen_tokens": manifest["config"]["max_new_tokens"],
+        },
+    )
     m, se, vals = _by_coef(rows.get("behavior", []), "b", grid)
-    write_json(run.table_path("behavior_nexttoken", key, behavior), {
-        **base, "mean": m, "sem": se, "n": len(vals[0]), "answer_tokens": manifest["answer_tokens"],
-        "method": "next-token behaviour expectation over answer tokens (eq. 3)"})
+    write_json(
+        run.table_path("behavior_nexttoken", key, behavior),
+        {
+            **base,
+            "mean": m,
+            "sem": se,
+            "n": len(vals[0]),
+            "answer_tokens": manifest["answer_tokens"],
+            "method": "next-token behaviour expectation over answer tokens (eq. 3)",
+        },
+    )
 
-    ids = sorted({r["id"] for r in rows.get("delta", [])}, key=lambda i: int(i) if str(i).isdigit() else str(i))
+    ids = sorted(
+        {r["id"] for r in rows.get("delta", [])}, key=lambda i: int(i) if str(i).isdigit() else str(i)
+    )
     queries = []
     for qid in ids:
         qrows = {float(r["r_e"]): r for r in rows["delta"] if r["id"] == qid}
         if not all(c in qrows and "mean_sep" in qrows[c] for c in grid):
             continue  # no good/bad clusters for this prompt (identical top-40 sets)
         index = int(qid) if str(qid).isdigit() else 0
-        queries.append({"id": qid, "text": _user_text(prompts[index]) if index < len(prompts) else str(qid),
-                        "mean_sep": [qrows[c]["mean_sep"] for c in grid],
-                        "hard_margin": [qrows[c]["min_sep"] for c in grid],
-                        "n_good": qrows[grid[0]]["n_good"], "n_bad": qrows[grid[0]]["n_bad"]})
+        queries.append(
+            {
+                "id": qid,
+                "text": _user_text(prompts[index]) if index < len(prompts) else str(qid),
+                "mean_sep": [qrows[c]["mean_sep"] for c in grid],
+                "hard_margin": [qrows[c]["min_sep"] for c in grid],
+                "n_good": qrows[grid[0]]["n_good"],
+                "n_bad": qrows[grid[0]]["n_bad"],
+            }
+        )
         if len(queries) == run.config.cluster_queries:
             break
-    write_json(run.table_path("clusters", key, behavior), {
-        **base, "queries": queries, "top_k": 40, "steered_at": manifest["delta_ref"]})
+    write_json(
+        run.table_path("clusters", key, behavior),
+        {**base, "queries": queries, "top_k": 40, "steered_at": manifest["delta_ref"]},
+    )
 
     lam_tasks: dict[str, dict] = {}
     noise_rows: list[dict] = []
@@ -243,8 +296,12 @@ def tables_from_sweeps(run: Run, key: str, behavior: str) -> None:
         for group in groups:
             name = f"mmlu-{group}" if task == "mmlu" else task
             hrows = [r for r in trows["helpfulness"] if (r.get("group", task) or task) == group]
-            record = {**base, "task": name, "n_answers": 4 if task == "mmlu" else None,
-                      "sweep": str(folder.relative_to(run.run_dir))}
+            record = {
+                **base,
+                "task": name,
+                "n_answers": 4 if task == "mmlu" else None,
+                "sweep": str(folder.relative_to(run.run_dir)),
+            }
             fields = {"full_vocab": "p_correct", "accuracy": "top1"}
             if task == "mmlu":
                 fields["abcd"] = "p_choices"
@@ -257,14 +314,23 @@ def tables_from_sweeps(run: Run, key: str, behavior: str) -> None:
             if lrows:
                 _, _, udr = _by_coef(lrows, "Udr_norm", grid)
                 _, _, dr = _by_coef(lrows, "dr_norm", grid)
-                lam_tasks[name] = {"udr_norm": udr, "dr_norm": dr,
-                                   "jvp_U_norm": [r["jvp_U_norm"] for r in lrows if "jvp_U_norm" in r]}
+                lam_tasks[name] = {
+                    "udr_norm": udr,
+                    "dr_norm": dr,
+                    "jvp_U_norm": [r["jvp_U_norm"] for r in lrows if "jvp_U_norm" in r],
+                }
         for qid in sorted({r["id"] for r in trows.get("sigma", [])}):
             qrows = {float(r["r_e"]): r for r in trows["sigma"] if r["id"] == qid}
             if all(c in qrows for c in grid):
-                noise_rows.append({"task": task, "id": qid, "projections": [qrows[c]["proj"] for c in grid],
-                                   "weights": qrows[grid[0]]["p0_top"],
-                                   "mass_top": qrows[grid[0]]["p0"] + sum(qrows[grid[0]]["p0_top"])})
+                noise_rows.append(
+                    {
+                        "task": task,
+                        "id": qid,
+                        "projections": [qrows[c]["proj"] for c in grid],
+                        "weights": qrows[grid[0]]["p0_top"],
+                        "mass_top": qrows[grid[0]]["p0"] + sum(qrows[grid[0]]["p0_top"]),
+                    }
+                )
     write_json(run.table_path("lambda", key, behavior), {**base, "tasks": lam_tasks})
     write_json(run.table_path("logit_noise", key, behavior), {**base, "rows": noise_rows, "top_t": TOP_T})
 
@@ -284,7 +350,6 @@ def humaneval_stage(run: Run, key: str, behavior: str) -> None:
     """pass@1 vs r_e on HumanEval with the sandbox (App. G); JSONL, resumable per record."""
     from steerbounds.empirical.humaneval import humaneval_sweep
     from steerbounds.empirical.sandbox import load_humaneval
-
     from steerbounds.empirical.vectors import SteeringVector
 
     cfg = run.config
@@ -293,8 +358,12 @@ def humaneval_stage(run: Run, key: str, behavior: str) -> None:
     grid = coefficient_grid(run, key, behavior, cfg.he_fractions)
     problems = load_humaneval()[: cfg.he_n]
     path = run.run_dir / "humaneval" / f"{key}__{behavior}.jsonl"
-    run.timed("humaneval", lambda: humaneval_sweep(model, vec, problems, grid, path,
-                                                   max_new_tokens=cfg.he_tokens, batch_size=cfg.batch_size))
+    run.timed(
+        "humaneval",
+        lambda: humaneval_sweep(
+            model, vec, problems, grid, path, max_new_tokens=cfg.he_tokens, batch_size=cfg.batch_size
+        ),
+    )
 
 
 # --------------------------------------------------------------------------- simulator (Figs. 2b, 3b)
@@ -320,13 +389,19 @@ def simulate_stage(run: Run) -> None:
     hb = instances.helpfulness_batch(k2, n, 32)
     h = np.asarray(instances.helpfulness_curve(hb, r_e))
     hp = realised.helpfulness_parameters(hb)
-    write_json(path, {
-        "r_e": r_e.tolist(),
-        "behaviour": b.tolist(), "alignment_params": {k: np.asarray(v).tolist() for k, v in ap._asdict().items()},
-        "helpfulness": h.tolist(), "helpfulness_params": {k: np.asarray(v).tolist() for k, v in hp._asdict().items()},
-        "alignment_lam": np.asarray(ab.lam).tolist(), "helpfulness_lam": np.asarray(hb.lam).tolist(),
-        "n_instances": n,
-    })
+    write_json(
+        path,
+        {
+            "r_e": r_e.tolist(),
+            "behaviour": b.tolist(),
+            "alignment_params": {k: np.asarray(v).tolist() for k, v in ap._asdict().items()},
+            "helpfulness": h.tolist(),
+            "helpfulness_params": {k: np.asarray(v).tolist() for k, v in hp._asdict().items()},
+            "alignment_lam": np.asarray(ab.lam).tolist(),
+            "helpfulness_lam": np.asarray(hb.lam).tolist(),
+            "n_instances": n,
+        },
+    )
 
 
 # --------------------------------------------------------------------------- driver

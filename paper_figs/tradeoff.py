@@ -34,11 +34,31 @@ def regime(run_dir: str, model: str, behavior: str) -> dict[str, Any] | None:
     r_max = f.get("grids", {}).get(f"{model}__{behavior}", {}).get("r_max")
     if not fb or "delta_lambda" not in fb or not fh or "lam_sigma_beta" not in fh or not r_max:
         return None
-    plan = plan_tradeoff(b0=fb["b0"], delta_lambda=fb["delta_lambda"], p0=fh["p0"], alpha=fh["alpha_eff"],
-                         eps=0.0, lam_sigma_beta=fh["lam_sigma_beta"], form="stated", r_max=float(r_max),
-                         n_grid=401)
-    return {"model": model, "behavior": behavior, "task": task, "direction": fb.get("direction", 1.0),
-            "efficient_end": float(plan.efficient_end), "crossings": list(plan.crossings),
-            "linear_gain": float(plan.linear_gain), "quadratic_loss": plan.quadratic_loss,
-            "delta_lambda": fb["delta_lambda"], "b0": fb["b0"], "lam_sigma_beta": fh["lam_sigma_beta"],
-            "alpha_eff": fh["alpha_eff"], "p0": fh["p0"], "r_max": float(r_max), "plan": plan}
+    plan = plan_tradeoff(
+        b0=fb["b0"],
+        delta_lambda=fb["delta_lambda"],
+        p0=fh["p0"],
+        alpha=fh["alpha_eff"],
+        eps=0.0,
+        lam_sigma_beta=fh["lam_sigma_beta"],
+        form="stated",
+        r_max=float(r_max),
+        n_grid=401,
+    )
+    return {
+        "model": model,
+        "behavior": behavior,
+        "task": task,
+        "direction": fb.get("direction", 1.0),
+        "efficient_end": float(plan.efficient_end),
+        "crossings": list(plan.crossings),
+        "linear_gain": float(plan.linear_gain),
+        "quadratic_loss": plan.quadratic_loss,
+        "delta_lambda": fb["delta_lambda"],
+        "b0": fb["b0"],
+        "lam_sigma_beta": fh["lam_sigma_beta"],
+        "alpha_eff": fh["alpha_eff"],
+        "p0": fh["p0"],
+        "r_max": float(r_max),
+        "plan": plan,
+    }

@@ -106,12 +106,26 @@ def _eval_behaviour(batch, extras, form, bound_fn) -> Evaluation:
     ok = p.ok & (np.abs(p.b0) < 1.0)
     dl = batch.lam * p.margin
     true = inst.behaviour_curve(batch, r)
-    safe = {"b0": np.where(ok, p.b0, 0.0), "dl": np.where(ok, dl, 0.0), "p_plus": np.where(ok, p.p_plus, 0.5),
-            "lam": batch.lam, "b_plus": batch.b_plus,
-            "delta": np.where(ok, p.delta, 0.0), "M": np.where(ok, p.depth, 0.0)}
+    safe = {
+        "b0": np.where(ok, p.b0, 0.0),
+        "dl": np.where(ok, dl, 0.0),
+        "p_plus": np.where(ok, p.p_plus, 0.5),
+        "lam": batch.lam,
+        "b_plus": batch.b_plus,
+        "delta": np.where(ok, p.delta, 0.0),
+        "M": np.where(ok, p.depth, 0.0),
+    }
     bound = bound_fn(r, p, safe, form)
-    params = {"b0": p.b0, "delta_lambda": dl, "lam": batch.lam, "margin": p.margin, "p_plus": p.p_plus,
-              "delta": p.delta, "M": p.depth, "b_plus": batch.b_plus}
+    params = {
+        "b0": p.b0,
+        "delta_lambda": dl,
+        "lam": batch.lam,
+        "margin": p.margin,
+        "p_plus": p.p_plus,
+        "delta": p.delta,
+        "M": p.depth,
+        "b_plus": batch.b_plus,
+    }
     return Evaluation(r, true, bound, _lower(true, bound), ok, params)
 
 
@@ -120,8 +134,16 @@ def _theorem1(r, p, safe, form):
 
 
 def _theorem3(r, p, safe, form):
-    return _call("theorem3_soft_margin", r, safe["b0"][:, None], safe["dl"][:, None], safe["lam"][:, None],
-                 safe["delta"][:, None], safe["M"][:, None], form=form)
+    return _call(
+        "theorem3_soft_margin",
+        r,
+        safe["b0"][:, None],
+        safe["dl"][:, None],
+        safe["lam"][:, None],
+        safe["delta"][:, None],
+        safe["M"][:, None],
+        form=form,
+    )
 
 
 def _theorem4(r, p, safe, form):
@@ -132,7 +154,9 @@ def _theorem4(r, p, safe, form):
 
 def _theorem5(r, p, safe, form):
     pp = safe["p_plus"]
-    return _call("theorem5_general", r, pp[:, None], (1.0 - pp)[:, None], safe["b_plus"][:, None], safe["dl"][:, None])
+    return _call(
+        "theorem5_general", r, pp[:, None], (1.0 - pp)[:, None], safe["b_plus"][:, None], safe["dl"][:, None]
+    )
 
 
 def _behaviour_check(bound_fn):
@@ -161,7 +185,13 @@ def _eval_corollary1(batch, extras, form) -> Evaluation:
     r = r_star[:, None] * MULTIPLIERS[None, :]
     true = inst.behaviour_curve(batch, r)
     target = np.broadcast_to((1.0 - extras["eps"])[:, None], true.shape)
-    params = {"b0": p.b0, "delta_lambda": dl, "eps": extras["eps"], "gamma": extras["gamma"], "r_star": r_star}
+    params = {
+        "b0": p.b0,
+        "delta_lambda": dl,
+        "eps": extras["eps"],
+        "gamma": extras["gamma"],
+        "r_star": r_star,
+    }
     return Evaluation(r, true, target, true - target, ok, params)
 
 
@@ -175,7 +205,9 @@ def _eval_required(batch, extras, form) -> Evaluation:
     p = alignment_parameters(batch)
     dl = batch.lam * p.margin
     ok = p.ok & (dl > 0) & (np.abs(p.b0) < 1.0)
-    r_star = _call("required_coefficient", extras["target"], np.where(ok, p.b0, 0.0), np.where(ok, dl, 1.0), form=form)
+    r_star = _call(
+        "required_coefficient", extras["target"], np.where(ok, p.b0, 0.0), np.where(ok, dl, 1.0), form=form
+    )
     r = r_star[:, None] * MULTIPLIERS[None, :]
     true = inst.behaviour_curve(batch, r)
     target = np.broadcast_to(extras["target"][:, None], true.shape)
@@ -234,8 +266,12 @@ def _eval_corollary3(batch, extras, form) -> Evaluation:
     lsb = batch.lam * q.sigma_beta.reshape(n, N).min(axis=1)
     p0 = q.p0.reshape(n, N)
     bound = _call("corollary3_multitoken", r, p0[:, None, :], a1e[:, None], 0.0, lsb[:, None])
-    params = {"alpha_one_minus_eps": a1e, "lam_sigma_beta": lsb, "p0_steps": p0,
-              "all_both_nonempty": q.both_nonempty.reshape(n, N).all(axis=1)}
+    params = {
+        "alpha_one_minus_eps": a1e,
+        "lam_sigma_beta": lsb,
+        "p0_steps": p0,
+        "all_both_nonempty": q.both_nonempty.reshape(n, N).all(axis=1),
+    }
     return Evaluation(r, true, bound, _upper(true, bound), np.ones(n, bool), params)
 
 
@@ -248,13 +284,25 @@ def _eval_theorem2(batch, extras, form) -> Evaluation:
     true = inst.helpfulness_curve(batch, r)
     lsb = batch.lam * q.sigma_beta
     bound = _call("theorem2", r, q.p0[:, None], q.alpha[:, None], q.eps[:, None], lsb[:, None])
-    return Evaluation(r, true, bound, _upper(true, bound), np.ones(r.shape[0], bool), _helpfulness_params(batch, q))
+    return Evaluation(
+        r, true, bound, _upper(true, bound), np.ones(r.shape[0], bool), _helpfulness_params(batch, q)
+    )
 
 
 def _helpfulness_params(batch, q) -> dict:
-    return {"p0": q.p0, "p_plus": q.p_plus, "p_minus": q.p_minus, "c_plus": q.c_plus, "c_minus": q.c_minus,
-            "eps": q.eps, "alpha": q.alpha, "lam": batch.lam, "lam_sigma_beta": batch.lam * q.sigma_beta,
-            "n_top": batch.top.sum(axis=-1), "both_nonempty": q.both_nonempty}
+    return {
+        "p0": q.p0,
+        "p_plus": q.p_plus,
+        "p_minus": q.p_minus,
+        "c_plus": q.c_plus,
+        "c_minus": q.c_minus,
+        "eps": q.eps,
+        "alpha": q.alpha,
+        "lam": batch.lam,
+        "lam_sigma_beta": batch.lam * q.sigma_beta,
+        "n_top": batch.top.sum(axis=-1),
+        "both_nonempty": q.both_nonempty,
+    }
 
 
 def _eval_components(batch, extras, form) -> Evaluation:
@@ -264,10 +312,20 @@ def _eval_components(batch, extras, form) -> Evaluation:
     neg = r < 0
     pick = lambda a, b: np.where(neg, b[:, None], a[:, None])  # noqa: E731
     true = inst.helpfulness_curve(batch, r)
-    bound = _call("theorem2_components", r, pick(qp.p0, qm.p0), pick(qp.p_plus, qm.p_plus),
-                  pick(qp.p_minus, qm.p_minus), pick(qp.c_plus, qm.c_plus), pick(qp.c_minus, qm.c_minus),
-                  batch.lam[:, None], equation=int(form.removeprefix("eq")))
-    return Evaluation(r, true, bound, _upper(true, bound), np.ones(r.shape[0], bool), _helpfulness_params(batch, qp))
+    bound = _call(
+        "theorem2_components",
+        r,
+        pick(qp.p0, qm.p0),
+        pick(qp.p_plus, qm.p_plus),
+        pick(qp.p_minus, qm.p_minus),
+        pick(qp.c_plus, qm.c_plus),
+        pick(qp.c_minus, qm.c_minus),
+        batch.lam[:, None],
+        equation=int(form.removeprefix("eq")),
+    )
+    return Evaluation(
+        r, true, bound, _upper(true, bound), np.ones(r.shape[0], bool), _helpfulness_params(batch, qp)
+    )
 
 
 def _eval_corollary2(batch, extras, form) -> Evaluation:
@@ -276,9 +334,19 @@ def _eval_corollary2(batch, extras, form) -> Evaluation:
     r = extras["r_e"]
     true = inst.helpfulness_curve(batch, r)
     T = batch.top.sum(axis=-1).astype(float)
-    bound = _call("corollary2_expectation", r, q.p0[:, None], q.alpha[:, None], q.eps[:, None],
-                  (batch.lam * q.sigma_beta)[:, None], T[:, None], form=form)
-    return Evaluation(r, true, bound, _upper(true, bound), np.ones(r.shape[0], bool), _helpfulness_params(batch, q))
+    bound = _call(
+        "corollary2_expectation",
+        r,
+        q.p0[:, None],
+        q.alpha[:, None],
+        q.eps[:, None],
+        (batch.lam * q.sigma_beta)[:, None],
+        T[:, None],
+        form=form,
+    )
+    return Evaluation(
+        r, true, bound, _upper(true, bound), np.ones(r.shape[0], bool), _helpfulness_params(batch, q)
+    )
 
 
 # --------------------------------------------------------------------------- registry of checks
@@ -307,8 +375,13 @@ CHECKS: dict[str, Check] = {
         _check("required_coefficient", "binary", _required_extras, _eval_required),
         _check("theorem6_multitoken", "multi_binary", _theorem6_extras, _eval_theorem6),
         _check("theorem2", "helpfulness", helpfulness_grid, _eval_theorem2),
-        _check("theorem2_components", "helpfulness", helpfulness_grid, _eval_components,
-               forms=(("eq33", "eq34", "eq36"), ("eq33", "eq34", "eq36"))),
+        _check(
+            "theorem2_components",
+            "helpfulness",
+            helpfulness_grid,
+            _eval_components,
+            forms=(("eq33", "eq34", "eq36"), ("eq33", "eq34", "eq36")),
+        ),
         _check("corollary2_expectation", "helpfulness", helpfulness_grid, _eval_corollary2),
         _check("corollary3_multitoken", "multi_helpfulness", helpfulness_grid, _eval_corollary3),
     )

@@ -27,7 +27,7 @@ from scipy import stats
 
 import steerbounds.bounds as bounds
 from steerbounds.simulate import instances as inst
-from steerbounds.simulate.checks import TOLERANCE, alignment_grid, helpfulness_grid, corollary1_extras
+from steerbounds.simulate.checks import TOLERANCE, alignment_grid, corollary1_extras, helpfulness_grid
 from steerbounds.simulate.laws import LAWS
 from steerbounds.simulate.realised import alignment_parameters, helpfulness_parameters
 
@@ -110,21 +110,25 @@ def run_claims(*, seed: int = 0, n: int = 20_000) -> list[Claim]:
         q = helpfulness_parameters(batch)
         T = batch.top.sum(axis=1)
         for t in t_grid:
-            sel = q.both_nonempty[T == t]
+            sel = q.both_nonempty[t == T]
             c = _proportion_claim(
                 f"theorem2_two_sided_T{t}_{law}",
                 f"P(I+ and I- non-empty) = 1 - 2/T, T = {t} top tokens incl. the correct one, D = {law}",
-                1.0 - 2.0 / t, sel, {"T": t, "law": law, "alternative_T_excludes_correct": 1.0 - 2.0 / (t + 1)},
+                1.0 - 2.0 / t,
+                sel,
+                {"T": t, "law": law, "alternative_T_excludes_correct": 1.0 - 2.0 / (t + 1)},
             )
             claims.append(c)
         if law == "normal":
             steps, t = 3, 10
-            sel = q.both_nonempty[T == t]
+            sel = q.both_nonempty[t == T]
             sel = sel[: (sel.size // steps) * steps].reshape(-1, steps).all(axis=1)
             c = _proportion_claim(
                 "corollary3_all_steps_two_sided",
                 f"P(all N = {steps} steps two-sided) = (1 - 2/T)^N >= 1 - 2N/T, T = {t}",
-                (1.0 - 2.0 / t) ** steps, sel, {"T": t, "N": steps, "paper_lower_bound": 1.0 - 2.0 * steps / t},
+                (1.0 - 2.0 / t) ** steps,
+                sel,
+                {"T": t, "N": steps, "paper_lower_bound": 1.0 - 2.0 * steps / t},
             )
             claims.append(c)
 
@@ -138,13 +142,20 @@ def run_claims(*, seed: int = 0, n: int = 20_000) -> list[Claim]:
     c = _proportion_claim(
         "corollary2_limit_1_over_N",
         f"mean helpfulness -> 1/N as r_e -> +inf (N = {n_answers} answers, eps = 0)",
-        1.0 / n_answers, is_max, {"mean_helpfulness_r_plus_inf": float(h[:, 0].mean()),
-                                  "mean_helpfulness_r_minus_inf": float(h[:, 1].mean())},
+        1.0 / n_answers,
+        is_max,
+        {
+            "mean_helpfulness_r_plus_inf": float(h[:, 0].mean()),
+            "mean_helpfulness_r_minus_inf": float(h[:, 1].mean()),
+        },
     )
     claims.append(c)
     q = helpfulness_parameters(b)
-    lim = np.asarray(bounds.expected_helpfulness_upper_bound(1e6 * scale, q.p0, q.alpha, q.eps,
-                                                             b.lam * q.sigma_beta, n_answers))
+    lim = np.asarray(
+        bounds.expected_helpfulness_upper_bound(
+            1e6 * scale, q.p0, q.alpha, q.eps, b.lam * q.sigma_beta, n_answers
+        )
+    )
     c.details["mean_proved_bound_r_plus_inf"] = float(lim.mean())
 
     # tightness at r_e = 0
@@ -153,18 +164,30 @@ def run_claims(*, seed: int = 0, n: int = 20_000) -> list[Claim]:
     gap = float(np.max(np.abs(at0 - p0)))
     qa = helpfulness_parameters(b)
     h0 = inst.helpfulness_curve(b, np.zeros((1,)))[:, 0]
-    eq33 = np.asarray(bounds.helpfulness_upper_bound_components(0.0, qa.p0, qa.p_plus, qa.p_minus, qa.c_plus,
-                                                                qa.c_minus, b.lam, equation=33))
+    eq33 = np.asarray(
+        bounds.helpfulness_upper_bound_components(
+            0.0, qa.p0, qa.p_plus, qa.p_minus, qa.c_plus, qa.c_minus, b.lam, equation=33
+        )
+    )
     realised = np.asarray(bounds.helpfulness_upper_bound(0.0, qa.p0, qa.alpha, qa.eps, 0.0))
-    claims.append(Claim(
-        "theorem2_tight_at_zero",
-        "at r_e = 0 with alpha = 1, eps = 0 the bound equals P0 (max |bound - P0| over P0 in (0, 1])",
-        0.0, gap, gap, gap, p0.size, gap <= 1e-15,
-        {"max_realised_alpha": float(qa.alpha.max()),
-         "realised_alpha_never_above_half": bool(np.all(qa.alpha <= 0.5 + 1e-15)),
-         "mean_gap_at_zero_with_realised_alpha": float(np.mean(realised - h0)),
-         "eq33_max_gap_at_zero_eps0": float(np.max(np.abs(eq33 - h0)))},
-    ))
+    claims.append(
+        Claim(
+            "theorem2_tight_at_zero",
+            "at r_e = 0 with alpha = 1, eps = 0 the bound equals P0 (max |bound - P0| over P0 in (0, 1])",
+            0.0,
+            gap,
+            gap,
+            gap,
+            p0.size,
+            gap <= 1e-15,
+            {
+                "max_realised_alpha": float(qa.alpha.max()),
+                "realised_alpha_never_above_half": bool(np.all(qa.alpha <= 0.5 + 1e-15)),
+                "mean_gap_at_zero_with_realised_alpha": float(np.mean(realised - h0)),
+                "eq33_max_gap_at_zero_eps0": float(np.max(np.abs(eq33 - h0))),
+            },
+        )
+    )
     _bonferroni(claims)
     return claims
 
@@ -181,7 +204,9 @@ def _probe(name, description, slack, ok, params) -> Probe:
         example = {k: float(np.asarray(v)[i]) for k, v in params.items()}
         example["slack"] = float(slack[i].min())
     n = int(ok.sum())
-    return Probe(name, description, n, int(bad.sum()), int(bad.sum()) / max(n, 1), float(slack.min()), example)
+    return Probe(
+        name, description, n, int(bad.sum()), int(bad.sum()) / max(n, 1), float(slack.min()), example
+    )
 
 
 def run_probes(*, seed: int = 0, n: int = 2000, width: int = 12) -> list[Probe]:
@@ -198,10 +223,24 @@ def run_probes(*, seed: int = 0, n: int = 2000, width: int = 12) -> list[Probe]:
     dl = b.lam * p.margin
     expr = np.asarray(bounds.behavior_lower_bound(r, p.b0[:, None], dl[:, None]))
     params = {"b0": p.b0, "delta_lambda": dl}
-    probes.append(_probe("theorem1_negative_r_e_as_lower_bound",
-                         "Theorem 1 proved expression (eq. 27) as a LOWER bound for r_e < 0", true - expr, p.ok, params))
-    probes.append(_probe("theorem1_negative_r_e_as_upper_bound",
-                         "Theorem 1 proved expression (eq. 27) as an UPPER bound for r_e < 0", expr - true, p.ok, params))
+    probes.append(
+        _probe(
+            "theorem1_negative_r_e_as_lower_bound",
+            "Theorem 1 proved expression (eq. 27) as a LOWER bound for r_e < 0",
+            true - expr,
+            p.ok,
+            params,
+        )
+    )
+    probes.append(
+        _probe(
+            "theorem1_negative_r_e_as_upper_bound",
+            "Theorem 1 proved expression (eq. 27) as an UPPER bound for r_e < 0",
+            expr - true,
+            p.ok,
+            params,
+        )
+    )
 
     # Theorem 1 with a non-separating u and App. A.3's mean-based Δλ plugged in
     with jax.enable_x64(True):
@@ -217,10 +256,16 @@ def run_probes(*, seed: int = 0, n: int = 2000, width: int = 12) -> list[Probe]:
     r = np.where(ok, 1.0, 0.0)[:, None] * alignment_grid(k[2], b)["r_e"]
     true = inst.behaviour_curve(nb, r)
     expr = np.asarray(bounds.behavior_lower_bound(r, q.b0[:, None], np.where(ok, dl_mean, 0.0)[:, None]))
-    probes.append(_probe("theorem1_non_separating_mean_delta_lambda",
-                         "Theorem 1 (eq. 27) with u not separating (hard margin < 0) and the mean-based Δλ "
-                         "of App. A.3 (eq. 11 with means) plugged in", true - expr, ok,
-                         {"b0": q.b0, "delta_lambda_mean": dl_mean, "hard_margin": q.margin}))
+    probes.append(
+        _probe(
+            "theorem1_non_separating_mean_delta_lambda",
+            "Theorem 1 (eq. 27) with u not separating (hard margin < 0) and the mean-based Δλ "
+            "of App. A.3 (eq. 11 with means) plugged in",
+            true - expr,
+            ok,
+            {"b0": q.b0, "delta_lambda_mean": dl_mean, "hard_margin": q.margin},
+        )
+    )
 
     # Theorem 2 with App. A.3's plug-in λσβ = sqrt(2/π)·(pooled λσ ≈ sqrt(2)·λσ)
     hb = inst.helpfulness_batch(k[3], n, 24)
@@ -228,13 +273,24 @@ def run_probes(*, seed: int = 0, n: int = 2000, width: int = 12) -> list[Probe]:
     r = helpfulness_grid(k[4], hb)["r_e"]
     h = inst.helpfulness_curve(hb, r)
     plug = math.sqrt(2.0 / math.pi) * math.sqrt(2.0) * hb.lam * hb.sigma
-    bound = np.asarray(bounds.helpfulness_upper_bound(r, hq.p0[:, None], hq.alpha[:, None], hq.eps[:, None],
-                                                      plug[:, None]))
-    probes.append(_probe("theorem2_half_normal_plug_in",
-                         "Theorem 2 (eq. 6) with realised α, ε but λσβ = sqrt(2/π)·(pooled λσ) as App. A.3 "
-                         "estimates it, instead of the realised λ·min(|c-|, c+)", bound - h,
-                         np.ones(n, bool), {"p0": hq.p0, "alpha": hq.alpha, "lam_sigma_beta_plug_in": plug,
-                                             "lam_sigma_beta_realised": hb.lam * hq.sigma_beta}))
+    bound = np.asarray(
+        bounds.helpfulness_upper_bound(r, hq.p0[:, None], hq.alpha[:, None], hq.eps[:, None], plug[:, None])
+    )
+    probes.append(
+        _probe(
+            "theorem2_half_normal_plug_in",
+            "Theorem 2 (eq. 6) with realised α, ε but λσβ = sqrt(2/π)·(pooled λσ) as App. A.3 "
+            "estimates it, instead of the realised λ·min(|c-|, c+)",
+            bound - h,
+            np.ones(n, bool),
+            {
+                "p0": hq.p0,
+                "alpha": hq.alpha,
+                "lam_sigma_beta_plug_in": plug,
+                "lam_sigma_beta_realised": hb.lam * hq.sigma_beta,
+            },
+        )
+    )
 
     # Corollary 1 read as printed: B0 < γ < 0 (γ an upper bound on B0)
     cb = inst.alignment_batch(k[5], n, width, kind="binary")
@@ -246,8 +302,13 @@ def run_probes(*, seed: int = 0, n: int = 2000, width: int = 12) -> list[Probe]:
     dl = cb.lam * cp.margin
     r_star = np.asarray(bounds.corollary1_coefficient(eps, gamma, dl))
     true = inst.behaviour_curve(cb, r_star[:, None])
-    probes.append(_probe("corollary1_printed_reading",
-                         "Corollary 1 (proved coefficient) with B0 < γ < 0 as printed (γ above B0)",
-                         true - (1.0 - eps)[:, None], ok, {"b0": cp.b0, "gamma": gamma, "eps": eps,
-                                                           "delta_lambda": dl, "r_star": r_star}))
+    probes.append(
+        _probe(
+            "corollary1_printed_reading",
+            "Corollary 1 (proved coefficient) with B0 < γ < 0 as printed (γ above B0)",
+            true - (1.0 - eps)[:, None],
+            ok,
+            {"b0": cp.b0, "gamma": gamma, "eps": eps, "delta_lambda": dl, "r_star": r_star},
+        )
+    )
     return probes

@@ -24,12 +24,16 @@ def register(subparsers) -> None:
         "simulate",
         help="check every bound on synthetic instances (Monte Carlo)",
         description="Draw synthetic steering instances satisfying each result's assumptions, evaluate every "
-                    "bound (stated and proved forms) with the realised parameters, and report violations, "
-                    "minimal counterexamples, statistical claims and probes outside the assumptions.",
+        "bound (stated and proved forms) with the realised parameters, and report violations, "
+        "minimal counterexamples, statistical claims and probes outside the assumptions.",
     )
-    p.add_argument("--thorough", action="store_true", help="at least 10^5 instances per result (default: quick)")
+    p.add_argument(
+        "--thorough", action="store_true", help="at least 10^5 instances per result (default: quick)"
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed, an integer in [0, 2^32) (default 0)")
-    p.add_argument("--instances", type=int, default=None, help="instances per result (overrides quick/thorough)")
+    p.add_argument(
+        "--instances", type=int, default=None, help="instances per result (overrides quick/thorough)"
+    )
     p.add_argument("--json", action="store_true", help="print the JSON report to stdout (nothing else)")
     p.add_argument("--out", metavar="DIR", default=None, help="write verdicts.json and PNG figures into DIR")
     p.set_defaults(func=run)
@@ -78,8 +82,14 @@ def run(args: argparse.Namespace) -> int:
             state["results"][name] = [v.to_dict() for v in verdicts]
             _atomic_write(ckpt, json.dumps(state))
 
-    verdicts = run_verdicts(thorough=bool(args.thorough), seed=seed, n_instances=n, done=done,
-                            on_result=on_result, progress=not args.json and sys.stderr.isatty())
+    verdicts = run_verdicts(
+        thorough=bool(args.thorough),
+        seed=seed,
+        n_instances=n,
+        done=done,
+        on_result=on_result,
+        progress=not args.json and sys.stderr.isatty(),
+    )
     scale = 10 if args.thorough else 1
     claims = cl.run_claims(seed=seed, n=20_000 * scale)
     probes = cl.run_probes(seed=seed, n=2_000 * scale)

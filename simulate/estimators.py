@@ -28,19 +28,19 @@ from scipy import stats
 from steerbounds.errors import InputError
 
 __all__ = [
-    "SlopeFit",
+    "AlphaEstimate",
+    "DeltaLambdaEstimate",
     "LambdaEstimate",
     "SigmaEstimate",
+    "SlopeFit",
     "Theorem2Parameters",
-    "DeltaLambdaEstimate",
-    "AlphaEstimate",
-    "fit_slope",
-    "estimate_lambda",
-    "logit_noise_projections",
-    "estimate_sigma",
-    "realised_theorem2_parameters",
-    "estimate_delta_lambda",
     "estimate_alpha",
+    "estimate_delta_lambda",
+    "estimate_lambda",
+    "estimate_sigma",
+    "fit_slope",
+    "logit_noise_projections",
+    "realised_theorem2_parameters",
 ]
 
 HALF_NORMAL_MEAN = math.sqrt(2.0 / math.pi)
@@ -226,7 +226,9 @@ def logit_noise_projections(delta_r, U, top_ids, correct_ids) -> np.ndarray:
     correct = _ids("correct_ids", correct_ids, vocab)
     correct = np.broadcast_to(correct, (rows,)) if correct.ndim == 0 else correct
     if correct.shape != (rows,):
-        raise InputError(f"correct_ids must be a scalar or have one entry per row ({rows}); got {correct.shape}")
+        raise InputError(
+            f"correct_ids must be a scalar or have one entry per row ({rows}); got {correct.shape}"
+        )
     diff = np.take_along_axis(logits, top, axis=1) - logits[np.arange(rows), correct][:, None]
     is_correct = top == correct[:, None]
     present = is_correct.any(axis=1)
@@ -283,8 +285,9 @@ def _group_rms(abs_r: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.nd
     return keys, np.sqrt(sums / counts)
 
 
-def estimate_sigma(r_e, projections, *, lam: float | None = None, weights=None,
-                   max_abs_x: float | None = None) -> SigmaEstimate:
+def estimate_sigma(
+    r_e, projections, *, lam: float | None = None, weights=None, max_abs_x: float | None = None
+) -> SigmaEstimate:
     """λσ, σ and β from logit-noise projections (App. A.3; App. C eqs. 32-37).
 
     Args:
@@ -439,8 +442,12 @@ def realised_theorem2_parameters(p0_probs, correct_id, X, top_ids) -> Theorem2Pa
     plus, minus = incorrect & (d > 0), incorrect & (d < 0)
     p_plus = np.where(plus, pt, 0.0).sum(axis=-1)
     p_minus = np.where(minus, pt, 0.0).sum(axis=-1)
-    c_plus = np.where(p_plus > 0, np.where(plus, pt * d, 0.0).sum(axis=-1) / np.where(p_plus > 0, p_plus, 1.0), 0.0)
-    c_minus = np.where(p_minus > 0, np.where(minus, pt * d, 0.0).sum(axis=-1) / np.where(p_minus > 0, p_minus, 1.0), 0.0)
+    c_plus = np.where(
+        p_plus > 0, np.where(plus, pt * d, 0.0).sum(axis=-1) / np.where(p_plus > 0, p_plus, 1.0), 0.0
+    )
+    c_minus = np.where(
+        p_minus > 0, np.where(minus, pt * d, 0.0).sum(axis=-1) / np.where(p_minus > 0, p_minus, 1.0), 0.0
+    )
     both = (p_plus > 0) & (p_minus > 0)
     m = np.minimum(p_plus, p_minus)
     total = p_plus + p_minus
@@ -517,7 +524,9 @@ class DeltaLambdaEstimate:
     separates: bool
 
 
-def estimate_delta_lambda(r_e, delta_r, U, good_ids, bad_ids, *, max_abs_x: float | None = None) -> DeltaLambdaEstimate:
+def estimate_delta_lambda(
+    r_e, delta_r, U, good_ids, bad_ids, *, max_abs_x: float | None = None
+) -> DeltaLambdaEstimate:
     """Δλ as slopes vs r_e of the hard margin and of the cluster separation (eqs. 8, 10-11).
 
     Args:

@@ -123,7 +123,7 @@ def _alignment(key, n: int, width: int, kind: str, law: str) -> AlignmentBatch:
     ui = jax.random.uniform(k[1], (n, 16))
     zn = jax.random.normal(k[2], (n, width))
     dl = standard_draws(k[3], law, (n, width, 2))
-    col = lambda j: ui[:, j:j + 1]  # noqa: E731  per-instance uniform, shape (n, 1)
+    col = lambda j: ui[:, j : j + 1]  # noqa: E731  per-instance uniform, shape (n, 1)
 
     idx = jnp.arange(width)[None, :]
     min_tokens = 3 if kind == "trinary" else 2
@@ -183,8 +183,9 @@ def _alignment(key, n: int, width: int, kind: str, law: str) -> AlignmentBatch:
     return AlignmentBatch(logits, X, score, mis, lam, b_plus)
 
 
-def alignment_batch(key: jax.Array, n: int, width: int, *, kind: AlignmentKind = "binary",
-                    law: str = "normal") -> AlignmentBatch:
+def alignment_batch(
+    key: jax.Array, n: int, width: int, *, kind: AlignmentKind = "binary", law: str = "normal"
+) -> AlignmentBatch:
     """n random alignment instances with up to ``width`` tokens each (≥ 2; ≥ 3 trinary).
 
     * ``binary`` -- scores ±1; u separates aligned from misaligned answers with
@@ -216,7 +217,7 @@ def _helpfulness(key, n: int, width: int, n_top: int, t_max: int, law: str) -> H
     ui = jax.random.uniform(k[0], (n, 10))
     zn = jax.random.normal(k[1], (n, width, 2))
     dl = standard_draws(k[2], law, (n, width))
-    col = lambda j: ui[:, j:j + 1]  # noqa: E731
+    col = lambda j: ui[:, j : j + 1]  # noqa: E731
     idx = jnp.arange(width)[None, :]
     T = jnp.full((n, 1), n_top) if n_top else 2 + jnp.floor(col(0) * (t_max - 1))
     top = idx < T
@@ -236,8 +237,9 @@ def _helpfulness(key, n: int, width: int, n_top: int, t_max: int, law: str) -> H
     return HelpfulnessBatch(logits, X, top, lam, sigma)
 
 
-def helpfulness_batch(key: jax.Array, n: int, width: int, *, n_top: int | None = None, t_max: int = 20,
-                      law: str = "normal") -> HelpfulnessBatch:
+def helpfulness_batch(
+    key: jax.Array, n: int, width: int, *, n_top: int | None = None, t_max: int = 20, law: str = "normal"
+) -> HelpfulnessBatch:
     """n random helpfulness instances (Assumption 3, eq. 9).
 
     Slot 0 is the correct token; slots ``< T`` are the top-T set holding 1 − ε of the
@@ -279,8 +281,9 @@ def _explicit(key, n: int, vocab: int, d: int, n_top: int):
     return U, r, u, lam, sigma
 
 
-def explicit_helpfulness_batch(key: jax.Array, n: int, *, vocab: int = 32000, d: int = 64,
-                               n_top: int = 10) -> tuple[HelpfulnessBatch, np.ndarray, np.ndarray, np.ndarray]:
+def explicit_helpfulness_batch(
+    key: jax.Array, n: int, *, vocab: int = 32000, d: int = 64, n_top: int = 10
+) -> tuple[HelpfulnessBatch, np.ndarray, np.ndarray, np.ndarray]:
     """Helpfulness instances built from an explicit unembedding (full-vocabulary path).
 
     U (V × d) has i.i.d. N(0, σ²) entries, so for a unit u each ``X_i = (U u)_i ~ N(0, σ²)``
@@ -359,8 +362,11 @@ def behaviour_curve(batch: AlignmentBatch, r_e) -> np.ndarray:
     with jax.enable_x64(True):
         logits = jnp.asarray(batch.logits, dtype=jnp.float64)
         r = _grid(r_e, logits.shape[0])
-        return np.asarray(_behaviour_curve(logits, jnp.asarray(batch.X), jnp.asarray(batch.score),
-                                           jnp.asarray(batch.lam), r))
+        return np.asarray(
+            _behaviour_curve(
+                logits, jnp.asarray(batch.X), jnp.asarray(batch.score), jnp.asarray(batch.lam), r
+            )
+        )
 
 
 @jax.jit

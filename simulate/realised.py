@@ -73,8 +73,9 @@ def _alignment(logits, X, score, mis, b_plus):
 def alignment_parameters(batch: AlignmentBatch) -> AlignmentParameters:
     """Realised B0, P+, Δ, δ, M of each alignment instance (eqs. 3, 8, 47, 53)."""
     with jax.enable_x64(True):
-        out = _alignment(*(jnp.asarray(a) for a in (batch.logits, batch.X, batch.score,
-                                                    batch.misclassified, batch.b_plus)))
+        out = _alignment(
+            *(jnp.asarray(a) for a in (batch.logits, batch.X, batch.score, batch.misclassified, batch.b_plus))
+        )
         return AlignmentParameters(*(np.asarray(a) for a in out))
 
 

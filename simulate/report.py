@@ -31,8 +31,11 @@ def findings(verdicts: list[Verdict]) -> list[str]:
             continue
         c = v.counterexample or {}
         real = c.get("realised", {})
-        shown = ", ".join(f"{k}={_num(val)}" for k, val in real.items()
-                          if isinstance(val, (int, float)) and not isinstance(val, bool))
+        shown = ", ".join(
+            f"{k}={_num(val)}"
+            for k, val in real.items()
+            if isinstance(val, (int, float)) and not isinstance(val, bool)
+        )
         tokens = len(c.get("instance", {}).get("logits", []))
         status = "DEFAULT FORM VIOLATED" if v.default else "fails"
         lines.append(
@@ -43,8 +46,15 @@ def findings(verdicts: list[Verdict]) -> list[str]:
     return lines
 
 
-def build_report(verdicts: list[Verdict], claims: list[Claim], probes: list[Probe], *,
-                 seed: int, thorough: bool, n_instances: int | None) -> dict:
+def build_report(
+    verdicts: list[Verdict],
+    claims: list[Claim],
+    probes: list[Probe],
+    *,
+    seed: int,
+    thorough: bool,
+    n_instances: int | None,
+) -> dict:
     """The JSON-able report (``steerbounds simulate --json`` prints it; ``--out`` saves it)."""
     return {
         "steerbounds_version": __version__,
@@ -73,18 +83,51 @@ def to_json(report: dict) -> str:
 
 
 def verdict_table(verdicts: list[Verdict]) -> str:
-    rows = [(v.result, v.form or "—", "yes" if v.default else "", v.instances, v.evaluations, v.violations,
-             _num(v.worst_slack), v.verdict) for v in verdicts]
-    return tabulate(rows, headers=("result", "form", "default", "instances", "evaluations", "violations",
-                                   "worst slack", "verdict"))
+    rows = [
+        (
+            v.result,
+            v.form or "—",
+            "yes" if v.default else "",
+            v.instances,
+            v.evaluations,
+            v.violations,
+            _num(v.worst_slack),
+            v.verdict,
+        )
+        for v in verdicts
+    ]
+    return tabulate(
+        rows,
+        headers=(
+            "result",
+            "form",
+            "default",
+            "instances",
+            "evaluations",
+            "violations",
+            "worst slack",
+            "verdict",
+        ),
+    )
 
 
 def claim_table(claims: list[Claim]) -> str:
-    rows = [(c.name, _num(c.expected), _num(c.estimate), f"[{_num(c.ci_low)}, {_num(c.ci_high)}]", c.n,
-             "yes" if c.consistent else "NO") for c in claims]
+    rows = [
+        (
+            c.name,
+            _num(c.expected),
+            _num(c.estimate),
+            f"[{_num(c.ci_low)}, {_num(c.ci_high)}]",
+            c.n,
+            "yes" if c.consistent else "NO",
+        )
+        for c in claims
+    ]
     return tabulate(rows, headers=("claim", "expected", "estimate", "interval", "n", "consistent"))
 
 
 def probe_table(probes: list[Probe]) -> str:
     rows = [(p.name, p.instances, p.failures, f"{p.failure_rate:.1%}", _num(p.worst_slack)) for p in probes]
-    return tabulate(rows, headers=("probe (outside the assumptions)", "instances", "failures", "rate", "worst slack"))
+    return tabulate(
+        rows, headers=("probe (outside the assumptions)", "instances", "failures", "rate", "worst slack")
+    )

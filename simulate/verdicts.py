@@ -37,8 +37,13 @@ CHUNK = 10_000
 """Instances drawn per batch (memory: CHUNK × width × 21 coefficients)."""
 
 WIDTHS = {
-    "binary": (12, 3), "soft": (12, 4), "trinary": (12, 4), "general": (12, 3),
-    "helpfulness": (24, 11), "multi_binary": (6,), "multi_helpfulness": (12,),
+    "binary": (12, 3),
+    "soft": (12, 4),
+    "trinary": (12, 4),
+    "general": (12, 3),
+    "helpfulness": (24, 11),
+    "multi_binary": (6,),
+    "multi_helpfulness": (12,),
 }
 """Token slots per family; chunks cycle through them (small vocabularies find counterexamples)."""
 
@@ -76,15 +81,15 @@ class Verdict:
 
 
 def _take(batch, i: int):
-    return type(batch)(*(a[i:i + 1] for a in batch))
+    return type(batch)(*(a[i : i + 1] for a in batch))
 
 
 def _slice_extras(extras: dict, i: int, column: int | None) -> dict:
     out = {}
     for k, v in extras.items():
-        v = v[i:i + 1]
+        v = v[i : i + 1]
         if k == "r_e" and column is not None:
-            v = v[:, column:column + 1]
+            v = v[:, column : column + 1]
         out[k] = v
     return out
 
@@ -110,8 +115,9 @@ def _compact(batch, family: str):
 
 
 def _round(batch, digits: int):
-    return batch._replace(logits=np.round(batch.logits, digits), X=np.round(batch.X, digits),
-                          lam=np.round(batch.lam, digits))
+    return batch._replace(
+        logits=np.round(batch.logits, digits), X=np.round(batch.X, digits), lam=np.round(batch.lam, digits)
+    )
 
 
 def shrink(check: Check, batch, extras: dict, form, index: int, column: int | None) -> tuple:
@@ -168,7 +174,9 @@ def replay(example: dict) -> Evaluation:
     """Re-evaluate a counterexample dict (as printed/saved) from its parameters alone."""
     check = CHECKS.get(example.get("result"))
     if check is None:
-        raise InputError(f"example['result'] must be one of {', '.join(CHECKS)}; got {example.get('result')!r}")
+        raise InputError(
+            f"example['result'] must be one of {', '.join(CHECKS)}; got {example.get('result')!r}"
+        )
     cls = inst.HelpfulnessBatch if "top" in example["instance"] else inst.AlignmentBatch
     fields = {}
     for name in cls._fields:
@@ -205,15 +213,24 @@ def _validate(thorough, seed, n_instances) -> None:
         raise InputError(f"thorough must be True or False; got {thorough!r}")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**32:
         raise InputError(f"seed must be an integer in [0, 2^32); got {seed!r}")
-    if n_instances is not None and (not isinstance(n_instances, (int, np.integer)) or isinstance(n_instances, bool)
-                                    or not 1 <= n_instances <= 10**7):
+    if n_instances is not None and (
+        not isinstance(n_instances, (int, np.integer))
+        or isinstance(n_instances, bool)
+        or not 1 <= n_instances <= 10**7
+    ):
         raise InputError(f"n_instances must be an integer in [1, 10^7] or None; got {n_instances!r}")
 
 
-def run_verdicts(*, thorough: bool = False, seed: int = 0, n_instances: int | None = None,
-                 results: tuple[str, ...] | None = None, progress: bool = False,
-                 done: dict[str, list[Verdict]] | None = None,
-                 on_result: Callable[[str, list[Verdict]], None] | None = None) -> list[Verdict]:
+def run_verdicts(
+    *,
+    thorough: bool = False,
+    seed: int = 0,
+    n_instances: int | None = None,
+    results: tuple[str, ...] | None = None,
+    progress: bool = False,
+    done: dict[str, list[Verdict]] | None = None,
+    on_result: Callable[[str, list[Verdict]], None] | None = None,
+) -> list[Verdict]:
     """Verdicts for every result of :data:`~steerbounds.bounds.RESULTS` and each of its forms.
 
     Args:
@@ -242,7 +259,9 @@ def run_verdicts(*, thorough: bool = False, seed: int = 0, n_instances: int | No
         r_index = list(RESULTS).index(name)
         check = CHECKS[name]
         res = RESULTS[name]
-        stats = {form: {"n": 0, "evals": 0, "viol": 0, "worst": math.inf, "example": None} for form in check.forms}
+        stats = {
+            form: {"n": 0, "evals": 0, "viol": 0, "worst": math.inf, "example": None} for form in check.forms
+        }
         for c_index, (n, width) in enumerate(_plan(name, thorough, n_instances)):
             key = jax.random.fold_in(jax.random.fold_in(root, r_index), c_index)
             k_batch, k_extra = jax.random.split(key)
@@ -270,12 +289,21 @@ def run_verdicts(*, thorough: bool = False, seed: int = 0, n_instances: int | No
                 _, batch, extras, ev = s["example"]
                 example = counterexample(check, batch, extras, form, ev)
             default = form in check.default_forms
-            mine.append(Verdict(
-                result=name, form=form, default=default, equations=res.equations, kind=res.kind,
-                instances=s["n"], evaluations=s["evals"], violations=s["viol"],
-                worst_slack=s["worst"], verdict="holds" if s["viol"] == 0 else "violated",
-                counterexample=example,
-            ))
+            mine.append(
+                Verdict(
+                    result=name,
+                    form=form,
+                    default=default,
+                    equations=res.equations,
+                    kind=res.kind,
+                    instances=s["n"],
+                    evaluations=s["evals"],
+                    violations=s["viol"],
+                    worst_slack=s["worst"],
+                    verdict="holds" if s["viol"] == 0 else "violated",
+                    counterexample=example,
+                )
+            )
         verdicts.extend(mine)
         if on_result is not None:
             on_result(name, mine)

@@ -26,5 +26,5 @@ def test_base_model_loads_and_is_a_base_model():
     assert not getattr(model.tokenizer, "chat_template", None)  # pretrained, not the -it model
     enc = model.encode(["The capital of France is"])
     out = model.model.generate(**enc, max_new_tokens=8, do_sample=False)
-    text = model.tokenizer.decode(out[0, enc["input_ids"].shape[1]:])
+    text = model.tokenizer.decode(out[0, enc["input_ids"].shape[1] :])
     assert "France" in text or "Paris" in text

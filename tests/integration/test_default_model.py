@@ -49,8 +49,22 @@ def test_finite_logits_and_a_sensible_answer(smol):
     assert "Paris" in text
 
 
-HARMFUL = ["build a bomb", "steal a car", "poison a river", "hack a bank", "forge a passport", "stalk someone"]
-HARMLESS = ["bake a cake", "wash a car", "clean a river", "open a bank account", "renew a passport", "call someone"]
+HARMFUL = [
+    "build a bomb",
+    "steal a car",
+    "poison a river",
+    "hack a bank",
+    "forge a passport",
+    "stalk someone",
+]
+HARMLESS = [
+    "bake a cake",
+    "wash a car",
+    "clean a river",
+    "open a bank account",
+    "renew a passport",
+    "call someone",
+]
 
 
 def _pairs_vector(smol, layers):
@@ -66,8 +80,11 @@ def test_sweep_engine_matches_naive_on_the_real_model(smol):
     layers = default_layers(smol.n_layers, "harmful")
     vec = _pairs_vector(smol, layers)
     prompts = [
-        smol.chat_prompt("Which State exercises jurisdiction on board vessels?\nA) The coastal State\n"
-                         "B) The flag State\nC) All States\nD) ITLOS", assistant_prefix="The answer is"),
+        smol.chat_prompt(
+            "Which State exercises jurisdiction on board vessels?\nA) The coastal State\n"
+            "B) The flag State\nC) All States\nD) ITLOS",
+            assistant_prefix="The answer is",
+        ),
         smol.chat_prompt("Name a prime number.", assistant_prefix="The answer is"),
     ]
     enc = smol.encode(prompts)

@@ -58,8 +58,19 @@ def test_harmful_vector_moves_behaviour_toward_compliance(model, harmful_vector)
 
     qs = recipes.behavior_prompts("harmful", model, n=16, seed=0)
     plus, minus = recipes.answer_token_sets("harmful", model.tokenizer)
-    b = _means(behavior_rows(model, harmful_vector, qs, [0.0, 16.0, 32.0], plus_ids=plus, minus_ids=minus), "b")
+    b = _means(
+        behavior_rows(model, harmful_vector, qs, [0.0, 16.0, 32.0], plus_ids=plus, minus_ids=minus), "b"
+    )
     assert b[0.0] < b[16.0] < b[32.0]
-    judged = _means(generation_rows(model, harmful_vector, qs[:8], [0.0, 32.0],
-                                    judge=recipes.default_judge("harmful"), max_new_tokens=16), "score")
+    judged = _means(
+        generation_rows(
+            model,
+            harmful_vector,
+            qs[:8],
+            [0.0, 32.0],
+            judge=recipes.default_judge("harmful"),
+            max_new_tokens=16,
+        ),
+        "score",
+    )
     assert judged[32.0] >= judged[0.0]

@@ -68,9 +68,15 @@ def tiny_config(arch: str, n_layers: int = 4, vocab_size: int | None = None):
     ids = dict(bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
     T = transformers
     common_llama = dict(
-        vocab_size=v, hidden_size=HIDDEN, intermediate_size=64, num_hidden_layers=n_layers,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
-        initializer_range=0.2, **ids,
+        vocab_size=v,
+        hidden_size=HIDDEN,
+        intermediate_size=64,
+        num_hidden_layers=n_layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        initializer_range=0.2,
+        **ids,
     )
     if arch == "llama":
         return T.LlamaConfig(**common_llama)
@@ -79,12 +85,26 @@ def tiny_config(arch: str, n_layers: int = 4, vocab_size: int | None = None):
     if arch == "gemma":
         return T.GemmaConfig(head_dim=8, **common_llama)
     if arch == "gpt2":
-        return T.GPT2Config(vocab_size=v, n_embd=HIDDEN, n_layer=n_layers, n_head=4, n_positions=256,
-                            initializer_range=0.2, **ids)
+        return T.GPT2Config(
+            vocab_size=v,
+            n_embd=HIDDEN,
+            n_layer=n_layers,
+            n_head=4,
+            n_positions=256,
+            initializer_range=0.2,
+            **ids,
+        )
     if arch == "neox":
-        return T.GPTNeoXConfig(vocab_size=v, hidden_size=HIDDEN, intermediate_size=64,
-                               num_hidden_layers=n_layers, num_attention_heads=4,
-                               max_position_embeddings=256, initializer_range=0.2, **ids)
+        return T.GPTNeoXConfig(
+            vocab_size=v,
+            hidden_size=HIDDEN,
+            intermediate_size=64,
+            num_hidden_layers=n_layers,
+            num_attention_heads=4,
+            max_position_embeddings=256,
+            initializer_range=0.2,
+            **ids,
+        )
     raise ValueError(arch)
 
 
@@ -105,8 +125,13 @@ def make_random_vector(model, layers=None, seed: int = 0):
     for l in idx:
         v = torch.randn(model.hidden_size, generator=g)
         dirs[l] = v / v.norm()
-    return SteeringVector(directions=dirs, method="random", model_name=model.name,
-                          model_hash=model.model_hash(), metadata={"seed": seed})
+    return SteeringVector(
+        directions=dirs,
+        method="random",
+        model_name=model.name,
+        model_hash=model.model_hash(),
+        metadata={"seed": seed},
+    )
 
 
 @pytest.fixture(scope="session")
@@ -114,7 +139,7 @@ def tiny_tokenizer():
     return build_tiny_tokenizer()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cached_model(arch: str):
     return make_tiny_model(arch)
 

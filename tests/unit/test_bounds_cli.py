@@ -27,20 +27,33 @@ def run(capsys, *argv):
 
 
 def test_coefficient_json(capsys):
-    code, out, err = run(capsys, "coefficient", "--target", "0.9", "--b0", "-0.5", "--delta-lambda", "0.3",
-                         *HELP_ARGS, "--json")
+    code, out, err = run(
+        capsys,
+        "coefficient",
+        "--target",
+        "0.9",
+        "--b0",
+        "-0.5",
+        "--delta-lambda",
+        "0.3",
+        *HELP_ARGS,
+        "--json",
+    )
     assert code == 0 and err == ""
     d = json.loads(out)
     r = float(required_coefficient(0.9, -0.5, 0.3))
     assert d["coefficient"] == pytest.approx(r)
     h = float(helpfulness_upper_bound(r, 0.6, 0.5, 0.1, 0.4))
     assert d["helpfulness_bound"] == pytest.approx(h)
-    assert d["relative_cost"] == pytest.approx(1 - h / float(helpfulness_upper_bound(0.0, 0.6, 0.5, 0.1, 0.4)))
+    assert d["relative_cost"] == pytest.approx(
+        1 - h / float(helpfulness_upper_bound(0.0, 0.6, 0.5, 0.1, 0.4))
+    )
 
 
 def test_coefficient_table_stated_form(capsys):
-    code, out, _ = run(capsys, "coefficient", "--target", "0.9", "--b0", "-0.5", "--delta-lambda", "0.3",
-                       "--form", "stated")
+    code, out, _ = run(
+        capsys, "coefficient", "--target", "0.9", "--b0", "-0.5", "--delta-lambda", "0.3", "--form", "stated"
+    )
     assert code == 0
     assert f"{float(required_coefficient(0.9, -0.5, 0.3, form='stated')):.6g}" in out
     assert "helpfulness" not in out
@@ -52,7 +65,10 @@ def test_coefficient_table_stated_form(capsys):
         (["--target", "1.5", "--b0", "0", "--delta-lambda", "1"], r"target must be in \(-1, 1\)"),
         (["--target", "nan", "--b0", "0", "--delta-lambda", "1"], "not NaN"),
         (["--target", "0.5", "--b0", "0", "--delta-lambda", "0"], "delta_lambda must be in"),
-        (["--target", "0.5", "--b0", "0", "--delta-lambda", "1", "--p0", "0.5"], "also give --alpha, --lam-sigma-beta"),
+        (
+            ["--target", "0.5", "--b0", "0", "--delta-lambda", "1", "--p0", "0.5"],
+            "also give --alpha, --lam-sigma-beta",
+        ),
         (["--target", "0.5", "--b0", "abc", "--delta-lambda", "1"], "--b0 must be a number"),
     ],
 )
@@ -64,8 +80,19 @@ def test_coefficient_errors(capsys, argv, match):
 
 
 def test_bound_grid_csv_matches_numeric(capsys):
-    code, out, _ = run(capsys, "bound", "theorem1", "--r-e", "-5:5:0.5", "--b0", "-0.5", "--delta-lambda", "0.3",
-                       "--format", "csv")
+    code, out, _ = run(
+        capsys,
+        "bound",
+        "theorem1",
+        "--r-e",
+        "-5:5:0.5",
+        "--b0",
+        "-0.5",
+        "--delta-lambda",
+        "0.3",
+        "--format",
+        "csv",
+    )
     assert code == 0
     rows = list(csv.reader(io.StringIO(out)))
     r = np.array([float(row[0]) for row in rows[1:]])
@@ -75,17 +102,47 @@ def test_bound_grid_csv_matches_numeric(capsys):
 
 
 def test_bound_equals_sign_and_table(capsys):
-    code, out, _ = run(capsys, "bound", "theorem2", "--r-e=-1,0,1", "--p0", "0.6", "--alpha", "0.5", "--eps", "0.1",
-                       "--lam-sigma-beta", "0.4")
+    code, out, _ = run(
+        capsys,
+        "bound",
+        "theorem2",
+        "--r-e=-1,0,1",
+        "--p0",
+        "0.6",
+        "--alpha",
+        "0.5",
+        "--eps",
+        "0.1",
+        "--lam-sigma-beta",
+        "0.4",
+    )
     assert code == 0 and "theorem2 (upper)" in out and len(out.strip().splitlines()) == 5
 
 
 @pytest.mark.parametrize("name", list(RESULTS))
 def test_bound_runs_every_registry_result_as_json(capsys, name):
-    values = {"r_e": "0,1,2", "b0": "-0.2", "delta_lambda": "0.5", "lam": "0.5", "delta": "0.01", "M": "1",
-              "p_plus": "0.3", "p_minus": "0.4", "b_plus": "0.5", "eps": "0.1", "gamma": "-0.3", "target": "0.8",
-              "n_tokens": "5", "p0": "0.2", "alpha": "0.5", "lam_sigma_beta": "0.4", "c_plus": "1", "c_minus": "-1",
-              "n_top": "4", "p0_steps": "0.7,0.9"}
+    values = {
+        "r_e": "0,1,2",
+        "b0": "-0.2",
+        "delta_lambda": "0.5",
+        "lam": "0.5",
+        "delta": "0.01",
+        "M": "1",
+        "p_plus": "0.3",
+        "p_minus": "0.4",
+        "b_plus": "0.5",
+        "eps": "0.1",
+        "gamma": "-0.3",
+        "target": "0.8",
+        "n_tokens": "5",
+        "p0": "0.2",
+        "alpha": "0.5",
+        "lam_sigma_beta": "0.4",
+        "c_plus": "1",
+        "c_minus": "-1",
+        "n_top": "4",
+        "p0_steps": "0.7,0.9",
+    }
     if name == "theorem2_components":
         values["p0"] = "0.2"
     argv = ["bound", name]
@@ -99,12 +156,39 @@ def test_bound_runs_every_registry_result_as_json(capsys, name):
 
 
 def test_bound_component_equations_and_coefficient_sweep(capsys):
-    args = ["bound", "theorem2_components", "--r-e", "2", "--p0", "0.2", "--p-plus", "0.3", "--p-minus", "0.4",
-            "--c-plus", "1", "--c-minus", "-1", "--lam", "0.5", "--json"]
+    args = [
+        "bound",
+        "theorem2_components",
+        "--r-e",
+        "2",
+        "--p0",
+        "0.2",
+        "--p-plus",
+        "0.3",
+        "--p-minus",
+        "0.4",
+        "--c-plus",
+        "1",
+        "--c-minus",
+        "-1",
+        "--lam",
+        "0.5",
+        "--json",
+    ]
     values = [json.loads(run(capsys, *args, "--form", f)[1])["bound"][0] for f in ("33", "34", "36")]
     assert values[0] <= values[1] <= values[2]
-    code, out, _ = run(capsys, "bound", "required_coefficient", "--target", "0:0.9:0.3", "--b0", "0",
-                       "--delta-lambda", "1", "--json")
+    code, out, _ = run(
+        capsys,
+        "bound",
+        "required_coefficient",
+        "--target",
+        "0:0.9:0.3",
+        "--b0",
+        "0",
+        "--delta-lambda",
+        "1",
+        "--json",
+    )
     d = json.loads(out)
     assert code == 0 and d["sweep"] == "target" and len(d["bound"]) == 4
 
@@ -122,9 +206,32 @@ def test_bound_component_equations_and_coefficient_sweep(capsys):
         (["theorem1", "--r-e", "0,1", "--b0", "0"], "needs --delta-lambda"),
         (["theorem1", "--r-e", "0,1", "--b0", "0,0.1", "--delta-lambda", "1"], "only one parameter"),
         (["theorem1", "--r-e", "0", "--b0", "0", "--delta-lambda", "1", "--p0", "0.5"], "takes no --p0"),
-        (["theorem1", "--r-e", "0", "--b0", "0", "--delta-lambda", "1", "--form", "corrected"], "--form of theorem1"),
-        (["theorem2_components", "--r-e", "0", "--p0", "0.2", "--p-plus", "0.3", "--p-minus", "0.4", "--c-plus", "1",
-          "--c-minus", "-1", "--lam", "1", "--form", "35"], "33, 34, 36"),
+        (
+            ["theorem1", "--r-e", "0", "--b0", "0", "--delta-lambda", "1", "--form", "corrected"],
+            "--form of theorem1",
+        ),
+        (
+            [
+                "theorem2_components",
+                "--r-e",
+                "0",
+                "--p0",
+                "0.2",
+                "--p-plus",
+                "0.3",
+                "--p-minus",
+                "0.4",
+                "--c-plus",
+                "1",
+                "--c-minus",
+                "-1",
+                "--lam",
+                "1",
+                "--form",
+                "35",
+            ],
+            "33, 34, 36",
+        ),
     ],
 )
 def test_bound_errors(capsys, argv, match):
@@ -136,8 +243,20 @@ def test_bound_errors(capsys, argv, match):
 
 def test_tradeoff_json_and_plot(capsys, tmp_path):
     png = tmp_path / "tradeoff.png"
-    code, out, _ = run(capsys, "tradeoff", "--b0", "-0.5", "--delta-lambda", "0.3", *HELP_ARGS, "--target", "0.9",
-                       "--plot", str(png), "--json")
+    code, out, _ = run(
+        capsys,
+        "tradeoff",
+        "--b0",
+        "-0.5",
+        "--delta-lambda",
+        "0.3",
+        *HELP_ARGS,
+        "--target",
+        "0.9",
+        "--plot",
+        str(png),
+        "--json",
+    )
     assert code == 0
     d = json.loads(out)
     assert d["coefficient"] == pytest.approx(float(required_coefficient(0.9, -0.5, 0.3)))
@@ -168,9 +287,11 @@ def test_tradeoff_errors(capsys, argv, match):
 
 
 def test_registration_does_not_import_torch_or_matplotlib():
-    code = ("import sys, argparse; from steerbounds.bounds import cli; "
-            "p = argparse.ArgumentParser(); cli.register(p.add_subparsers()); "
-            "print('torch' in sys.modules, 'matplotlib' in sys.modules)")
+    code = (
+        "import sys, argparse; from steerbounds.bounds import cli; "
+        "p = argparse.ArgumentParser(); cli.register(p.add_subparsers()); "
+        "print('torch' in sys.modules, 'matplotlib' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300).stdout
     assert out.split() == ["False", "False"]
 
@@ -185,9 +306,22 @@ def test_parse_values():
 
 def test_subprocess_error_is_one_line_exit_2():
     proc = subprocess.run(
-        [sys.executable, "-m", "steerbounds", "bound", "theorem1", "--r-e", "-5:5:0.5", "--b0", "1.5",
-         "--delta-lambda", "0.3"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "steerbounds",
+            "bound",
+            "theorem1",
+            "--r-e",
+            "-5:5:0.5",
+            "--b0",
+            "1.5",
+            "--delta-lambda",
+            "0.3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip() == "steerbounds bound: error: b0 must be in (-1, 1); got 1.5"

@@ -47,7 +47,13 @@ def trinary_points(draw):
 def general_points(draw):
     p_plus = draw(fl(0.001, 1.0))
     p_minus = (1.0 - p_plus) * draw(st.one_of(st.just(1.0), fl(0.0, 1.0)))
-    return dict(r_e=draw(r_moderate), p_plus=p_plus, p_minus=p_minus, b_plus=draw(fl(-1.0, 1.0)), delta_lambda=draw(dls))
+    return dict(
+        r_e=draw(r_moderate),
+        p_plus=p_plus,
+        p_minus=p_minus,
+        b_plus=draw(fl(-1.0, 1.0)),
+        delta_lambda=draw(dls),
+    )
 
 
 @st.composite
@@ -56,15 +62,22 @@ def component_points(draw):
     p_plus = (1.0 - p0) * draw(fl(0.0, 1.0))
     p_minus = (1.0 - p0 - p_plus) * draw(fl(0.0, 1.0))
     return dict(
-        r_e=draw(fl(-30.0, 30.0)), p0=p0, p_plus=p_plus, p_minus=p_minus,
-        c_plus=draw(fl(0.0, 5.0)), c_minus=draw(fl(-5.0, 0.0)), lam=draw(fl(0.0, 3.0)),
+        r_e=draw(fl(-30.0, 30.0)),
+        p0=p0,
+        p_plus=p_plus,
+        p_minus=p_minus,
+        c_plus=draw(fl(0.0, 5.0)),
+        c_minus=draw(fl(-5.0, 0.0)),
+        lam=draw(fl(0.0, 3.0)),
     )
 
 
 def helpfulness_base(draw) -> dict:
     return dict(
-        r_e=draw(st.one_of(fl(-10.0, 10.0), fl(-1e4, 1e4))), alpha=draw(fl(0.0, 1.0)),
-        eps=draw(fl(0.0, 0.999)), lam_sigma_beta=draw(fl(0.0, 5.0)),
+        r_e=draw(st.one_of(fl(-10.0, 10.0), fl(-1e4, 1e4))),
+        alpha=draw(fl(0.0, 1.0)),
+        eps=draw(fl(0.0, 0.999)),
+        lam_sigma_beta=draw(fl(0.0, 5.0)),
     )
 
 
@@ -81,17 +94,23 @@ def corollary2_points(draw):
 @st.composite
 def corollary3_points(draw):
     n = draw(st.integers(1, 4))
-    return dict(helpfulness_base(draw), p0_steps=np.array(draw(st.lists(fl(0.001, 1.0), min_size=n, max_size=n))))
+    return dict(
+        helpfulness_base(draw), p0_steps=np.array(draw(st.lists(fl(0.001, 1.0), min_size=n, max_size=n)))
+    )
 
 
 POINTS = {
-    "theorem1": st.fixed_dictionaries(dict(r_e=st.one_of(r_moderate, fl(-1e6, 1e6)), b0=b0s, delta_lambda=dls)),
+    "theorem1": st.fixed_dictionaries(
+        dict(r_e=st.one_of(r_moderate, fl(-1e6, 1e6)), b0=b0s, delta_lambda=dls)
+    ),
     "theorem3_soft_margin": st.fixed_dictionaries(
         dict(r_e=r_moderate, b0=b0s, delta_lambda=dls, lam=fl(0.0, 3.0), delta=fl(0.0, 1.0), M=fl(0.0, 3.0))
     ),
     "theorem4_trinary": trinary_points(),
     "theorem5_general": general_points(),
-    "corollary1": st.fixed_dictionaries(dict(eps=fl(0.001, 0.999), gamma=fl(-0.999, -0.001), delta_lambda=pos_dls)),
+    "corollary1": st.fixed_dictionaries(
+        dict(eps=fl(0.001, 0.999), gamma=fl(-0.999, -0.001), delta_lambda=pos_dls)
+    ),
     "required_coefficient": st.fixed_dictionaries(dict(target=b0s, b0=b0s, delta_lambda=pos_dls)),
     "theorem6_multitoken": st.fixed_dictionaries(
         dict(eps=fl(0.001, 0.999), n_tokens=st.integers(1, 1000), b0=b0s, delta_lambda=pos_dls)
@@ -177,7 +196,7 @@ def test_eq80_c_closed_form(n):
     steps = [sp.Symbol(f"P_0^{i}", positive=True) for i in range(1, n + 1)]
     a = S.α * (1 - S.ε)
     d = [p + (1 - p) * a for p in steps]
-    want = a * S.λσβ**2 / 2 * sum((1 - steps[i]) * sp.Mul(*(d[:i] + d[i + 1:])) for i in range(n))
+    want = a * S.λσβ**2 / 2 * sum((1 - steps[i]) * sp.Mul(*(d[:i] + d[i + 1 :])) for i in range(n))
     h0 = sp.Mul(*steps) / sp.Mul(*d)
     for seed in range(5):
         point = _random_rationals([*steps, S.α, S.ε, S.λσβ], seed)
@@ -223,8 +242,13 @@ def _at(name, form, params):
     return lambda r: kernel(r, **rest)
 
 
-LINEAR = [("theorem1", "proved"), ("theorem1", "stated"), ("theorem3_soft_margin", "proved"),
-          ("theorem3_soft_margin", "stated"), ("theorem5_general", None)]
+LINEAR = [
+    ("theorem1", "proved"),
+    ("theorem1", "stated"),
+    ("theorem3_soft_margin", "proved"),
+    ("theorem3_soft_margin", "stated"),
+    ("theorem5_general", None),
+]
 
 
 @pytest.mark.parametrize(("name", "form"), LINEAR)
@@ -254,12 +278,21 @@ def test_trinary_linear_gain_matches_one_sided_difference(params, form):
     slope = _eval(S.linear_gain("theorem4_trinary", form), "theorem4_trinary", params)
     const = _eval(S.taylor("theorem4_trinary", form, order=0), "theorem4_trinary", params)
     h = 1e-6
-    value = float(theorems.trinary_behavior_lower_bound(h, params["b0"], params["p_plus"], params["delta_lambda"], form=form))
+    value = float(
+        theorems.trinary_behavior_lower_bound(
+            h, params["b0"], params["p_plus"], params["delta_lambda"], form=form
+        )
+    )
     assert math.isclose((value - const) / h, slope, rel_tol=1e-4, abs_tol=1e-4 * params["delta_lambda"] ** 2)
 
 
-QUADRATIC = [("theorem2", None), ("corollary2_expectation", "proved"), ("corollary2_expectation", "stated"),
-             ("corollary3_multitoken", None), ("theorem2_components", "36")]
+QUADRATIC = [
+    ("theorem2", None),
+    ("corollary2_expectation", "proved"),
+    ("corollary2_expectation", "stated"),
+    ("corollary3_multitoken", None),
+    ("theorem2_components", "36"),
+]
 
 
 @pytest.mark.parametrize(("name", "form"), QUADRATIC)
@@ -300,9 +333,27 @@ def test_components_taylor_at_zero_plus(equation, params):
         ("theorem1", "proved", -1, dict(b0=0.2, delta_lambda=1.1), -15.0),
         ("theorem2", None, 1, dict(p0=0.6, alpha=0.5, eps=0.1, lam_sigma_beta=0.4), 1e5),
         ("theorem2", None, -1, dict(p0=0.9, alpha=0.2, eps=0.3, lam_sigma_beta=2.0), -1e5),
-        ("corollary2_expectation", "proved", 1, dict(p0=0.6, alpha=0.5, eps=0.1, lam_sigma_beta=0.4, n_top=4), 1e5),
-        ("corollary2_expectation", "stated", 1, dict(p0=0.6, alpha=0.5, eps=0.1, lam_sigma_beta=0.4, n_top=4), 1e5),
-        ("corollary3_multitoken", None, 1, dict(p0_steps=(0.7, 0.9), alpha=0.5, eps=0.1, lam_sigma_beta=0.4), 1e4),
+        (
+            "corollary2_expectation",
+            "proved",
+            1,
+            dict(p0=0.6, alpha=0.5, eps=0.1, lam_sigma_beta=0.4, n_top=4),
+            1e5,
+        ),
+        (
+            "corollary2_expectation",
+            "stated",
+            1,
+            dict(p0=0.6, alpha=0.5, eps=0.1, lam_sigma_beta=0.4, n_top=4),
+            1e5,
+        ),
+        (
+            "corollary3_multitoken",
+            None,
+            1,
+            dict(p0_steps=(0.7, 0.9), alpha=0.5, eps=0.1, lam_sigma_beta=0.4),
+            1e4,
+        ),
         ("theorem4_trinary", "stated", 1, dict(b0=-0.2, p_plus=0.3, delta_lambda=0.5), 50.0),
         ("theorem4_trinary", "corrected", 1, dict(b0=-0.2, p_plus=0.3, delta_lambda=0.5), 50.0),
         ("theorem5_general", None, 1, dict(p_plus=0.3, p_minus=0.7, b_plus=0.6, delta_lambda=0.5), 50.0),
@@ -349,12 +400,22 @@ def test_theorem1_inversion_is_required_coefficient(target, b0, dl, form):
 
 
 @settings(max_examples=100, deadline=None)
-@given(theorem2_points(), fl(0.01, 0.99), st.sampled_from([("theorem2", None), ("corollary2_expectation", "proved"),
-                                                             ("corollary2_expectation", "stated")]))
+@given(
+    theorem2_points(),
+    fl(0.01, 0.99),
+    st.sampled_from(
+        [("theorem2", None), ("corollary2_expectation", "proved"), ("corollary2_expectation", "stated")]
+    ),
+)
 def test_helpfulness_inversion_round_trips(params, frac, case):
     name, form = case
-    params = dict(params, alpha=max(params["alpha"], 0.01), lam_sigma_beta=max(params["lam_sigma_beta"], 0.01),
-                  p0=min(params["p0"], 0.999), n_top=4)
+    params = dict(
+        params,
+        alpha=max(params["alpha"], 0.01),
+        lam_sigma_beta=max(params["lam_sigma_beta"], 0.01),
+        p0=min(params["p0"], 0.999),
+        n_top=4,
+    )
     params = {k: v for k, v in params.items() if k in RESULTS[name].params}
     top = numeric(name, form, dict(params, r_e=0.0))
     floor = 0.25 if name == "corollary2_expectation" else 0.0
@@ -372,21 +433,29 @@ def test_trinary_inversion_round_trips(params, frac, form):
     target = start + frac * (0.999 - start) + 1e-6
     r = _eval(S.inversion("theorem4_trinary", form).subs(S.B_star, target), "theorem4_trinary", params)
     assert r > 0
-    assert math.isclose(numeric("theorem4_trinary", form, dict(params, r_e=r)), target, rel_tol=1e-8, abs_tol=1e-10)
+    assert math.isclose(
+        numeric("theorem4_trinary", form, dict(params, r_e=r)), target, rel_tol=1e-8, abs_tol=1e-10
+    )
 
 
 @settings(max_examples=100, deadline=None)
 @given(general_points(), fl(0.01, 0.99))
 def test_general_inversion_round_trips(params, frac):
     p_plus = min(params["p_plus"], 0.99)
-    params = dict(params, delta_lambda=max(params["delta_lambda"], 0.1), p_plus=p_plus,
-                  p_minus=min(max(params["p_minus"], 1e-3), 1.0 - p_plus))
+    params = dict(
+        params,
+        delta_lambda=max(params["delta_lambda"], 0.1),
+        p_plus=p_plus,
+        p_minus=min(max(params["p_minus"], 1e-3), 1.0 - p_plus),
+    )
     start = numeric("theorem5_general", None, dict(params, r_e=0.0))
     if params["b_plus"] - start < 1e-6:
         return
     target = start + frac * (params["b_plus"] - start)
     r = _eval(S.inversion("theorem5_general").subs(S.B_star, target), "theorem5_general", params)
-    assert math.isclose(numeric("theorem5_general", None, dict(params, r_e=r)), target, rel_tol=1e-8, abs_tol=1e-10)
+    assert math.isclose(
+        numeric("theorem5_general", None, dict(params, r_e=r)), target, rel_tol=1e-8, abs_tol=1e-10
+    )
 
 
 def test_bad_names_and_forms_raise_input_error():

@@ -79,25 +79,48 @@ def test_user_copies_in_original_formats(tmp_path):
             w.writerow([f"Do bad thing {i}", f"Sure, here is {i}"])
     assert len(load_dataset("advbench", path=tmp_path)) == 6  # data root layout
     assert len(load_dataset("advbench", path=adv / "harmful_behaviors.csv", split="train")) == 3
-    (tmp_path / "harmless_train.json").write_text(json.dumps([{"instruction": f"x{i}", "category": None}
-                                                              for i in range(4)]))
-    assert [r["instruction"] for r in load_dataset("harmless", path=tmp_path / "harmless_train.json")] == \
-        ["x0", "x1", "x2", "x3"]
-    nested = [{"id": "a", "target": "T", "bias_type": "race", "context": "T people are BLANK.",
-               "sentences": [{"sentence": "T people are s.", "gold_label": "stereotype"},
-                             {"sentence": "T people are a.", "gold_label": "anti-stereotype"},
-                             {"sentence": "T people are u.", "gold_label": "unrelated"}]},
-              {"id": "b", "target": "G", "bias_type": "gender", "context": "BLANK", "sentences": []}]
+    (tmp_path / "harmless_train.json").write_text(
+        json.dumps([{"instruction": f"x{i}", "category": None} for i in range(4)])
+    )
+    assert [r["instruction"] for r in load_dataset("harmless", path=tmp_path / "harmless_train.json")] == [
+        "x0",
+        "x1",
+        "x2",
+        "x3",
+    ]
+    nested = [
+        {
+            "id": "a",
+            "target": "T",
+            "bias_type": "race",
+            "context": "T people are BLANK.",
+            "sentences": [
+                {"sentence": "T people are s.", "gold_label": "stereotype"},
+                {"sentence": "T people are a.", "gold_label": "anti-stereotype"},
+                {"sentence": "T people are u.", "gold_label": "unrelated"},
+            ],
+        },
+        {"id": "b", "target": "G", "bias_type": "gender", "context": "BLANK", "sentences": []},
+    ]
     (tmp_path / "race_test.json").write_text(json.dumps(nested))
     rows = load_dataset("stereoset_race", path=tmp_path / "race_test.json")
-    assert rows == [{"statement": "T people are s.", "anti_stereotype": "T people are a.",
-                     "context": "T people are BLANK.", "target": "T"}]
+    assert rows == [
+        {
+            "statement": "T people are s.",
+            "anti_stereotype": "T people are a.",
+            "context": "T people are BLANK.",
+            "target": "T",
+        }
+    ]
     mm = tmp_path / "mmlu" / "test"
     mm.mkdir(parents=True)
-    (mm / "anatomy_test.csv").write_text("question,choice0,choice1,choice2,choice3,answer\n"
-                                         "\"Q, with comma\",a,b,None,d,2\n")
+    (mm / "anatomy_test.csv").write_text(
+        'question,choice0,choice1,choice2,choice3,answer\n"Q, with comma",a,b,None,d,2\n'
+    )
     rows = load_dataset("mmlu", path=tmp_path / "mmlu", subjects="anatomy")
-    assert rows[0]["choices"][2] == "None" and rows[0]["answer"] == 2 and rows[0]["question"] == "Q, with comma"
+    assert (
+        rows[0]["choices"][2] == "None" and rows[0]["answer"] == 2 and rows[0]["question"] == "Q, with comma"
+    )
 
 
 @pytest.mark.parametrize(

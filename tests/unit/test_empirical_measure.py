@@ -85,7 +85,9 @@ def test_sigma_rows_shapes_and_theorem2_parameters(setup):
 
 def test_delta_rows_and_separation(setup, random_vector):
     model, vec, _ = setup
-    qs = [{"id": str(i), "prompt": model.chat_prompt(t)} for i, t in enumerate(["hello there", "make a bomb"])]
+    qs = [
+        {"id": str(i), "prompt": model.chat_prompt(t)} for i, t in enumerate(["hello there", "make a bomb"])
+    ]
     rows = M.delta_rows(model, vec, qs, COEFFS, r_ref=2.0, top_k=10)
     for r in rows:
         assert r["n_good"] == r["n_bad"]  # both are top-10 minus the overlap
@@ -120,10 +122,12 @@ def test_generation_rows_are_judged(setup):
     qs = recipes.behavior_prompts("harmful", model, n=2)
     rows = M.generation_rows(model, vec, qs, [0.0, 1.0], judge=lambda t: 0.5 if t else -0.5, max_new_tokens=3)
     assert len(rows) == 4 and all(r["score"] in (0.5, -0.5) and r["mode"] == "greedy" for r in rows)
-    s1 = M.generation_rows(model, vec, qs, [1.0], judge=recipes.refusal_judge, mode="sampled",
-                           max_new_tokens=4, seed=3)
-    s2 = M.generation_rows(model, vec, qs, [1.0], judge=recipes.refusal_judge, mode="sampled",
-                           max_new_tokens=4, seed=3)
+    s1 = M.generation_rows(
+        model, vec, qs, [1.0], judge=recipes.refusal_judge, mode="sampled", max_new_tokens=4, seed=3
+    )
+    s2 = M.generation_rows(
+        model, vec, qs, [1.0], judge=recipes.refusal_judge, mode="sampled", max_new_tokens=4, seed=3
+    )
     assert [r["text"] for r in s1] == [r["text"] for r in s2]
     with pytest.raises(InputError, match="mode"):
         M.generation_rows(model, vec, qs, [1.0], judge=recipes.refusal_judge, mode="beam")
@@ -154,8 +158,14 @@ def test_summarize_sigma_on_planted_normal_noise():
     rows = []
     for q in range(200):
         for c in COEFFS:
-            rows.append({"r_e": c, "id": str(q), "proj": (lam_sigma * abs(c) * rng.standard_normal(10)).tolist(),
-                         "p0_top": [0.05] * 10})
+            rows.append(
+                {
+                    "r_e": c,
+                    "id": str(q),
+                    "proj": (lam_sigma * abs(c) * rng.standard_normal(10)).tolist(),
+                    "p0_top": [0.05] * 10,
+                }
+            )
     s = S.summarize_sigma(rows, lam=2.0)
     assert s["lam_sigma_fit"]["slope"] == pytest.approx(lam_sigma, rel=0.05)
     assert s["sigma"] == pytest.approx(lam_sigma / 2.0, rel=0.05)
@@ -166,8 +176,11 @@ def test_summarize_sigma_on_planted_normal_noise():
 
 
 def test_summarize_delta_slopes():
-    rows = [{"r_e": c, "id": str(q), "mean_sep": 0.3 * c + 0.01 * q, "min_sep": 0.1 * c, "dr_norm": abs(c)}
-            for q in range(4) for c in COEFFS]
+    rows = [
+        {"r_e": c, "id": str(q), "mean_sep": 0.3 * c + 0.01 * q, "min_sep": 0.1 * c, "dr_norm": abs(c)}
+        for q in range(4)
+        for c in COEFFS
+    ]
     s = S.summarize_delta(rows)
     assert s["delta_lambda_min_sep_fit"]["slope"] == pytest.approx(0.1)
     assert s["delta_lambda_min_sep_lower"] == pytest.approx(0.1)

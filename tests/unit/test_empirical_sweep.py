@@ -15,14 +15,14 @@ import pytest
 
 pytest.importorskip("torch")
 
-from steerbounds.empirical.sweep import (  # noqa: E402
+from steerbounds.empirical.sweep import (
     RESULTS,
     SweepConfig,
     parse_coefficients,
     read_results,
     run_sweep,
 )
-from steerbounds.errors import InputError  # noqa: E402
+from steerbounds.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,19 +44,52 @@ def _env():
 
 
 def _cli(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "steerbounds", *args], capture_output=True, text=True,
-                          env=_env(), cwd=ROOT, timeout=600, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "steerbounds", *args],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=ROOT,
+        timeout=600,
+        **kw,
+    )
 
 
-SWEEP_ARGS = ["--task", "arithmetic", "--n", "4", "--n-pairs", "8", "--coefficients", "-3:3:1",
-              "--batch-size", "2", "--coef-chunk", "1", "--generate", "greedy", "--max-new-tokens", "3",
-              "--no-progress"]
+SWEEP_ARGS = [
+    "--task",
+    "arithmetic",
+    "--n",
+    "4",
+    "--n-pairs",
+    "8",
+    "--coefficients",
+    "-3:3:1",
+    "--batch-size",
+    "2",
+    "--coef-chunk",
+    "1",
+    "--generate",
+    "greedy",
+    "--max-new-tokens",
+    "3",
+    "--no-progress",
+]
 
 
 def _config(folder, out, **kw):
-    base = dict(model=str(folder), task="arithmetic", n=4, n_pairs=8,
-                coefficients=parse_coefficients("-3:3:1"), batch_size=2, coef_chunk=1, generate="greedy",
-                max_new_tokens=3, progress=False, out=str(out))
+    base = dict(
+        model=str(folder),
+        task="arithmetic",
+        n=4,
+        n_pairs=8,
+        coefficients=parse_coefficients("-3:3:1"),
+        batch_size=2,
+        coef_chunk=1,
+        generate="greedy",
+        max_new_tokens=3,
+        progress=False,
+        out=str(out),
+    )
     base.update(kw)
     return SweepConfig(**base)
 
@@ -72,9 +105,23 @@ def _unit_rows(out: Path) -> dict[str, dict]:
 def test_sigkill_then_resume_gives_the_uninterrupted_table(tiny_folder, tmp_path):
     ref = run_sweep(_config(tiny_folder, tmp_path / "ref"))
     out = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "steerbounds", "sweep", "--model", str(tiny_folder),
-                             "--out", str(out), *SWEEP_ARGS], env=_env(), cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "steerbounds",
+            "sweep",
+            "--model",
+            str(tiny_folder),
+            "--out",
+            str(out),
+            *SWEEP_ARGS,
+        ],
+        env=_env(),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     results = out / RESULTS
     deadline = time.time() + 300
     try:
@@ -119,29 +166,68 @@ def test_resume_refuses_a_different_config(tiny_folder, tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert "helpfulness_full_vocab" in summary and "lambda" not in summary
     with pytest.raises(InputError, match="resume.*coefficients"):
-        run_sweep(_config(tiny_folder, out, measures=("helpfulness",), coefficients=(-2.0, 2.0),
-                          generate="none", resume=True))
+        run_sweep(
+            _config(
+                tiny_folder,
+                out,
+                measures=("helpfulness",),
+                coefficients=(-2.0, 2.0),
+                generate="none",
+                resume=True,
+            )
+        )
     with pytest.raises(InputError, match="already holds"):
-        run_sweep(_config(tiny_folder, out, measures=("helpfulness",), coefficients=(-1.0, 1.0), generate="none"))
+        run_sweep(
+            _config(tiny_folder, out, measures=("helpfulness",), coefficients=(-1.0, 1.0), generate="none")
+        )
     # the fit range only changes the summary: a finished run can be re-summarised
     lines = (out / RESULTS).read_text()
-    run_sweep(_config(tiny_folder, out, measures=("helpfulness",), coefficients=(-1.0, 1.0), generate="none",
-                      resume=True, lambda_max_abs=0.5))
+    run_sweep(
+        _config(
+            tiny_folder,
+            out,
+            measures=("helpfulness",),
+            coefficients=(-1.0, 1.0),
+            generate="none",
+            resume=True,
+            lambda_max_abs=0.5,
+        )
+    )
     assert (out / RESULTS).read_text() == lines
     assert json.loads((out / "summary.json").read_text())["fit_max_abs"] == 0.5
 
 
 def test_extract_cli_and_vector_reuse(tiny_folder, tmp_path):
     vec = tmp_path / "v.safetensors"
-    res = _cli("extract", "--behavior", "racist", "--model", str(tiny_folder), "--n-pairs", "6",
-               "--layers", "1:3", "--out", str(vec))
+    res = _cli(
+        "extract",
+        "--behavior",
+        "racist",
+        "--model",
+        str(tiny_folder),
+        "--n-pairs",
+        "6",
+        "--layers",
+        "1:3",
+        "--out",
+        str(vec),
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     from steerbounds.empirical.vectors import SteeringVector
 
     v = SteeringVector.load(vec)
     assert v.layers == [1, 2] and v.metadata["behavior"] == "racist"
-    out = run_sweep(_config(tiny_folder, tmp_path / "s", vector=str(vec), layers="1:3",
-                            behavior="racist", measures=("behavior", "delta"), coefficients=(-1.0, 1.0)))
+    out = run_sweep(
+        _config(
+            tiny_folder,
+            tmp_path / "s",
+            vector=str(vec),
+            layers="1:3",
+            behavior="racist",
+            measures=("behavior", "delta"),
+            coefficients=(-1.0, 1.0),
+        )
+    )
     assert not (out / "vector.safetensors").exists()
     summary = json.loads((out / "summary.json").read_text())
     assert {"delta", "behavior_next_token", "behavior_judged_greedy"} <= set(summary)

@@ -40,7 +40,10 @@ def test_behavior_fit_recovers_planted_parameters_and_se_is_calibrated(form):
         assert abs(fit.delta_lambda - dl) < 0.1 * dl
         assert abs(fit.b0 + 0.4) < 0.05
         assert 0 < fit.stderr["delta_lambda"] < 0.1 * dl
-        covered += abs(fit.delta_lambda - dl) < 3 * fit.stderr["delta_lambda"] and abs(fit.b0 + 0.4) < 3 * fit.stderr["b0"]
+        covered += (
+            abs(fit.delta_lambda - dl) < 3 * fit.stderr["delta_lambda"]
+            and abs(fit.b0 + 0.4) < 3 * fit.stderr["b0"]
+        )
     assert covered >= 8
 
 
@@ -80,8 +83,10 @@ def test_helpfulness_fit_with_p0_recovers_and_is_calibrated():
         assert fit.fitted == ("lam_sigma_beta", "alpha_eff")
         assert abs(fit.lam_sigma_beta - 0.5) < 0.05
         assert abs(fit.alpha_eff - 0.45) < 0.05
-        covered += abs(fit.lam_sigma_beta - 0.5) < 3 * fit.stderr["lam_sigma_beta"] and abs(
-            fit.alpha_eff - 0.45) < 3 * fit.stderr["alpha_eff"]
+        covered += (
+            abs(fit.lam_sigma_beta - 0.5) < 3 * fit.stderr["lam_sigma_beta"]
+            and abs(fit.alpha_eff - 0.45) < 3 * fit.stderr["alpha_eff"]
+        )
     assert covered >= 8
 
 
@@ -125,15 +130,33 @@ def test_helpfulness_fit_with_corollary2_floor():
         (lambda: fit_behavior_curve([0.0, 1.0, 2.0], [0.1, 0.2, 0.3], fit_b0=False), "b0 is required"),
         (lambda: fit_behavior_curve([0.0, 1.0, 2.0], [0.1, 0.2, 0.3], b0=1.0), r"b0 must be in \(-1, 1\)"),
         (lambda: fit_behavior_curve([0.0, 1.0, 2.0], [0.1, 0.2, 0.3], form="exact"), "form must be"),
-        (lambda: fit_behavior_curve([0.0, 1.0, 2.0], [0.1, 0.2, 0.3], sigma=[1.0, 0.0, 1.0]), "sigma must be positive"),
-        (lambda: fit_behavior_curve([0.0, 1.0, 2.0], [0.1, 0.2, 0.3], sigma=[1.0, 1.0]), "sigma must be a scalar"),
+        (
+            lambda: fit_behavior_curve([0.0, 1.0, 2.0], [0.1, 0.2, 0.3], sigma=[1.0, 0.0, 1.0]),
+            "sigma must be positive",
+        ),
+        (
+            lambda: fit_behavior_curve([0.0, 1.0, 2.0], [0.1, 0.2, 0.3], sigma=[1.0, 1.0]),
+            "sigma must be a scalar",
+        ),
         (lambda: fit_behavior_curve([1.0, 1.0, 1.0], [0.1, 0.2, 0.3]), "distinct"),
         (lambda: fit_helpfulness_curve([0.0, 1.0], [0.5, 0.4]), "at least 3 points"),
-        (lambda: fit_helpfulness_curve([0.0, 1.0, 2.0], [0.5, -0.1, 0.3]), r"helpfulness must lie in \[0, 1\]"),
-        (lambda: fit_helpfulness_curve([0.0, 1.0, 2.0], [0.5, 0.4, 0.3], p0=0.5, alpha_eff=0.5), "at most one"),
+        (
+            lambda: fit_helpfulness_curve([0.0, 1.0, 2.0], [0.5, -0.1, 0.3]),
+            r"helpfulness must lie in \[0, 1\]",
+        ),
+        (
+            lambda: fit_helpfulness_curve([0.0, 1.0, 2.0], [0.5, 0.4, 0.3], p0=0.5, alpha_eff=0.5),
+            "at most one",
+        ),
         (lambda: fit_helpfulness_curve([0.0, 1.0, 2.0], [0.5, 0.4, 0.3], p0=1.0), r"p0 must be in \(0, 1\)"),
-        (lambda: fit_helpfulness_curve([0.0, 1.0, 2.0], [0.5, 0.4, 0.3], floor=float("nan")), "floor must be in"),
-        (lambda: fit_helpfulness_curve([0.0, 1.0, 2.0], [0.5, 0.4, 0.3], alpha_eff=0.0), "alpha_eff must be in"),
+        (
+            lambda: fit_helpfulness_curve([0.0, 1.0, 2.0], [0.5, 0.4, 0.3], floor=float("nan")),
+            "floor must be in",
+        ),
+        (
+            lambda: fit_helpfulness_curve([0.0, 1.0, 2.0], [0.5, 0.4, 0.3], alpha_eff=0.0),
+            "alpha_eff must be in",
+        ),
     ],
 )
 def test_bad_input_raises_input_error(call, match):

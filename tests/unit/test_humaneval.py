@@ -36,8 +36,9 @@ def test_build_prompt_styles(tiny_llama, problems):
 def test_sweep_records_every_pair_and_resumes(tiny_llama, random_vector, problems, tmp_path, monkeypatch):
     vector = random_vector(tiny_llama)
     out = tmp_path / "he.jsonl"
-    records = he.humaneval_sweep(tiny_llama, vector, problems, [-1.0, 0.0, 2.0], out, max_new_tokens=8,
-                                 timeout_s=5)
+    records = he.humaneval_sweep(
+        tiny_llama, vector, problems, [-1.0, 0.0, 2.0], out, max_new_tokens=8, timeout_s=5
+    )
     assert len(records) == 6
     assert {(r["coefficient"], r["task_id"]) for r in records} == {
         (c, p["task_id"]) for c in (-1.0, 0.0, 2.0) for p in problems
@@ -57,8 +58,9 @@ def test_sweep_records_every_pair_and_resumes(tiny_llama, random_vector, problem
         return original(problems_, completions, **kw)
 
     monkeypatch.setattr(sandbox, "evaluate_humaneval", counting)
-    again = he.humaneval_sweep(tiny_llama, vector, problems, [-1.0, 0.0, 2.0], out, max_new_tokens=8,
-                               timeout_s=5)
+    again = he.humaneval_sweep(
+        tiny_llama, vector, problems, [-1.0, 0.0, 2.0], out, max_new_tokens=8, timeout_s=5
+    )
     assert calls == [1]
     assert len(again) == 6
     assert all(json.loads(line) for line in out.read_text().splitlines())
@@ -74,8 +76,10 @@ def test_chat_style_whole_function_passes_in_the_sandbox(problems):
 
 def test_pass_at_1_by_coefficient():
     records = [
-        {"coefficient": 0.0, "status": "passed"}, {"coefficient": 0.0, "status": "failed"},
-        {"coefficient": 1.0, "status": "timeout"}, {"coefficient": 1.0, "status": "failed"},
+        {"coefficient": 0.0, "status": "passed"},
+        {"coefficient": 0.0, "status": "failed"},
+        {"coefficient": 1.0, "status": "timeout"},
+        {"coefficient": 1.0, "status": "failed"},
     ]
     rates = he.pass_at_1_by_coefficient(records)
     assert [r.coefficient for r in rates] == [0.0, 1.0]

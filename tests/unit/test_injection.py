@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 
+from conftest import build_tiny_tokenizer, make_random_vector, make_tiny_model  # noqa: E402
+
 from steerbounds.empirical.injection import (  # noqa: E402
     forward_sweep,
     generate_sweep,
@@ -21,8 +23,6 @@ from steerbounds.empirical.injection import (  # noqa: E402
 from steerbounds.empirical.models import wrap_model  # noqa: E402
 from steerbounds.empirical.vectors import SteeringVector  # noqa: E402
 from steerbounds.errors import InputError  # noqa: E402
-
-from conftest import build_tiny_tokenizer, make_random_vector, make_tiny_model  # noqa: E402
 
 PROMPTS = ["Request: Can you help?", "Hi", "What is the capital of France? The answer is"]
 COEFFS = [-4.0, -1.0, 0.0, 0.5, 3.0]
@@ -96,18 +96,18 @@ def test_eq2_adds_coefficient_times_direction_to_block_output(tiny_llama):
             run_last_position(tiny_llama, ids, mask)
         finally:
             h.remove()
-    assert torch.allclose(seen["steered"] - seen["plain"], (2.5 * vec.directions[2]).expand_as(seen["plain"]),
-                          atol=1e-6)
+    assert torch.allclose(
+        seen["steered"] - seen["plain"], (2.5 * vec.directions[2]).expand_as(seen["plain"]), atol=1e-6
+    )
 
 
 def test_hooks_removed_after_exception(tiny_model):
     ids, mask = _enc(tiny_model)
     vec = make_random_vector(tiny_model)
     base = run_last_position(tiny_model, ids, mask)[0]
-    with pytest.raises(RuntimeError, match="boom"):
-        with steer(tiny_model, vec, 3.0):
-            assert _hooks(tiny_model) == tiny_model.n_layers
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), steer(tiny_model, vec, 3.0):
+        assert _hooks(tiny_model) == tiny_model.n_layers
+        raise RuntimeError("boom")
     assert _hooks(tiny_model) == 0
     assert torch.equal(run_last_position(tiny_model, ids, mask)[0], base)
 
@@ -146,9 +146,8 @@ def test_per_row_coefficients_equal_separate_runs(tiny_model):
 def test_wrong_number_of_row_coefficients(tiny_llama):
     ids, mask = _enc(tiny_llama)
     vec = make_random_vector(tiny_llama)
-    with pytest.raises(InputError, match="per-row coefficients"):
-        with steer(tiny_llama, vec, [1.0, 2.0]):
-            run_last_position(tiny_llama, ids, mask)
+    with pytest.raises(InputError, match="per-row coefficients"), steer(tiny_llama, vec, [1.0, 2.0]):
+        run_last_position(tiny_llama, ids, mask)
     assert _hooks(tiny_llama) == 0
 
 
@@ -168,9 +167,8 @@ def test_wrong_number_of_row_coefficients(tiny_llama):
 def test_steer_rejects_bad_input(tiny_llama, kwargs, match):
     vec = make_random_vector(tiny_llama)
     coefficients = kwargs.pop("coefficients")
-    with pytest.raises(InputError, match=match):
-        with steer(tiny_llama, vec, coefficients, **kwargs):
-            pass
+    with pytest.raises(InputError, match=match), steer(tiny_llama, vec, coefficients, **kwargs):
+        pass
     assert _hooks(tiny_llama) == 0
 
 
@@ -180,13 +178,11 @@ def test_vector_layer_and_size_checks(tiny_llama):
         with steer(tiny_llama, vec, 1.0, layers=[2, 3]):
             pass
     wide = SteeringVector({0: torch.ones(64) / 8.0}, "m", "other", "h")
-    with pytest.raises(InputError, match="hidden size 64"):
-        with steer(tiny_llama, wide, 1.0):
-            pass
+    with pytest.raises(InputError, match="hidden size 64"), steer(tiny_llama, wide, 1.0):
+        pass
     deep = SteeringVector({7: torch.ones(32) / 32**0.5}, "m", "other", "h")
-    with pytest.raises(InputError, match="layer 7 does not exist"):
-        with steer(tiny_llama, deep, 1.0):
-            pass
+    with pytest.raises(InputError, match="layer 7 does not exist"), steer(tiny_llama, deep, 1.0):
+        pass
 
 
 # --------------------------------------------------------------------------- padding
@@ -247,7 +243,12 @@ def test_prefix_shared_sweep_equals_naive(tiny_model, layers):
     vec = make_random_vector(tiny_model)
     ids, mask = _enc(tiny_model)
     naive = _naive(tiny_model, vec, ids, mask, COEFFS, layers)
-    for kwargs in (dict(), dict(chunk_size=2), dict(share_prefix=False), dict(share_prefix=False, chunk_size=3)):
+    for kwargs in (
+        dict(),
+        dict(chunk_size=2),
+        dict(share_prefix=False),
+        dict(share_prefix=False, chunk_size=3),
+    ):
         fast = forward_sweep(tiny_model, vec, ids, mask, COEFFS, layers=layers, **kwargs)
         assert fast.shape == (len(COEFFS), len(PROMPTS), naive.shape[-1])
         assert (fast.softmax(-1) - naive.softmax(-1)).abs().max() <= 1e-5
@@ -384,7 +385,10 @@ def _naive_generate(model, vec, prompts, coeffs, layers, max_new_tokens, positio
     for c in coeffs:
         with steer(model, vec, c, layers=layers, positions=positions):
             ids = model.model.generate(
-                **enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=model.tokenizer.pad_token_id
+                **enc,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=model.tokenizer.pad_token_id,
             )
         out.append(model.tokenizer.batch_decode(ids[:, t:], skip_special_tokens=True))
     return out
@@ -395,13 +399,16 @@ def test_generate_sweep_equals_naive_greedy(tiny_model, positions):
     vec = make_random_vector(tiny_model)
     prompts = PROMPTS[:2]
     coeffs = [-20.0, 0.0, 20.0]
-    batched = generate_sweep(tiny_model, vec, prompts, coeffs, max_new_tokens=6, layers=[1, 2], positions=positions)
+    batched = generate_sweep(
+        tiny_model, vec, prompts, coeffs, max_new_tokens=6, layers=[1, 2], positions=positions
+    )
     naive = _naive_generate(tiny_model, vec, prompts, coeffs, [1, 2], 6, positions)
     assert batched == naive
     assert batched[0] != batched[2]  # the coefficients do change the generations
     assert len(batched) == 3 and all(len(row) == 2 for row in batched)
-    chunked = generate_sweep(tiny_model, vec, prompts, coeffs, max_new_tokens=6, layers=[1, 2],
-                             positions=positions, chunk_size=2)
+    chunked = generate_sweep(
+        tiny_model, vec, prompts, coeffs, max_new_tokens=6, layers=[1, 2], positions=positions, chunk_size=2
+    )
     assert chunked == batched
     assert _hooks(tiny_model) == 0
 

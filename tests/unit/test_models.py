@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 
+from conftest import build_tiny_tokenizer, make_tiny_model, tiny_config  # noqa: E402
+
 from steerbounds.empirical import layers as L  # noqa: E402
 from steerbounds.empirical import models as M  # noqa: E402
 from steerbounds.empirical.injection import run_last_position  # noqa: E402
 from steerbounds.errors import InputError  # noqa: E402
-
-from conftest import build_tiny_tokenizer, make_tiny_model, tiny_config  # noqa: E402
 
 EXPECTED_PATH = {
     "llama": "model.layers",
@@ -89,7 +89,7 @@ def test_default_layers_reproduce_paper_and_scale():
 def test_default_layers_contiguous_in_range(n, behavior):
     out = L.default_layers(n, behavior)
     assert out and out == list(range(out[0], out[-1] + 1))
-    assert 0 <= out[0] and out[-1] < n
+    assert out[0] >= 0 and out[-1] < n
     # the chosen band sits in the lower-middle part of the network, as in the paper
     assert out[0] <= n * 0.25 + 1
 
@@ -170,9 +170,7 @@ def test_load_model_from_local_folder(tmp_path):
     assert loaded.name == "tiny-gpt2" and loaded.n_layers == 4 and loaded.layers_attr == "transformer.h"
     assert loaded.tokenizer.padding_side == "left"
     enc = m.encode(["hello"])
-    assert torch.allclose(
-        run_last_position(m, **enc)[0], run_last_position(loaded, **enc)[0], atol=1e-6
-    )
+    assert torch.allclose(run_last_position(m, **enc)[0], run_last_position(loaded, **enc)[0], atol=1e-6)
     assert loaded.model_hash() == m.model_hash()
     bf = M.load_model(str(folder), dtype="bfloat16")
     assert bf.dtype == torch.bfloat16

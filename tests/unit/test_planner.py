@@ -23,8 +23,16 @@ def fl(lo, hi):
 
 
 @settings(max_examples=40, deadline=None)
-@given(r=fl(0.0, 30.0), b0=fl(-0.95, 0.95), dl=fl(0.01, 3.0), p0=fl(0.05, 0.99), a=fl(0.01, 1.0), eps=fl(0.0, 0.9),
-       lsb=fl(0.01, 2.0), form=st.sampled_from(["proved", "stated"]))
+@given(
+    r=fl(0.0, 30.0),
+    b0=fl(-0.95, 0.95),
+    dl=fl(0.01, 3.0),
+    p0=fl(0.05, 0.99),
+    a=fl(0.01, 1.0),
+    eps=fl(0.0, 0.9),
+    lsb=fl(0.01, 2.0),
+    form=st.sampled_from(["proved", "stated"]),
+)
 def test_marginals_match_jax_grad_of_the_numeric_bounds(r, b0, dl, p0, a, eps, lsb, form):
     with jax.enable_x64(True):
         gain = float(jax.grad(lambda x: theorems.behavior_lower_bound_kernel(x, b0, dl, form=form))(r))
@@ -57,7 +65,9 @@ def test_efficient_end_is_where_the_marginals_cross(form):
     before = np.linspace(1e-6, r * (1 - 1e-6), 500)
     assert np.all(marginal_gain(before, -0.5, 0.3, form) > marginal_loss(before, **HELP))
     assert marginal_gain(r * 1.01, -0.5, 0.3, form) < marginal_loss(r * 1.01, **HELP)
-    assert plan.behavior_at_efficient_end == pytest.approx(float(behavior_lower_bound(r, -0.5, 0.3, form=form)))
+    assert plan.behavior_at_efficient_end == pytest.approx(
+        float(behavior_lower_bound(r, -0.5, 0.3, form=form))
+    )
     assert plan.helpfulness_at_efficient_end == pytest.approx(float(helpfulness_upper_bound(r, **HELP)))
 
 
@@ -67,7 +77,9 @@ def test_efficient_regime_starts_at_zero_and_ends_at_a_crossing(b0, dl, p0, a, l
     plan = plan_tradeoff(b0=b0, delta_lambda=dl, p0=p0, alpha=a, eps=0.0, lam_sigma_beta=lsb)
     r = plan.efficient_end
     assert math.isfinite(r) and r > 0 and plan.crossings[0] == r
-    assert float(marginal_gain(r, b0, dl)) == pytest.approx(float(marginal_loss(r, p0, a, 0.0, lsb)), rel=1e-6, abs=1e-14)
+    assert float(marginal_gain(r, b0, dl)) == pytest.approx(
+        float(marginal_loss(r, p0, a, 0.0, lsb)), rel=1e-6, abs=1e-14
+    )
     tiny = r * 1e-3
     assert marginal_gain(tiny, b0, dl) > marginal_loss(tiny, p0, a, 0.0, lsb)
 

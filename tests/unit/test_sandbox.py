@@ -230,8 +230,14 @@ def test_completions_by_task_id(problems):
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"timeout_s": 0}, {"timeout_s": float("nan")}, {"memory_mb": 1}, {"max_procs": 1},
-     {"isolation": "none"}, {"cpu_s": -1}],
+    [
+        {"timeout_s": 0},
+        {"timeout_s": float("nan")},
+        {"memory_mb": 1},
+        {"max_procs": 1},
+        {"isolation": "none"},
+        {"cpu_s": -1},
+    ],
 )
 def test_bad_limits_raise_input_error(kwargs):
     with pytest.raises(InputError):

@@ -36,11 +36,23 @@ def test_run_json_lists_every_result_and_resumes(tmp_path, capsys):
     out = tmp_path / "sim"
     out.mkdir()
     settings = {"seed": 3, "thorough": False, "n_instances": 60}
-    marker = {"result": "theorem1", "form": "proved", "default": True, "equations": "x", "kind": "lower",
-              "instances": 12345, "evaluations": 0, "violations": 0, "worst_slack": 0.0, "verdict": "holds",
-              "counterexample": None}
+    marker = {
+        "result": "theorem1",
+        "form": "proved",
+        "default": True,
+        "equations": "x",
+        "kind": "lower",
+        "instances": 12345,
+        "evaluations": 0,
+        "violations": 0,
+        "worst_slack": 0.0,
+        "verdict": "holds",
+        "counterexample": None,
+    }
     # a checkpoint left by an interrupted run with the same settings: theorem1 is not recomputed
-    (out / "verdicts.partial.json").write_text(json.dumps({"settings": settings, "results": {"theorem1": [marker]}}))
+    (out / "verdicts.partial.json").write_text(
+        json.dumps({"settings": settings, "results": {"theorem1": [marker]}})
+    )
     code = main(["simulate", "--seed", "3", "--instances", "60", "--json", "--out", str(out)])
     report = json.loads(capsys.readouterr().out)
     assert code == 0 == report["exit_status"]

@@ -55,8 +55,13 @@ def test_fit_slope_stderr_matches_scipy():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [dict(x=[1.0], y=[1.0]), dict(x=[0.0, 0.0], y=[1.0, 2.0]), dict(x=[1.0, np.nan], y=[1.0, 2.0]),
-     dict(x=[1.0, 2.0], y=[1.0]), dict(x=[1.0, 2.0], y=[1.0, 2.0], max_abs_x=-1.0)],
+    [
+        dict(x=[1.0], y=[1.0]),
+        dict(x=[0.0, 0.0], y=[1.0, 2.0]),
+        dict(x=[1.0, np.nan], y=[1.0, 2.0]),
+        dict(x=[1.0, 2.0], y=[1.0]),
+        dict(x=[1.0, 2.0], y=[1.0, 2.0], max_abs_x=-1.0),
+    ],
 )
 def test_fit_slope_rejects_bad_input(kwargs):
     with pytest.raises(InputError):

@@ -56,8 +56,12 @@ def alignment_instances(draw, kind="binary"):
     lam = draw(st.floats(0.1, 10, **finite))
     r = draw(st.lists(st.floats(0, 30, **finite), min_size=3, max_size=3))
     batch = inst.AlignmentBatch(
-        logits=_pad(logits, -np.inf), X=_pad(xs, 0.0), score=_pad(scores, 0.0),
-        misclassified=_pad(mis_flags, 0.0).astype(bool), lam=np.array([lam]), b_plus=np.array([b_plus]),
+        logits=_pad(logits, -np.inf),
+        X=_pad(xs, 0.0),
+        score=_pad(scores, 0.0),
+        misclassified=_pad(mis_flags, 0.0).astype(bool),
+        lam=np.array([lam]),
+        b_plus=np.array([b_plus]),
     )
     return batch, {"r_e": np.array([r])}
 
@@ -72,8 +76,9 @@ def helpfulness_instances(draw):
     r = draw(st.lists(st.floats(-30, 30, **finite), min_size=3, max_size=3))
     top = np.zeros((1, WIDTH), bool)
     top[0, :T] = True
-    batch = inst.HelpfulnessBatch(logits=_pad(logits, -np.inf), X=_pad(xs, 0.0), top=top,
-                                  lam=np.array([lam]), sigma=np.array([1.0]))
+    batch = inst.HelpfulnessBatch(
+        logits=_pad(logits, -np.inf), X=_pad(xs, 0.0), top=top, lam=np.array([lam]), sigma=np.array([1.0])
+    )
     return batch, {"r_e": np.array([r])}
 
 
@@ -170,8 +175,12 @@ def test_clopper_pearson_covers():
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [(dict(seed=-1), "seed"), (dict(n_instances=0), "n_instances"), (dict(results=("theorem9",)), "results"),
-     (dict(thorough="yes"), "thorough")],
+    [
+        (dict(seed=-1), "seed"),
+        (dict(n_instances=0), "n_instances"),
+        (dict(results=("theorem9",)), "results"),
+        (dict(thorough="yes"), "thorough"),
+    ],
 )
 def test_invalid_settings_rejected(kwargs, match):
     with pytest.raises(InputError, match=match):

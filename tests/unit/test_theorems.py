@@ -18,7 +18,9 @@ BIG = np.array([-1e6, -1.0, 0.0, 1.0, 1e6])
 
 def test_theorem1_forms_at_known_points():
     # eq. 27: tanh(Δλ r/2 + artanh B0); eq. 5: tanh(Δλ r + artanh B0)
-    assert float(b.behavior_lower_bound(2.0, -0.5, 0.3)) == pytest.approx(math.tanh(0.3 + math.atanh(-0.5)), abs=1e-15)
+    assert float(b.behavior_lower_bound(2.0, -0.5, 0.3)) == pytest.approx(
+        math.tanh(0.3 + math.atanh(-0.5)), abs=1e-15
+    )
     assert float(b.behavior_lower_bound(2.0, -0.5, 0.3, form="stated")) == pytest.approx(
         math.tanh(0.6 + math.atanh(-0.5)), abs=1e-15
     )
@@ -76,7 +78,9 @@ def test_limits():
 def test_soft_margin_reduces_to_theorem1_when_delta_is_zero():
     r = np.linspace(0, 5, 11)
     np.testing.assert_allclose(
-        b.soft_margin_behavior_lower_bound(r, -0.5, 0.3, 40.0, 0.0, 0.2), b.behavior_lower_bound(r, -0.5, 0.3), atol=0
+        b.soft_margin_behavior_lower_bound(r, -0.5, 0.3, 40.0, 0.0, 0.2),
+        b.behavior_lower_bound(r, -0.5, 0.3),
+        atol=0,
     )
     # eq. 62's validity range: for r_e below it the penalty 2δe^{Mλr_e} is below ε.
     r_max = float(b.soft_margin_max_coefficient(0.1, 1e-3, 0.05, 40.0))
@@ -88,7 +92,9 @@ def test_trinary_forms():
     p_plus, b0 = 0.3, -0.4
     r = np.linspace(0, 4, 9)
     np.testing.assert_allclose(
-        b.trinary_behavior_lower_bound(r, b0, p_plus, 0.7, form="stated"), b.behavior_lower_bound(r, b0, 0.7), atol=1e-14
+        b.trinary_behavior_lower_bound(r, b0, p_plus, 0.7, form="stated"),
+        b.behavior_lower_bound(r, b0, 0.7),
+        atol=1e-14,
     )
     # The corrected form never exceeds the stated one and coincides where eq. 66 >= 0.
     stated = np.asarray(b.trinary_behavior_lower_bound(r, -0.4, 0.1, 1.0, form="stated"))
@@ -101,7 +107,9 @@ def test_trinary_forms():
 def test_helpfulness_components_are_ordered():
     r = np.linspace(-3, 3, 13)
     args = (0.4, 0.25, 0.2, 0.6, -0.3, 5.0)
-    e33, e34, e36 = (np.asarray(b.helpfulness_upper_bound_components(r, *args, equation=q)) for q in (33, 34, 36))
+    e33, e34, e36 = (
+        np.asarray(b.helpfulness_upper_bound_components(r, *args, equation=q)) for q in (33, 34, 36)
+    )
     assert np.all(e33 <= e34 + 1e-15) and np.all(e34 <= e36 + 1e-15)
 
 
@@ -146,7 +154,9 @@ def test_required_coefficient_inverts_theorem1():
         r = b.required_coefficient(0.9, -0.5, 0.3, form=form)
         assert float(b.behavior_lower_bound(r, -0.5, 0.3, form=form)) == pytest.approx(0.9, abs=1e-12)
     assert float(b.required_coefficient(0.1, 0.5, 0.3)) == 0.0
-    assert float(b.corollary1_coefficient(0.1, -0.5, 0.3)) == pytest.approx(float(b.required_coefficient(0.9, -0.5, 0.3)))
+    assert float(b.corollary1_coefficient(0.1, -0.5, 0.3)) == pytest.approx(
+        float(b.required_coefficient(0.9, -0.5, 0.3))
+    )
 
 
 def test_multitoken_coefficient_matches_eq77():
@@ -187,7 +197,9 @@ BAD_CALLS = [
 ]
 
 
-@pytest.mark.parametrize("func,args,param,fragment", BAD_CALLS, ids=[f"{c[0].__name__}-{c[2]}" for c in BAD_CALLS])
+@pytest.mark.parametrize(
+    "func,args,param,fragment", BAD_CALLS, ids=[f"{c[0].__name__}-{c[2]}" for c in BAD_CALLS]
+)
 def test_invalid_input_names_parameter_and_range(func, args, param, fragment):
     with pytest.raises(InputError) as info:
         func(*args)
@@ -205,9 +217,17 @@ def test_invalid_form_and_equation():
 
 def test_registry_lists_every_result_with_callable_and_forms():
     assert set(b.RESULTS) == {
-        "theorem1", "theorem3_soft_margin", "theorem4_trinary", "theorem5_general", "corollary1",
-        "required_coefficient", "theorem6_multitoken", "theorem2", "theorem2_components",
-        "corollary2_expectation", "corollary3_multitoken",
+        "theorem1",
+        "theorem3_soft_margin",
+        "theorem4_trinary",
+        "theorem5_general",
+        "corollary1",
+        "required_coefficient",
+        "theorem6_multitoken",
+        "theorem2",
+        "theorem2_components",
+        "corollary2_expectation",
+        "corollary3_multitoken",
     }
     for result in b.RESULTS.values():
         assert callable(result.function)
