@@ -120,7 +120,9 @@ def test_torn_tail_is_cut_and_corrupt_middle_line_reported(tmp_path: Path) -> No
 
 
 def test_stale_temporaries_removed_only_when_writer_is_gone(tmp_path: Path) -> None:
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
     dead_pid = int(dead.stdout)
     stale = tmp_path / f".vector.safetensors.{dead_pid}.abc{io.TEMP_SUFFIX}"
     stale.write_text("orphan")
@@ -133,13 +135,13 @@ def test_stale_temporaries_removed_only_when_writer_is_gone(tmp_path: Path) -> N
 def test_output_path_checks(tmp_path: Path) -> None:
     f = tmp_path / "file"
     f.write_text("x")
-    with pytest.raises(InputError, match="--out: .* exists and is not a folder"):
+    with pytest.raises(InputError, match=r"--out: .* exists and is not a folder"):
         io.check_output_dir(f, option="--out")
-    with pytest.raises(InputError, match="--out: .* is not a folder, so"):
+    with pytest.raises(InputError, match=r"--out: .* is not a folder, so"):
         io.check_output_dir(f / "sub", option="--out")
-    with pytest.raises(InputError, match="--plot: .* is a folder"):
+    with pytest.raises(InputError, match=r"--plot: .* is a folder"):
         io.check_output_file(tmp_path, option="--plot")
-    with pytest.raises(InputError, match="--plot: .* is not a folder, so"):
+    with pytest.raises(InputError, match=r"--plot: .* is not a folder, so"):
         io.check_output_file(f / "x.png", option="--plot")
     assert io.check_output_dir(tmp_path / "a" / "b", option="--out") == tmp_path / "a" / "b"
     assert not (tmp_path / "a").exists()  # checking creates nothing
