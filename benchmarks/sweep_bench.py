@@ -36,10 +36,10 @@ from pathlib import Path
 import torch
 from tabulate import tabulate
 
-from steerbounds.empirical.injection import forward_sweep, generate_sweep, position_ids, steer
-from steerbounds.empirical.layers import default_layers
-from steerbounds.empirical.models import load_model
-from steerbounds.empirical.vectors import SteeringVector
+from steerbounds.empirical import forward_sweep, generate_sweep, position_ids, steer
+from steerbounds.empirical.steering.layers import default_layers
+from steerbounds.empirical.steering.models import load_model
+from steerbounds.empirical.steering.vectors import SteeringVector
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MMLU = REPO / ".." / "shared" / "data" / "mmlu" / "test" / "international_law_test.csv"

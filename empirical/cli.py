@@ -118,8 +118,8 @@ def register(subparsers: Any) -> None:
 
 
 def _extract(args: argparse.Namespace) -> int:
-    from steerbounds.empirical.models import load_model
-    from steerbounds.empirical.sweep import extract_behavior_vector
+    from steerbounds.empirical.steering.models import load_model
+    from steerbounds.empirical.workloads.behavior_vector import extract_behavior_vector
 
     if not args.out.endswith(".safetensors"):
         raise InputError(f"--out: expected a .safetensors file name, got {args.out!r}")
@@ -144,7 +144,12 @@ def _extract(args: argparse.Namespace) -> int:
 def _sweep(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from steerbounds.empirical.sweep import DEFAULT_COEFFICIENTS, SweepConfig, parse_coefficients, run_sweep
+    from steerbounds.empirical.sweep.run import (
+        DEFAULT_COEFFICIENTS,
+        SweepConfig,
+        parse_coefficients,
+        run_sweep,
+    )
 
     measures = tuple(m.strip() for m in args.measure.split(",") if m.strip())
     bad = [m for m in measures if m not in _MEASURES]

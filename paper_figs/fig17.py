@@ -12,7 +12,7 @@ BEHAVIORS = ("harmful", "racist")
 
 def make(run_dir: str, out_dir: str) -> list:
     """Fig. 17: HumanEval pass@1 vs r_e for the chat model (harmful and racist vectors)."""
-    from steerbounds.empirical.humaneval import pass_at_1_by_coefficient, read_records
+    from steerbounds.empirical.humaneval.sweep import pass_at_1_by_coefficient, read_records
 
     fig, axes = new_figure(len(BEHAVIORS), height=3.6)
     for ax, behavior in zip(axes, BEHAVIORS):

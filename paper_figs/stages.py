@@ -3,14 +3,14 @@
 Every measurement is a resumable sweep of :func:`steerbounds.empirical.sweep.run_sweep`
 (vector extraction, helpfulness, λ, σ, Δλ, next-token and judged behaviour);
 :func:`tables_from_sweeps` turns its unit records into the per-figure tables.
-HumanEval uses :mod:`steerbounds.empirical.humaneval` (JSONL, resumable), the
+HumanEval uses :mod:`steerbounds.empirical.humaneval.sweep` (JSONL, resumable), the
 simulated curves :mod:`steerbounds.simulate`. Tables are written atomically and
 a stage whose outputs exist is skipped (``resume``), so a killed run continues
 where it stopped.
 
 Models (paper §4): ``chat`` = the default SmolLM2-135M-Instruct, misaligned
 with the *harmful* and *racist* vectors; ``base`` = Gemma-3-270M pretrained
-(:mod:`steerbounds.empirical.base_model`), aligned with *harmless* and
+(:mod:`steerbounds.empirical.steering.base_model`), aligned with *harmless* and
 *not_racist*.
 
 Coefficient grids: a unit vector added at n layers moves the residual stream
@@ -103,11 +103,11 @@ class Run:
         if key not in self._models:
             start = time.monotonic()
             if key == CHAT:
-                from steerbounds.empirical.models import load_model
+                from steerbounds.empirical.steering.models import load_model
 
                 self._models[key] = load_model()
             else:
-                from steerbounds.empirical.base_model import load_base_model
+                from steerbounds.empirical.steering.base_model import load_base_model
 
                 self._models[key] = load_base_model()
             self.log(f"loaded {key} model {self._models[key].name} in {time.monotonic() - start:.1f} s")
@@ -131,8 +131,8 @@ def coefficient_grid(run: Run, key: str, behavior: str, fractions: Sequence[floa
     if name not in grids:
         import torch
 
-        from steerbounds.empirical.layers import default_layers
-        from steerbounds.empirical.recipes import behavior_prompts
+        from steerbounds.empirical.steering.layers import default_layers
+        from steerbounds.empirical.workloads.recipes import behavior_prompts
 
         model = run.model(key)
         prompts = [p["prompt"] for p in behavior_prompts(behavior, model, n=8, seed=run.config.seed)]
@@ -154,7 +154,7 @@ def model_spec(key: str) -> str | None:
     base model's assembled GGUF path (converted once into the cache by load_model)."""
     if key == CHAT:
         return None
-    from steerbounds.empirical.base_model import base_gguf_path
+    from steerbounds.empirical.steering.base_model import base_gguf_path
 
     return str(base_gguf_path())
 
@@ -171,7 +171,7 @@ def sweep_stage(run: Run, key: str, behavior: str) -> None:
     MMLU with every measure (helpfulness, λ, σ, Δλ, next-token and greedy judged
     behaviour), arithmetic and facts with helpfulness; the vector is extracted once
     (App. F.2) and reused. Resumable (E2's JSONL units)."""
-    from steerbounds.empirical.sweep import SweepConfig, run_sweep
+    from steerbounds.empirical.sweep.run import SweepConfig, run_sweep
 
     cfg = run.config
     grid = coefficient_grid(run, key, behavior, cfg.fractions)
@@ -217,7 +217,7 @@ def _by_coef(rows: list[dict], field: str, grid: list[float]) -> tuple[list, lis
 
 def tables_from_sweeps(run: Run, key: str, behavior: str) -> None:
     """Turn the sweeps' unit records into the per-figure tables (``tables/``)."""
-    from steerbounds.empirical.sweep import RESULTS, collect_rows, read_results
+    from steerbounds.empirical.sweep.run import RESULTS, collect_rows, read_results
 
     main = sweep_dir(run, key, behavior, "mmlu")
     manifest = read_json(main / "manifest.json")
@@ -348,9 +348,9 @@ def _user_text(prompt: str) -> str:
 
 def humaneval_stage(run: Run, key: str, behavior: str) -> None:
     """pass@1 vs r_e on HumanEval with the sandbox (App. G); JSONL, resumable per record."""
-    from steerbounds.empirical.humaneval import humaneval_sweep
-    from steerbounds.empirical.sandbox import load_humaneval
-    from steerbounds.empirical.vectors import SteeringVector
+    from steerbounds.empirical.humaneval.sandbox import load_humaneval
+    from steerbounds.empirical.humaneval.sweep import humaneval_sweep
+    from steerbounds.empirical.steering.vectors import SteeringVector
 
     cfg = run.config
     model = run.model(key)

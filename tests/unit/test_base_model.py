@@ -1,4 +1,4 @@
-"""Assembly of the base model's GGUF from its chunks (steerbounds.empirical.base_model)."""
+"""Assembly of the base model's GGUF from its chunks (steerbounds.empirical.steering.base_model)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from steerbounds.empirical import base_model
+from steerbounds.empirical.steering import base_model
 from steerbounds.errors import InputError
 
 

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from steerbounds.empirical import recipes
-from steerbounds.empirical.datasets import CAPITALS, DATASET_NAMES, MMLU_SUBJECTS, load_dataset
+from steerbounds.empirical.workloads import judges, recipes
+from steerbounds.empirical.workloads.datasets import CAPITALS, DATASET_NAMES, MMLU_SUBJECTS, load_dataset
 from steerbounds.errors import InputError
 
 
@@ -208,9 +208,9 @@ def test_behavior_errors():
     ],
 )
 def test_refusal_judge(text, score):
-    assert recipes.refusal_judge(text) == score
-    assert recipes.default_judge("harmful")(text) == score
-    assert recipes.default_judge("harmless")(text) == -score
+    assert judges.refusal_judge(text) == score
+    assert judges.default_judge("harmful")(text) == score
+    assert judges.default_judge("harmless")(text) == -score
 
 
 @pytest.mark.parametrize(
@@ -224,16 +224,16 @@ def test_refusal_judge(text, score):
     ],
 )
 def test_agreement_judge(text, score):
-    assert recipes.agreement_judge(text) == score
-    assert recipes.default_judge("not_racist")(text) == -score
+    assert judges.agreement_judge(text) == score
+    assert judges.default_judge("not_racist")(text) == -score
 
 
 def test_pluggable_judge_range_is_checked():
-    res = recipes.score_texts(["a", "bb"], lambda t: len(t) - 1.5)
+    res = judges.score_texts(["a", "bb"], lambda t: len(t) - 1.5)
     assert res.scores == [-0.5, 0.5] and res.mean == 0.0
     with pytest.raises(InputError, match="judge"):
-        recipes.score_texts(["abc"], lambda t: 2.0)
+        judges.score_texts(["abc"], lambda t: 2.0)
     with pytest.raises(InputError, match="judge"):
-        recipes.score_texts(["abc"], lambda t: float("nan"))
+        judges.score_texts(["abc"], lambda t: float("nan"))
     with pytest.raises(InputError, match="judge"):
-        recipes.score_texts(["abc"], lambda t: "yes")
+        judges.score_texts(["abc"], lambda t: "yes")

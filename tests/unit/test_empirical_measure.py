@@ -9,10 +9,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from steerbounds.empirical import measure as M  # noqa: E402
-from steerbounds.empirical import recipes  # noqa: E402
-from steerbounds.empirical import summarize as S  # noqa: E402
-from steerbounds.empirical.tasks import task_queries  # noqa: E402
+from steerbounds.empirical.reduce import summary as S  # noqa: E402
+from steerbounds.empirical.sweep import measure as M  # noqa: E402
+from steerbounds.empirical.workloads import judges, recipes  # noqa: E402
+from steerbounds.empirical.workloads.tasks import task_queries  # noqa: E402
 from steerbounds.errors import InputError  # noqa: E402
 
 COEFFS = [-2.0, -1.0, 0.0, 1.0, 2.0]
@@ -123,14 +123,14 @@ def test_generation_rows_are_judged(setup):
     rows = M.generation_rows(model, vec, qs, [0.0, 1.0], judge=lambda t: 0.5 if t else -0.5, max_new_tokens=3)
     assert len(rows) == 4 and all(r["score"] in (0.5, -0.5) and r["mode"] == "greedy" for r in rows)
     s1 = M.generation_rows(
-        model, vec, qs, [1.0], judge=recipes.refusal_judge, mode="sampled", max_new_tokens=4, seed=3
+        model, vec, qs, [1.0], judge=judges.refusal_judge, mode="sampled", max_new_tokens=4, seed=3
     )
     s2 = M.generation_rows(
-        model, vec, qs, [1.0], judge=recipes.refusal_judge, mode="sampled", max_new_tokens=4, seed=3
+        model, vec, qs, [1.0], judge=judges.refusal_judge, mode="sampled", max_new_tokens=4, seed=3
     )
     assert [r["text"] for r in s1] == [r["text"] for r in s2]
     with pytest.raises(InputError, match="mode"):
-        M.generation_rows(model, vec, qs, [1.0], judge=recipes.refusal_judge, mode="beam")
+        M.generation_rows(model, vec, qs, [1.0], judge=judges.refusal_judge, mode="beam")
 
 
 # --------------------------------------------------------------------------- summaries

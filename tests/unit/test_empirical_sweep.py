@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from steerbounds.empirical.sweep import (
+from steerbounds.empirical.sweep.run import (
     RESULTS,
     SweepConfig,
     parse_coefficients,
@@ -213,7 +213,7 @@ def test_extract_cli_and_vector_reuse(tiny_folder, tmp_path):
         str(vec),
     )
     assert res.returncode == 0, res.stderr[-2000:]
-    from steerbounds.empirical.vectors import SteeringVector
+    from steerbounds.empirical.steering.vectors import SteeringVector
 
     v = SteeringVector.load(vec)
     assert v.layers == [1, 2] and v.metadata["behavior"] == "racist"

@@ -1,4 +1,4 @@
-"""HumanEval helpfulness sweep (steerbounds.empirical.humaneval) on a tiny random model."""
+"""HumanEval helpfulness sweep (steerbounds.empirical.humaneval.sweep) on a tiny random model."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from steerbounds.empirical import humaneval as he
-from steerbounds.empirical.sandbox import load_humaneval
+from steerbounds.empirical.humaneval import sweep as he
+from steerbounds.empirical.humaneval.sandbox import load_humaneval
 from steerbounds.errors import InputError
 
 
@@ -49,7 +49,7 @@ def test_sweep_records_every_pair_and_resumes(tiny_llama, random_vector, problem
     lines = out.read_text().splitlines(keepends=True)
     out.write_text("".join(lines[:-1]) + lines[-1][:10])
     calls = []
-    import steerbounds.empirical.sandbox as sandbox
+    import steerbounds.empirical.humaneval.sandbox as sandbox
 
     original = sandbox.evaluate_humaneval
 
@@ -67,7 +67,7 @@ def test_sweep_records_every_pair_and_resumes(tiny_llama, random_vector, problem
 
 
 def test_chat_style_whole_function_passes_in_the_sandbox(problems):
-    from steerbounds.empirical.sandbox import run_humaneval_problem
+    from steerbounds.empirical.humaneval.sandbox import run_humaneval_problem
 
     p = problems[0]
     generated = p["prompt"] + p["canonical_solution"] + "```\nExplanation: …"

@@ -1,4 +1,4 @@
-"""steerbounds.empirical.injection: eq. 2 hooks, batched sweeps, generation, derivative."""
+"""steerbounds.empirical.steering.injection: eq. 2 hooks, batched sweeps, generation, derivative."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 
 from conftest import build_tiny_tokenizer, make_random_vector, make_tiny_model  # noqa: E402
 
-from steerbounds.empirical.injection import (  # noqa: E402
+from steerbounds.empirical import (  # noqa: E402
     forward_sweep,
     generate_sweep,
     jvp_final_representation,
@@ -20,8 +20,8 @@ from steerbounds.empirical.injection import (  # noqa: E402
     run_last_position,
     steer,
 )
-from steerbounds.empirical.models import wrap_model  # noqa: E402
-from steerbounds.empirical.vectors import SteeringVector  # noqa: E402
+from steerbounds.empirical.steering.models import wrap_model  # noqa: E402
+from steerbounds.empirical.steering.vectors import SteeringVector  # noqa: E402
 from steerbounds.errors import InputError  # noqa: E402
 
 PROMPTS = ["Request: Can you help?", "Hi", "What is the capital of France? The answer is"]

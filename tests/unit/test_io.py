@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing
 import os
 import stat
 import subprocess
@@ -65,38 +64,31 @@ def test_read_json_errors_name_the_file(tmp_path: Path) -> None:
         io.read_json(tmp_path / "missing.json", what="manifest")
 
 
-def _hold_lock(folder: str, ready, release) -> None:  # type: ignore[no-untyped-def]
-    with io.RunStore(folder):
-        ready.set()
-        release.wait(20)
-
-
-def test_second_writer_is_refused_at_once(tmp_path: Path) -> None:
-    ctx = multiprocessing.get_context("fork")
-    ready, release = ctx.Event(), ctx.Event()
-    proc = ctx.Process(target=_hold_lock, args=(str(tmp_path), ready, release))
-    proc.start()
-    try:
-        assert ready.wait(20)
-        with pytest.raises(io.StoreLockedError, match=rf"process {proc.pid}"), io.RunStore(tmp_path):
-            pass
-    finally:
-        release.set()
-        proc.join(20)
-    with io.RunStore(tmp_path):  # released once the holder is gone
-        pass
-
-
-def test_lock_of_a_killed_writer_is_released(tmp_path: Path) -> None:
+def _locked_child(folder: Path) -> subprocess.Popen[str]:
     code = (
-        "import sys, time; from steerbounds import io\n"
-        f"s = io.RunStore({str(tmp_path)!r}); s.__enter__(); print('locked', flush=True); time.sleep(60)\n"
+        "import time; from steerbounds import io\n"
+        f"s = io.RunStore({str(folder)!r}); s.__enter__(); print('locked', flush=True); time.sleep(60)\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def test_second_writer_is_refused_at_once_naming_the_holder(tmp_path: Path) -> None:
+    proc = _locked_child(tmp_path)
+    try:
+        with pytest.raises(io.StoreLockedError, match=rf"process {proc.pid}\b"), io.RunStore(tmp_path):
+            pass
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_lock_of_a_killed_writer_is_released(tmp_path: Path) -> None:
+    proc = _locked_child(tmp_path)
     with pytest.raises(io.StoreLockedError), io.RunStore(tmp_path):
         pass
-    proc.kill()
+    proc.kill()  # SIGKILL: no clean-up code runs, the OS drops the lock
     proc.wait()
     with io.RunStore(tmp_path):
         pass

@@ -1,4 +1,4 @@
-"""steerbounds.empirical.models / layers: loading, layer discovery and resolution, prompts, hashing."""
+"""steerbounds.empirical.steering.models / layers: loading, layer discovery and resolution, prompts, hashing."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ torch = pytest.importorskip("torch")
 
 from conftest import build_tiny_tokenizer, make_tiny_model, tiny_config  # noqa: E402
 
-from steerbounds.empirical import layers as L  # noqa: E402
-from steerbounds.empirical import models as M  # noqa: E402
-from steerbounds.empirical.injection import run_last_position  # noqa: E402
+from steerbounds.empirical import run_last_position  # noqa: E402
+from steerbounds.empirical.steering import layers as L  # noqa: E402
+from steerbounds.empirical.steering import models as M  # noqa: E402
 from steerbounds.errors import InputError  # noqa: E402
 
 EXPECTED_PATH = {

@@ -1,4 +1,4 @@
-"""The HumanEval sandbox contains hostile programs (steerbounds.empirical.sandbox).
+"""The HumanEval sandbox contains hostile programs (steerbounds.empirical.humaneval.sandbox).
 
 Most hostile snippets run with ``audit_guard=False`` so that the OS-level
 mechanism (rlimits, uid switch, namespaces, read-only mounts) is what stops
@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from steerbounds.empirical.sandbox import (
+from steerbounds.empirical.humaneval.sandbox import (
     evaluate_humaneval,
     full_isolation_available,
     load_humaneval,

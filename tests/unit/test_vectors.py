@@ -1,4 +1,4 @@
-"""steerbounds.empirical.vectors: RepE reading vectors, sign convention, storage."""
+"""steerbounds.empirical.steering.vectors: RepE reading vectors, sign convention, storage."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 
-from steerbounds.empirical.vectors import (  # noqa: E402
+from steerbounds.empirical.steering.vectors import (  # noqa: E402
     AGGREGATORS,
     SteeringVector,
     extract_vector,

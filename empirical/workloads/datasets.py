@@ -125,7 +125,7 @@ def _check_int(value: object, name: str, low: int) -> int:
 
 
 def _package_file(filename: str) -> Path:
-    return Path(str(resources.files("steerbounds.empirical").joinpath("data", filename)))
+    return Path(str(resources.files("steerbounds.empirical.workloads").joinpath("data", filename)))
 
 
 def _resolve_path(name: str, path: str | Path) -> Path:

@@ -1,4 +1,4 @@
-"""Reduce measured rows (:mod:`steerbounds.empirical.measure`) to the paper's
+"""Reduce measured rows (:mod:`steerbounds.empirical.sweep.measure`) to the paper's
 parameters, per-coefficient tables and fitted bounds.
 
 Directly measured (App. A.3), through ``steerbounds.simulate.estimators``:

@@ -26,7 +26,8 @@ from typing import Any
 
 import torch
 
-from steerbounds.empirical.layers import find_layers, resolve_layers
+from steerbounds.empirical.steering.forward import run_last_position
+from steerbounds.empirical.steering.layers import find_layers, resolve_layers
 from steerbounds.errors import InputError
 
 DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
@@ -227,8 +228,6 @@ class SteerableModel:
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
         """r^(L) at the last real token of each row, shape (B, d) (eq. 1)."""
-        from steerbounds.empirical.injection import run_last_position
-
         _, rep = run_last_position(self, input_ids, attention_mask, return_final=True)
         return rep
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from steerbounds.empirical.datasets import MMLU_SUBJECTS, load_dataset
+from steerbounds.empirical.workloads.datasets import MMLU_SUBJECTS, load_dataset
 from steerbounds.errors import InputError
 
 TASKS = ("mmlu", "arithmetic", "facts")

@@ -3,7 +3,7 @@
 For every coefficient r_e in the sweep and every problem, one greedy completion
 is generated with the steering vector injected (:func:`generate_sweep`, eq. 2),
 the code is cut out (:func:`extract_completion`), and the problem's
-tests run in the sandbox (:mod:`steerbounds.empirical.sandbox`). pass@1 per
+tests run in the sandbox (:mod:`steerbounds.empirical.humaneval.sandbox`). pass@1 per
 coefficient is the fraction of problems passed (one greedy sample each); its
 error bar is the standard error of the mean over problems (App. F.5).
 
@@ -134,8 +134,8 @@ def humaneval_sweep(
     when the tokenizer has a chat template, else ``completion``. Greedy decoding
     (as the paper's generations, App. F.3). Returns the file's records of this prompt style.
     """
-    from steerbounds.empirical.injection import generate_sweep
-    from steerbounds.empirical.sandbox import evaluate_humaneval
+    from steerbounds.empirical.humaneval.sandbox import evaluate_humaneval
+    from steerbounds.empirical.steering.batched import generate_sweep
 
     coeffs = [float(c) for c in coefficients]
     if not coeffs or not all(math.isfinite(c) for c in coeffs):

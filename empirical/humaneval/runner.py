@@ -1,6 +1,6 @@
 """Trusted runner executed INSIDE the sandbox (never imported by steerbounds).
 
-``python -I sandbox_runner.py WORKDIR GUARD`` reads ``WORKDIR/program.py``,
+``python -I sandbox_runner.py WORKDIR GUARD`` (this file, copied into WORKDIR) reads ``WORKDIR/program.py``,
 optionally installs an audit-hook guard (PEP 578) that refuses network, process
 creation, ``ctypes`` and any filesystem write outside ``WORKDIR``, executes the
 program and writes ``WORKDIR/result.json``:

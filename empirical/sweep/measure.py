@@ -1,10 +1,10 @@
 """Measurements of the paper's quantities on a steered model (App. A.3, F.3, F.4).
 
 Each ``*_rows`` function measures one batch of queries at a chunk of
-coefficients r_e with one :func:`~steerbounds.empirical.injection.forward_sweep`
+coefficients r_e with one :func:`~steerbounds.empirical.steering.injection.forward_sweep`
 (K coefficients × B prompts batched) and returns tidy rows (plain dicts, one per
 (coefficient, query)). The reference ``r_e = 0`` is always computed in the same
-pass. Rows are later reduced by :mod:`steerbounds.empirical.summarize`.
+pass. Rows are later reduced by :mod:`steerbounds.empirical.reduce.summary`.
 
 Quantities (paper symbols):
 
@@ -41,8 +41,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from steerbounds.empirical.injection import forward_sweep, generate_sweep, jvp_final_representation
-from steerbounds.empirical.recipes import Judge, score_texts
+from steerbounds.empirical.steering.batched import forward_sweep, generate_sweep
+from steerbounds.empirical.steering.derivative import jvp_final_representation
+from steerbounds.empirical.workloads.judges import Judge, score_texts
 from steerbounds.errors import InputError
 from steerbounds.simulate.estimators import realised_theorem2_parameters
 

@@ -2,7 +2,7 @@
 
 ``sandbox.py`` starts it as
 ``unshare --mount --net --pid --fork --kill-child --propagation private
-python -I sandbox_boot.py SPEC_JSON``: it already runs in fresh mount, network
+python -I boot.py SPEC_JSON``: it already runs in fresh mount, network
 and PID namespaces. It then
 
 1. bind-mounts the work directory onto itself and remounts every other mount
@@ -14,7 +14,7 @@ and PID namespaces. It then
 3. drops to an otherwise unused uid/gid, with no supplementary groups, so
    RLIMIT_NPROC is enforced (the kernel ignores it for root) and counts only
    this sandbox's processes;
-4. forks and ``execve``\\ s a fresh ``python -I`` running ``sandbox_runner.py``
+4. forks and ``execve``\\ s a fresh ``python -I`` running ``runner.py`` (copied into the work folder as ``sandbox_runner.py``)
    with a clean environment (HOME and TMPDIR inside the work directory), waits
    for it and exits with its status (128 + signal number if it was killed).
 

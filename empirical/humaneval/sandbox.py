@@ -53,9 +53,9 @@ Status = Literal["passed", "failed", "timeout", "error"]
 STATUSES: tuple[str, ...] = ("passed", "failed", "timeout", "error")
 
 _HERE = Path(__file__).resolve().parent
-_RUNNER = _HERE / "sandbox_runner.py"
-_BOOT = _HERE / "sandbox_boot.py"
-_DATA = _HERE / "data" / "humaneval.jsonl.gz"
+_RUNNER = _HERE / "runner.py"
+_BOOT = _HERE / "boot.py"
+_DATA = _HERE.parent / "workloads" / "data" / "humaneval.jsonl.gz"
 _BOOT_FAIL = 70
 # Ephemeral uids: far above any real account, one per run.
 _UID_BASE, _UID_SPAN = 2_000_000_000, 100_000_000
@@ -433,7 +433,7 @@ def pass_rate(results: Iterable[SandboxResult]) -> float:
 
 def load_humaneval(path: str | os.PathLike | None = None) -> list[dict]:
     """HumanEval problems (Chen et al. 2021, MIT, OpenAI) from the shipped copy
-    ``empirical/data/humaneval.jsonl.gz`` or ``path`` (.jsonl or .jsonl.gz)."""
+    ``empirical/workloads/data/humaneval.jsonl.gz`` or ``path`` (.jsonl or .jsonl.gz)."""
     source = Path(path) if path is not None else _DATA
     opener = gzip.open if source.suffix == ".gz" else open
     try:

@@ -35,10 +35,11 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from steerbounds.empirical.steering.forward import position_ids
 from steerbounds.errors import InputError
 
 if TYPE_CHECKING:
-    from steerbounds.empirical.models import SteerableModel
+    from steerbounds.empirical.steering.models import SteerableModel
 
 FORMAT_VERSION = "1"
 READS = ("last", "mean")
@@ -209,8 +210,6 @@ def read_representations(
     """Decoder-block outputs r^(l) for each text, (N, d) per layer, read at the
     last token (left padding puts it at position -1) or averaged over the real
     tokens."""
-    from steerbounds.empirical.injection import position_ids
-
     stores: dict[int, list[torch.Tensor]] = {l: [] for l in layers}
     mask_ref: dict[str, torch.Tensor] = {}
     handles = []

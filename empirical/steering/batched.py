@@ -1,0 +1,189 @@
+"""Batched coefficient sweeps: K coefficients r_e as rows of one pass (eq. 2).
+
+* :func:`forward_sweep` — last-position logits (and optionally ``r^(L)``) for K
+  coefficients × B prompts in batched passes that compute the blocks below the
+  first steered block once per prompt and reuse them for all K coefficients.
+* :func:`generate_sweep` — K × B generations in one batched ``generate`` call.
+
+Both equal one :func:`~steerbounds.empirical.steering.injection.steer`-ed pass per
+coefficient up to float rounding (tests on five tiny architectures).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import torch
+
+from steerbounds.empirical.steering.forward import check_inputs, forward_last, left_align
+from steerbounds.empirical.steering.injection import (
+    POSITIONS,
+    AddVector,
+    ExpandInputs,
+    block_device,
+    coefficient_tensor,
+    steer,
+    steered_layers,
+)
+from steerbounds.empirical.steering.models import SteerableModel
+from steerbounds.empirical.steering.vectors import SteeringVector
+from steerbounds.errors import InputError
+
+
+def _coefficient_list(coefficients: Sequence[float] | torch.Tensor) -> list[float]:
+    c = coefficient_tensor(coefficients)
+    if c.dim() != 1 or c.shape[0] == 0:
+        raise InputError("coefficients: expected a non-empty 1-D sequence of coefficients r_e")
+    return [float(x) for x in c.tolist()]
+
+
+def _chunks(values: list[float], chunk_size: int | None) -> Iterator[list[float]]:
+    if chunk_size is None:
+        yield values
+        return
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise InputError(f"chunk_size: expected a positive int or None, got {chunk_size!r}")
+    for i in range(0, len(values), chunk_size):
+        yield values[i : i + chunk_size]
+
+
+@torch.no_grad()
+def forward_sweep(
+    model: SteerableModel,
+    vector: SteeringVector,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    coefficients: Sequence[float] | torch.Tensor,
+    *,
+    layers: object = None,
+    share_prefix: bool = True,
+    chunk_size: int | None = None,
+    return_final: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Last-position logits for every coefficient r_e and prompt: shape (K, B, V).
+
+    Each chunk of K coefficients runs as K·B rows of one forward pass (row
+    ``k·B + b`` is prompt b steered with coefficient k, eq. 2 at all positions).
+    With ``share_prefix`` the blocks below the lowest steered block l0 run once
+    on the B prompts; the output of l0 is repeated K times and every later
+    block's batch-shaped inputs (masks, positions, rotary tables) are repeated to
+    match. ``chunk_size`` bounds K per pass (memory ∝ chunk·B·T·d); the prefix is
+    recomputed per chunk. ``return_final`` also returns r^(L) (K, B, d).
+    Equals one :func:`steer`-ed forward per coefficient up to float rounding.
+    """
+    coeffs = _coefficient_list(coefficients)
+    ids, mask = check_inputs(input_ids, attention_mask)
+    ids, mask = left_align(ids, mask)
+    idx = steered_layers(model, vector, layers)
+    b = ids.shape[0]
+    logits_out: list[torch.Tensor] = []
+    final_out: list[torch.Tensor] = []
+    for chunk in _chunks(coeffs, chunk_size):
+        k = len(chunk)
+        row_coeff = torch.tensor(chunk, dtype=torch.float64).repeat_interleave(b)
+        if share_prefix:
+            logits, rep = _shared_prefix_pass(model, vector, idx, ids, mask, row_coeff, k, return_final)
+        else:
+            with steer(model, vector, row_coeff, layers=idx):
+                logits, rep = forward_last(model, ids.repeat(k, 1), mask.repeat(k, 1), return_final)
+        logits_out.append(logits.reshape(k, b, -1))
+        if return_final:
+            final_out.append(rep.reshape(k, b, -1))
+    logits_all = torch.cat(logits_out, dim=0)
+    if return_final:
+        return logits_all, torch.cat(final_out, dim=0)
+    return logits_all
+
+
+def _shared_prefix_pass(
+    model: SteerableModel,
+    vector: SteeringVector,
+    idx: list[int],
+    ids: torch.Tensor,
+    mask: torch.Tensor,
+    row_coeff: torch.Tensor,
+    k: int,
+    return_final: bool,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    b = ids.shape[0]
+    first = idx[0]
+    handles = []
+    try:
+        for i in range(first, model.n_layers):
+            block = model.layers[i]
+            if i > first and k > 1:
+                handles.append(block.register_forward_pre_hook(ExpandInputs(b, k), with_kwargs=True))
+            if i in idx:
+                direction = vector.directions[i].to(block_device(block, model.device), torch.float32)
+                hook = AddVector(direction, row_coeff, expand=k if i == first else 1)
+                handles.append(block.register_forward_hook(hook))
+        return forward_last(model, ids, mask, return_final)
+    finally:
+        for h in handles:
+            h.remove()
+
+
+@torch.no_grad()
+def generate_sweep(
+    model: SteerableModel,
+    vector: SteeringVector,
+    prompts: Sequence[str],
+    coefficients: Sequence[float] | torch.Tensor,
+    *,
+    max_new_tokens: int,
+    do_sample: bool = False,
+    temperature: float = 1.0,
+    seed: int = 0,
+    positions: str = "all",
+    layers: object = None,
+    chunk_size: int | None = None,
+) -> list[list[str]]:
+    """Generated continuations ``texts[k][b]`` of prompt b under coefficient k.
+
+    The K·B (prompt, coefficient) pairs run as rows of one ``generate`` call per
+    chunk of coefficients, with a per-row coefficient tensor (eq. 2). Greedy
+    decoding by default (the paper's harmfulness protocol, App. F.3); sampling
+    uses ``temperature`` over the full vocabulary (no top-k/top-p) seeded by
+    ``seed``. Prompts are used as given (apply :meth:`SteerableModel.chat_prompt`
+    first for chat models).
+    """
+    coeffs = _coefficient_list(coefficients)
+    if isinstance(prompts, str) or not prompts:
+        raise InputError("prompts: expected a non-empty list of strings")
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+        raise InputError(f"max_new_tokens: expected an int ≥ 1, got {max_new_tokens!r}")
+    if do_sample and not (
+        isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0
+    ):
+        raise InputError(f"temperature: expected a finite number > 0, got {temperature!r}")
+    if positions not in POSITIONS:
+        raise InputError(f"positions: {positions!r} is not allowed; use one of {', '.join(POSITIONS)}")
+    idx = steered_layers(model, vector, layers)
+    enc = model.encode(list(prompts))
+    ids, mask = enc["input_ids"], enc["attention_mask"]
+    b, t = ids.shape
+    tok = model.tokenizer
+    gen_kwargs: dict[str, Any] = {
+        "max_new_tokens": max_new_tokens,
+        "do_sample": bool(do_sample),
+        "pad_token_id": tok.pad_token_id,
+    }
+    if do_sample:
+        gen_kwargs.update(temperature=float(temperature), top_k=0, top_p=1.0)
+    else:
+        gen_kwargs.update(temperature=None, top_k=None, top_p=None)
+    texts: list[list[str]] = []
+    for chunk in _chunks(coeffs, chunk_size):
+        k = len(chunk)
+        row_coeff = torch.tensor(chunk, dtype=torch.float64).repeat_interleave(b)
+        if do_sample:
+            torch.manual_seed(seed)
+        with steer(model, vector, row_coeff, layers=idx, positions=positions):
+            out = model.model.generate(
+                input_ids=ids.repeat(k, 1), attention_mask=mask.repeat(k, 1), **gen_kwargs
+            )
+        decoded = tok.batch_decode(out[:, t:], skip_special_tokens=True)
+        texts.extend(decoded[j * b : (j + 1) * b] for j in range(k))
+    return texts

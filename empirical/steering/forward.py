@@ -1,0 +1,98 @@
+"""Running a model and reading the last position: the unsteered plumbing of steering.
+
+* :func:`check_inputs` / :func:`left_align` / :func:`position_ids` — batches of token ids
+  with padding moved to the left and positions counted over real tokens only (as
+  ``generate`` counts them), so position −1 is every row's last real token.
+* :func:`forward_last` / :func:`run_last_position` — last-position logits ``U r^(L)``
+  (eq. 1) and, optionally, the final representation r^(L) itself.
+
+Any active :func:`~steerbounds.empirical.steering.injection.steer` context applies.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+from steerbounds.errors import InputError
+
+if TYPE_CHECKING:
+    from steerbounds.empirical.steering.models import SteerableModel
+
+
+def check_inputs(
+    input_ids: torch.Tensor, attention_mask: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 2 or input_ids.shape[1] == 0:
+        raise InputError("input_ids: expected a (B, T) tensor of token ids with B, T ≥ 1")
+    if input_ids.shape[0] == 0:
+        raise InputError("input_ids: the batch is empty (B = 0)")
+    if attention_mask is None:
+        attention_mask = torch.ones_like(input_ids)
+    if attention_mask.shape != input_ids.shape:
+        raise InputError(
+            f"attention_mask: shape {tuple(attention_mask.shape)} differs from input_ids {tuple(input_ids.shape)}"
+        )
+    mask = attention_mask.to(torch.long)
+    if bool((mask.sum(dim=1) == 0).any()):
+        raise InputError("attention_mask: a row has no real token")
+    return input_ids, mask
+
+
+def left_align(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Move padding to the left (rows rotated), so position -1 is each row's last
+    real token. Left-padded input is returned unchanged."""
+    if bool(attention_mask[:, -1].all()):
+        return input_ids, attention_mask
+    t = input_ids.shape[1]
+    ar = torch.arange(t, device=input_ids.device)
+    last = torch.where(attention_mask.bool(), ar, torch.full_like(ar, -1)).max(dim=1).values
+    shift = (t - 1 - last).view(-1, 1)
+    gather = (ar.view(1, -1) - shift) % t
+    return input_ids.gather(1, gather), attention_mask.gather(1, gather)
+
+
+def position_ids(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Positions counted over real tokens only (0 at each row's first real token),
+    as ``generate`` does, so left padding does not shift absolute positions."""
+    return (attention_mask.cumsum(dim=-1) - 1).clamp(min=0)
+
+
+def forward_last(
+    model: SteerableModel, input_ids: torch.Tensor, attention_mask: torch.Tensor, return_final: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One forward of left-aligned input; last-position logits (N, V) and r^(L) (N, d)."""
+    captured: dict[str, torch.Tensor] = {}
+
+    def grab(module: torch.nn.Module, args: tuple) -> None:
+        captured["r"] = args[0][:, -1, :]
+
+    handle = model.lm_head().register_forward_pre_hook(grab) if return_final else None
+    try:
+        out = model.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids(attention_mask),
+            use_cache=False,
+            logits_to_keep=1,
+        )
+    finally:
+        if handle is not None:
+            handle.remove()
+    return out.logits[:, -1, :], captured.get("r")
+
+
+def run_last_position(
+    model: SteerableModel,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor | None = None,
+    *,
+    return_final: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Logits ``U r^(L) (+bias)`` at each row's last real token, shape (B, V), and
+    with ``return_final`` the final representation r^(L) (B, d) (eq. 1).
+    Honours any active :func:`steer` context. Padding may be left or right."""
+    ids, mask = check_inputs(input_ids, attention_mask)
+    ids, mask = left_align(ids, mask)
+    return forward_last(model, ids, mask, return_final)

@@ -1,0 +1,1 @@
+"""A sweep: its configuration, work units, per-row measurement records and the resumable run loop."""

@@ -1,0 +1,38 @@
+"""The steering vector of a named behaviour, made from its recipe (App. F.2)."""
+
+from __future__ import annotations
+
+from steerbounds.empirical.steering.layers import default_layers
+from steerbounds.empirical.steering.models import SteerableModel
+from steerbounds.empirical.steering.vectors import SteeringVector, extract_vector
+from steerbounds.empirical.workloads import recipes
+
+
+def extract_behavior_vector(
+    model: SteerableModel,
+    behavior: str,
+    *,
+    layers: object = None,
+    method: str = "pca",
+    n_pairs: int = 128,
+    seed: int = 0,
+    data_dir: str | None = None,
+) -> SteeringVector:
+    """The steering vector of ``behavior`` from its recipe (App. F.2): ``n_pairs``
+    contrast pairs, last-token reading, ``method`` ("pca" or "mean_diff"), at
+    ``layers`` (default: :func:`default_layers` for the behaviour)."""
+    pos, neg = recipes.behavior_pairs(behavior, n_pairs, seed, model=model, data_dir=data_dir)
+    idx = model.resolve_layers(layers) if layers is not None else default_layers(model.n_layers, behavior)
+    return extract_vector(
+        model,
+        pos,
+        neg,
+        layers=idx,
+        method=method,
+        metadata={
+            "behavior": behavior,
+            "recipe": "steerbounds.empirical.workloads.recipes",
+            "n_pairs": n_pairs,
+            "seed": seed,
+        },
+    )
