@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from typing import Any
 
@@ -98,7 +97,7 @@ def register(subparsers: Any) -> None:
         "--fit-max-abs",
         type=_finite_float("--fit-max-abs"),
         default=None,
-        help="|r_e| range of the linear λ and λσ fits (default: all; summary only)",
+        help="|r_e| range of the linear λ, λσ and Δλ fits (default: half the largest |r_e|; summary only)",
     )
     sw.add_argument(
         "--delta-ref",
@@ -112,6 +111,12 @@ def register(subparsers: Any) -> None:
     sw.add_argument("--out", default=None, help="output folder (default runs/BEHAVIOR-TASK-TIME)")
     sw.add_argument(
         "--resume", action="store_true", help="continue the sweep in --out, skipping finished units"
+    )
+    sw.add_argument(
+        "--repair",
+        action="store_true",
+        help="with --resume: drop corrupt lines of results.jsonl (reported with their line number) "
+        "and redo their units",
     )
     sw.add_argument("--no-progress", action="store_true")
     sw.set_defaults(func=_sweep)
@@ -144,12 +149,10 @@ def _extract(args: argparse.Namespace) -> int:
 def _sweep(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from steerbounds.empirical.sweep.run import (
-        DEFAULT_COEFFICIENTS,
-        SweepConfig,
-        parse_coefficients,
-        run_sweep,
-    )
+    from steerbounds import io
+    from steerbounds.empirical.reduce.summary import summary_rows
+    from steerbounds.empirical.sweep.config import DEFAULT_COEFFICIENTS, SweepConfig, parse_coefficients
+    from steerbounds.empirical.sweep.run import MANIFEST, RESULTS, SUMMARY_CSV, SUMMARY_JSON, run_sweep
 
     measures = tuple(m.strip() for m in args.measure.split(",") if m.strip())
     bad = [m for m in measures if m not in _MEASURES]
@@ -158,7 +161,11 @@ def _sweep(args: argparse.Namespace) -> int:
             f"--measure: {bad[0] if bad else args.measure!r} is not allowed; use a comma list of "
             f"{', '.join(_MEASURES)}"
         )
-    coeffs = parse_coefficients(args.coefficients) if args.coefficients is not None else DEFAULT_COEFFICIENTS
+    coeffs = (
+        parse_coefficients(args.coefficients, option="--coefficients")
+        if args.coefficients is not None
+        else DEFAULT_COEFFICIENTS
+    )
     config = SweepConfig(
         behavior=args.behavior,
         measures=measures,
@@ -176,21 +183,19 @@ def _sweep(args: argparse.Namespace) -> int:
         temperature=args.temperature,
         batch_size=args.batch_size,
         coef_chunk=args.coef_chunk,
-        lambda_max_abs=args.fit_max_abs,
+        fit_max_abs=args.fit_max_abs,
         delta_ref=args.delta_ref,
         data_dir=args.data_dir,
         device=args.device,
         dtype=args.dtype,
         out=args.out,
         resume=args.resume,
+        repair=args.repair,
         progress=not args.no_progress,
     )
     out = run_sweep(config)
-    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-    rows = [
-        (k, "—" if v is None else (f"{v:.4g}" if isinstance(v, float) else v))
-        for k, v in summary["headline"].items()
-    ]
-    print(tabulate(rows, headers=["parameter", "value"]))
-    print(f"results: {out}/results.jsonl, {out}/summary.json, {out}/summary.csv, {out}/manifest.json")
+    summary = io.read_json(out / SUMMARY_JSON, what="summary")
+    print(tabulate(list(summary_rows(summary)), headers=["quantity", "value"]))
+    files = ", ".join(str(out / f) for f in (RESULTS, SUMMARY_JSON, SUMMARY_CSV, MANIFEST, "tables/"))
+    print(f"results: {files}")
     return 0

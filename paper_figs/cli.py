@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import time
-from pathlib import Path
 from typing import Any
 
 from steerbounds.errors import InputError
@@ -33,14 +31,22 @@ def register(subparsers: Any) -> None:
 
 
 def _paper(args: argparse.Namespace) -> int:
-    from steerbounds.paper_figs import FIGURES, fits, report, stages
+    from steerbounds import io
+    from steerbounds.paper_figs import report, stages
+    from steerbounds.paper_figs.catalog import draw_all
+    from steerbounds.paper_figs.data import PaperData
 
     models = tuple(m.strip() for m in args.models.split(",") if m.strip())
     bad = [m for m in models if m not in stages.MODEL_BEHAVIORS]
     if not models or bad:
         raise InputError(f"--models: expected a comma list of chat, base; got {args.models!r}")
-    out = Path(args.out)
-    if out.exists() and any(out.iterdir()) and not (args.resume or args.figures_only):
+    out = io.check_output_dir(args.out, option="--out")
+    if args.figures_only:
+        if not (out / "config.json").is_file():
+            raise InputError(
+                f"--figures-only: {str(out)!r} holds no paper run (no config.json); run it first"
+            )
+    elif out.exists() and any(out.iterdir()) and not args.resume:
         raise InputError(
             f"--out: {str(out)!r} is not empty; pass --resume to continue it or choose a new folder"
         )
@@ -54,23 +60,17 @@ def _paper(args: argparse.Namespace) -> int:
         }
     )
     saved = out / "config.json"
-    if args.resume and saved.is_file():
-        import json
-
-        if json.loads(saved.read_text(encoding="utf-8")) != json.loads(json.dumps(cfg.to_dict())):
-            raise InputError(
-                f"--resume: {str(out)!r} was run with another configuration (--quick or --models differ)"
-            )
+    if args.resume and saved.is_file() and io.read_json(saved, what="config") != io.jsonable(cfg.to_dict()):
+        raise InputError(
+            f"--resume: {str(out)!r} was run with another configuration (--quick or --models differ)"
+        )
     run = stages.Run(
         out, cfg, resume=True, log=lambda msg: print(f"[{time.monotonic() - start:6.0f} s] {msg}", flush=True)
     )
     if not args.figures_only:
-        stages.run_all(run)
-    fits.compute(out)
-    drawn = []
-    for name in FIGURES:
-        module = importlib.import_module(f"steerbounds.paper_figs.{name}")
-        drawn += [str(p.relative_to(out)) for p in module.make(str(out), str(out / "figures"))]
+        with io.output_dir(out, option="--out"):
+            stages.run_all(run)
+    drawn = [str(p.relative_to(out)) for p in draw_all(PaperData(out), out / "figures")]
     elapsed = time.monotonic() - start
     path = report.write(out, elapsed_s=elapsed, timings=run.timings, figures=drawn)
     print(f"report: {path}  ({elapsed / 60:.1f} min)")

@@ -6,20 +6,20 @@ from pathlib import Path
 
 import numpy as np
 
-from steerbounds.paper_figs.common import main, missing_panel, new_figure, read_json, save_figure
+from steerbounds.paper_figs.common import legend_below, missing_panel, new_figure, save_figure
+from steerbounds.paper_figs.data import PaperData
 
 
-def make(run_dir: str, out_dir: str) -> list:
+def make(data: PaperData, out_dir: str | Path) -> list[Path]:
     """Fig. 2b: Theorem 1 (eqs. 5/27) against simulated behaviour curves."""
     from steerbounds.bounds import behavior_lower_bound
 
     fig, axes = new_figure(2, width=4.6, height=3.8)
-    path = Path(run_dir) / "simulate" / "curves.json"
-    if not path.is_file():
+    d = data.simulated()
+    if d is None:
         for ax in axes:
             missing_panel(ax, "simulate/curves.json")
         return save_figure(fig, out_dir, "fig02b_theorem1")
-    d = read_json(path)
     r = np.asarray(d["r_e"])
     b = np.asarray(d["behaviour"])  # (n, K)
     p = d["alignment_params"]
@@ -50,7 +50,7 @@ def make(run_dir: str, out_dir: str) -> list:
     ax.set_xlabel("$r_e$")
     ax.set_ylabel("behaviour expectation B")
     ax.set_title("instances nearest $B_0$ = −0.5: bound eq. 27 (solid), eq. 5 (dotted)", fontsize=8)
-    ax.legend(fontsize=6.5)
+    legend_below(ax)
     # (b) all instances collapsed: artanh B − artanh B0 vs Δλ r_e must lie above x/2 (eq. 27)
     ax = axes[1]
     # B within 1e-9 of ±1 is float64 saturation: artanh is not resolvable there, leave it out
@@ -79,14 +79,10 @@ def make(run_dir: str, out_dir: str) -> list:
     ax.set_ylabel("artanh B − artanh $B_0$")
     ax.set_title(f"fraction below: proved bound {below:.3g}, stated bound {below_stated:.3g}", fontsize=8)
     ax.set_ylim(-0.5, float(np.nanmax(z)) + 1)
-    ax.legend(fontsize=6.5)
+    legend_below(ax)
     fig.suptitle(
         "Fig. 2b — Theorem 1's lower bound and simulated behaviour (instances meeting Assumptions 1-2)",
         fontsize=9,
     )
     fig.tight_layout()
     return save_figure(fig, out_dir, "fig02b_theorem1")
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(make))

@@ -6,20 +6,20 @@ from pathlib import Path
 
 import numpy as np
 
-from steerbounds.paper_figs.common import main, missing_panel, new_figure, read_json, save_figure
+from steerbounds.paper_figs.common import legend_below, missing_panel, new_figure, save_figure
+from steerbounds.paper_figs.data import PaperData
 
 
-def make(run_dir: str, out_dir: str) -> list:
+def make(data: PaperData, out_dir: str | Path) -> list[Path]:
     """Fig. 3b: Theorem 2 (eq. 6) against simulated helpfulness curves."""
     from steerbounds.bounds import helpfulness_upper_bound
 
     fig, axes = new_figure(2, width=4.6, height=3.8)
-    path = Path(run_dir) / "simulate" / "curves.json"
-    if not path.is_file():
+    d = data.simulated()
+    if d is None:
         for ax in axes:
             missing_panel(ax, "simulate/curves.json")
         return save_figure(fig, out_dir, "fig03b_theorem2")
-    d = read_json(path)
     r = np.asarray(d["r_e"])
     h = np.asarray(d["helpfulness"])  # (n, K)
     p = {k: np.asarray(v) for k, v in d["helpfulness_params"].items()}
@@ -50,7 +50,7 @@ def make(run_dir: str, out_dir: str) -> list:
     ax.set_xlabel("$r_e$")
     ax.set_ylabel("P(correct answer)")
     ax.set_title("simulated (points) and the bound eq. 6 at realised parameters (lines)", fontsize=8)
-    ax.legend(fontsize=6.5)
+    legend_below(ax)
     ax = axes[1]
     sel = ok[:, None] & np.isfinite(bound)
     ax.plot(
@@ -67,14 +67,10 @@ def make(run_dir: str, out_dir: str) -> list:
     ax.set_xlabel("Theorem 2 bound (eq. 6) at realised parameters")
     ax.set_ylabel("simulated P(correct)")
     ax.set_title(f"fraction above the bound: {above:.3g} (the bound holds w.p. ≥ 1 − 2/T)", fontsize=8)
-    ax.legend(fontsize=6.5)
+    legend_below(ax)
     fig.suptitle(
         "Fig. 3b — Theorem 2's upper bound and simulated helpfulness (instances meeting Assumption 3)",
         fontsize=9,
     )
     fig.tight_layout()
     return save_figure(fig, out_dir, "fig03b_theorem2")
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(make))

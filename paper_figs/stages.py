@@ -13,13 +13,10 @@ with the *harmful* and *racist* vectors; ``base`` = Gemma-3-270M pretrained
 (:mod:`steerbounds.empirical.steering.base_model`), aligned with *harmless* and
 *not_racist*.
 
-Coefficient grids: a unit vector added at n layers moves the residual stream
-by r_e per layer, so the same r_e means very different things on models whose
-hidden states differ in norm by 30× (SmolLM2 ~10², Gemma-3 ~10³ at the
-injected blocks). The grid is ``r_max × fractions`` with
-``r_max = coef_scale · median‖h_l‖ / n_layers`` measured on the model (the
-median block-output norm over the injected blocks, last token, on the
-measurement prompts); the actual r_e values are recorded in every table.
+Coefficient grids are in the model's units: ``r_max × fractions`` with
+``r_max = coef_scale · median‖h_l‖ / n_layers`` measured on the model
+(:mod:`steerbounds.empirical.sweep.scale`); the actual r_e values are recorded in
+every sweep's manifest.
 """
 
 from __future__ import annotations
@@ -32,10 +29,11 @@ from typing import Any
 
 import numpy as np
 
-from steerbounds.paper_figs.common import BASE, CHAT, mean_sem, read_json, table_name, write_json
+from steerbounds import io
+from steerbounds.empirical.sweep.config import SweepConfig
+from steerbounds.paper_figs.common import BASE, CHAT
 
 MODEL_BEHAVIORS: dict[str, tuple[str, ...]] = {CHAT: ("harmful", "racist"), BASE: ("harmless", "not_racist")}
-TOP_T = 10  # App. A.3: the top-10 tokens carry most of the mass
 
 
 @dataclass(frozen=True)
@@ -93,9 +91,6 @@ class Run:
     _models: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
-    def table_path(self, kind: str, model: str, behavior: str, task: str | None = None) -> Path:
-        return self.run_dir / "tables" / table_name(kind, model, behavior, task)
-
     def done(self, *paths: Path) -> bool:
         return self.resume and all(p.is_file() for p in paths)
 
@@ -124,27 +119,26 @@ class Run:
 
 
 def coefficient_grid(run: Run, key: str, behavior: str, fractions: Sequence[float]) -> list[float]:
-    """r_e grid ``r_max × fractions`` (module docstring); r_max cached in ``grids.json``."""
+    """r_e grid ``coef_scale · r_max × fractions`` with r_max from
+    :func:`steerbounds.empirical.sweep.scale.residual_scale` on 8 behaviour prompts at
+    the behaviour's default blocks; cached in ``grids.json``."""
     path = run.run_dir / "grids.json"
-    grids = read_json(path) if path.is_file() else {}
+    grids = io.read_json(path, what="grids") if path.is_file() else {}
     name = f"{key}__{behavior}"
     if name not in grids:
-        import torch
-
         from steerbounds.empirical.steering.layers import default_layers
+        from steerbounds.empirical.sweep.scale import residual_scale
         from steerbounds.empirical.workloads.recipes import behavior_prompts
 
         model = run.model(key)
         prompts = [p["prompt"] for p in behavior_prompts(behavior, model, n=8, seed=run.config.seed)]
-        enc = model.encode(prompts)
-        with torch.no_grad():
-            out = model.model(**enc, output_hidden_states=True, logits_to_keep=1)
-        layers = default_layers(model.n_layers, behavior)
-        norms = [float(out.hidden_states[l + 1][:, -1].norm(dim=-1).median()) for l in layers]
-        median = float(np.median(norms))
-        r_max = run.config.coef_scale * median / len(layers)
-        grids[name] = {"r_max": r_max, "median_block_norm": median, "layers": layers}
-        write_json(path, grids)
+        scale = residual_scale(model, prompts, default_layers(model.n_layers, behavior))
+        grids[name] = {
+            "r_max": run.config.coef_scale * scale.r_max,
+            "median_block_norm": scale.median_block_norm,
+            "layers": list(scale.layers),
+        }
+        io.write_json(path, grids)
     r_max = grids[name]["r_max"]
     return [round(r_max * f, 4) for f in fractions]
 
@@ -159,26 +153,36 @@ def model_spec(key: str) -> str | None:
     return str(base_gguf_path())
 
 
-# --------------------------------------------------------------------------- sweeps (E2's run_sweep)
+# --------------------------------------------------------------------------- sweeps
 
 
-def sweep_dir(run: Run, key: str, behavior: str, task: str) -> Path:
-    return run.run_dir / "sweeps" / f"{key}__{behavior}__{task}"
+SWEEP_TASKS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("mmlu", ("all",)),
+    ("arithmetic", ("helpfulness",)),
+    ("facts", ("helpfulness",)),
+)
+
+
+def sweep_dir(run_dir: Path, key: str, behavior: str, task: str) -> Path:
+    return run_dir / "sweeps" / f"{key}__{behavior}__{task}"
 
 
 def sweep_stage(run: Run, key: str, behavior: str) -> None:
-    """All measurements of one (model, behaviour) with :func:`steerbounds.empirical.sweep.run_sweep`:
-    MMLU with every measure (helpfulness, λ, σ, Δλ, next-token and greedy judged
-    behaviour), arithmetic and facts with helpfulness; the vector is extracted once
-    (App. F.2) and reused. Resumable (E2's JSONL units)."""
-    from steerbounds.empirical.sweep.run import SweepConfig, run_sweep
+    """All measurements of one (model, behaviour) with
+    :func:`steerbounds.empirical.sweep.run.run_sweep` on the loaded model: MMLU with
+    every measure (helpfulness, λ, σ, Δλ, next-token and greedy judged behaviour),
+    arithmetic and facts with helpfulness; the vector is extracted once (App. F.2,
+    by the MMLU sweep) and reused. Resumable (each sweep's run store)."""
+    from steerbounds.empirical.steering.vectors import SteeringVector
+    from steerbounds.empirical.sweep.run import SUMMARY_JSON, VECTOR, run_sweep
 
     cfg = run.config
     grid = coefficient_grid(run, key, behavior, cfg.fractions)
-    vector_path = sweep_dir(run, key, behavior, "mmlu") / "vector.safetensors"
-    for task, measures in (("mmlu", ("all",)), ("arithmetic", ("helpfulness",)), ("facts", ("helpfulness",))):
-        out = sweep_dir(run, key, behavior, task)
-        if run.resume and (out / "summary.json").is_file():
+    vector: SteeringVector | None = None
+    for task, measures in SWEEP_TASKS:
+        out = sweep_dir(run.run_dir, key, behavior, task)
+        if run.resume and (out / SUMMARY_JSON).is_file():
+            vector = vector or SteeringVector.load(out / VECTOR)
             continue
         sc = SweepConfig(
             behavior=behavior,
@@ -188,176 +192,42 @@ def sweep_stage(run: Run, key: str, behavior: str) -> None:
             n=cfg.mmlu_n if task == "mmlu" else cfg.task_n,
             seed=cfg.seed,
             model=model_spec(key),
-            vector=str(vector_path) if task != "mmlu" else None,
             n_pairs=cfg.n_pairs,
             generate="greedy",
             max_new_tokens=cfg.gen_tokens,
             batch_size=cfg.batch_size,
             coef_chunk=cfg.coef_chunk,
-            lambda_max_abs=SMALL_FRACTION * max(abs(g) for g in grid),
             out=str(out),
             resume=run.resume,
             progress=False,
         )
-        run.timed(f"sweep:{key}:{behavior}:{task}", lambda: run_sweep(sc))
-    tables_from_sweeps(run, key, behavior)
-
-
-SMALL_FRACTION = 0.5  # the linear fits use |r_e| ≤ SMALL_FRACTION · max|r_e|
-
-
-def _by_coef(rows: list[dict], field: str, grid: list[float]) -> tuple[list, list, list]:
-    vals = {c: [] for c in grid}
-    for r in rows:
-        if field in r and r[field] is not None and float(r["r_e"]) in vals:
-            vals[float(r["r_e"])].append(float(r[field]))
-    stats = [mean_sem(vals[c]) for c in grid]
-    return [s[0] for s in stats], [s[1] for s in stats], [vals[c] for c in grid]
-
-
-def tables_from_sweeps(run: Run, key: str, behavior: str) -> None:
-    """Turn the sweeps' unit records into the per-figure tables (``tables/``)."""
-    from steerbounds.empirical.sweep.run import RESULTS, collect_rows, read_results
-
-    main = sweep_dir(run, key, behavior, "mmlu")
-    manifest = read_json(main / "manifest.json")
-    grid = sorted(float(c) for c in manifest["config"]["coefficients"])
-    rows = collect_rows(read_results(main / RESULTS))
-    prompts = manifest["prompts"]["behavior"]
-    base = {
-        "model": key,
-        "model_name": manifest["model"]["name"],
-        "behavior": behavior,
-        "r_e": grid,
-        "sweep": str(main.relative_to(run.run_dir)),
-    }
-
-    gen = [r for r in rows.get("generation", []) if r["mode"] == "greedy"]
-    m, se, vals = _by_coef(gen, "score", grid)
-    examples = [[r["text"] for r in gen if float(r["r_e"]) == c][:3] for c in grid]
-    write_json(
-        run.table_path("behavior", key, behavior),
-        {
-            **base,
-            "mean": m,
-            "sem": se,
-            "n": len(vals[0]),
-            "scores": vals,
-            "examples": examples,
-            "method": "greedy generation + judge (App. F.3)",
-            "gen_tokens": manifest["config"]["max_new_tokens"],
-        },
-    )
-    m, se, vals = _by_coef(rows.get("behavior", []), "b", grid)
-    write_json(
-        run.table_path("behavior_nexttoken", key, behavior),
-        {
-            **base,
-            "mean": m,
-            "sem": se,
-            "n": len(vals[0]),
-            "answer_tokens": manifest["answer_tokens"],
-            "method": "next-token behaviour expectation over answer tokens (eq. 3)",
-        },
-    )
-
-    ids = sorted(
-        {r["id"] for r in rows.get("delta", [])}, key=lambda i: int(i) if str(i).isdigit() else str(i)
-    )
-    queries = []
-    for qid in ids:
-        qrows = {float(r["r_e"]): r for r in rows["delta"] if r["id"] == qid}
-        if not all(c in qrows and "mean_sep" in qrows[c] for c in grid):
-            continue  # no good/bad clusters for this prompt (identical top-40 sets)
-        index = int(qid) if str(qid).isdigit() else 0
-        queries.append(
-            {
-                "id": qid,
-                "text": _user_text(prompts[index]) if index < len(prompts) else str(qid),
-                "mean_sep": [qrows[c]["mean_sep"] for c in grid],
-                "hard_margin": [qrows[c]["min_sep"] for c in grid],
-                "n_good": qrows[grid[0]]["n_good"],
-                "n_bad": qrows[grid[0]]["n_bad"],
-            }
+        folder = run.timed(
+            f"sweep:{key}:{behavior}:{task}",
+            lambda sc=sc, vector=vector: run_sweep(sc, model=run.model(key), vector=vector),
         )
-        if len(queries) == run.config.cluster_queries:
-            break
-    write_json(
-        run.table_path("clusters", key, behavior),
-        {**base, "queries": queries, "top_k": 40, "steered_at": manifest["delta_ref"]},
-    )
-
-    lam_tasks: dict[str, dict] = {}
-    noise_rows: list[dict] = []
-    for task in ("mmlu", "arithmetic", "facts"):
-        folder = sweep_dir(run, key, behavior, task)
-        trows = collect_rows(read_results(folder / RESULTS))
-        groups = sorted({r.get("group", task) or task for r in trows.get("helpfulness", [])})
-        for group in groups:
-            name = f"mmlu-{group}" if task == "mmlu" else task
-            hrows = [r for r in trows["helpfulness"] if (r.get("group", task) or task) == group]
-            record = {
-                **base,
-                "task": name,
-                "n_answers": 4 if task == "mmlu" else None,
-                "sweep": str(folder.relative_to(run.run_dir)),
-            }
-            fields = {"full_vocab": "p_correct", "accuracy": "top1"}
-            if task == "mmlu":
-                fields["abcd"] = "p_choices"
-            for metric, field in fields.items():
-                m, se, vals = _by_coef(hrows, field, grid)
-                record[metric] = {"mean": m, "sem": se, "values": vals}
-            record["n"] = len(record["full_vocab"]["values"][0])
-            write_json(run.table_path("helpfulness", key, behavior, name), record)
-            lrows = [r for r in trows.get("lambda", []) if (r.get("group", task) or task) == group]
-            if lrows:
-                _, _, udr = _by_coef(lrows, "Udr_norm", grid)
-                _, _, dr = _by_coef(lrows, "dr_norm", grid)
-                lam_tasks[name] = {
-                    "udr_norm": udr,
-                    "dr_norm": dr,
-                    "jvp_U_norm": [r["jvp_U_norm"] for r in lrows if "jvp_U_norm" in r],
-                }
-        for qid in sorted({r["id"] for r in trows.get("sigma", [])}):
-            qrows = {float(r["r_e"]): r for r in trows["sigma"] if r["id"] == qid}
-            if all(c in qrows for c in grid):
-                noise_rows.append(
-                    {
-                        "task": task,
-                        "id": qid,
-                        "projections": [qrows[c]["proj"] for c in grid],
-                        "weights": qrows[grid[0]]["p0_top"],
-                        "mass_top": qrows[grid[0]]["p0"] + sum(qrows[grid[0]]["p0_top"]),
-                    }
-                )
-    write_json(run.table_path("lambda", key, behavior), {**base, "tasks": lam_tasks})
-    write_json(run.table_path("logit_noise", key, behavior), {**base, "rows": noise_rows, "top_t": TOP_T})
-
-
-def _user_text(prompt: str) -> str:
-    """The instruction inside a chat-formatted prompt (for legends)."""
-    for marker in ("<|im_start|>user\n", "user\n"):
-        if marker in prompt:
-            prompt = prompt.split(marker, 1)[1]
-    return prompt.split("<|im_end|>", 1)[0].strip()
+        vector = vector or SteeringVector.load(folder / VECTOR)
 
 
 # --------------------------------------------------------------------------- HumanEval (Fig. 17)
 
 
+def humaneval_dir(run_dir: Path, key: str, behavior: str) -> Path:
+    return run_dir / "humaneval" / f"{key}__{behavior}"
+
+
 def humaneval_stage(run: Run, key: str, behavior: str) -> None:
-    """pass@1 vs r_e on HumanEval with the sandbox (App. G); JSONL, resumable per record."""
+    """pass@1 vs r_e on HumanEval with the sandbox (App. G); resumable per record."""
     from steerbounds.empirical.humaneval.sandbox import load_humaneval
     from steerbounds.empirical.humaneval.sweep import humaneval_sweep
     from steerbounds.empirical.steering.vectors import SteeringVector
+    from steerbounds.empirical.sweep.run import VECTOR
 
     cfg = run.config
     model = run.model(key)
-    vec = SteeringVector.load(sweep_dir(run, key, behavior, "mmlu") / "vector.safetensors")
+    vec = SteeringVector.load(sweep_dir(run.run_dir, key, behavior, "mmlu") / VECTOR)
     grid = coefficient_grid(run, key, behavior, cfg.he_fractions)
     problems = load_humaneval()[: cfg.he_n]
-    path = run.run_dir / "humaneval" / f"{key}__{behavior}.jsonl"
+    path = humaneval_dir(run.run_dir, key, behavior)
     run.timed(
         "humaneval",
         lambda: humaneval_sweep(
@@ -389,7 +259,8 @@ def simulate_stage(run: Run) -> None:
     hb = instances.helpfulness_batch(k2, n, 32)
     h = np.asarray(instances.helpfulness_curve(hb, r_e))
     hp = realised.helpfulness_parameters(hb)
-    write_json(
+    path.parent.mkdir(parents=True, exist_ok=True)
+    io.write_json(
         path,
         {
             "r_e": r_e.tolist(),
@@ -410,7 +281,7 @@ def simulate_stage(run: Run) -> None:
 def run_all(run: Run) -> None:
     """Every stage for every model and behaviour, then the simulator."""
     cfg = run.config
-    write_json(run.run_dir / "config.json", cfg.to_dict())
+    io.write_json(run.run_dir / "config.json", cfg.to_dict())
     run.timed("simulate", lambda: simulate_stage(run))
     for key in cfg.models:
         for behavior in MODEL_BEHAVIORS[key]:

@@ -132,14 +132,15 @@ def jsonable(obj: Any) -> Any:
     return obj
 
 
-def dumps(obj: Any, *, indent: int | None = 1) -> str:
-    """Standard JSON text of ``obj`` (keys sorted, NaN/inf as null)."""
-    return json.dumps(jsonable(obj), indent=indent, sort_keys=True, allow_nan=False, ensure_ascii=False)
+def dumps(obj: Any, *, indent: int | None = 1, sort_keys: bool = True) -> str:
+    """Standard JSON text of ``obj`` (NaN/inf as null; keys sorted unless ``sort_keys``
+    is False, which keeps the insertion order of a reader-facing document)."""
+    return json.dumps(jsonable(obj), indent=indent, sort_keys=sort_keys, allow_nan=False, ensure_ascii=False)
 
 
-def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
+def write_json(path: str | os.PathLike[str], obj: Any, *, sort_keys: bool = True) -> Path:
     """Write ``obj`` as standard JSON to ``path`` atomically."""
-    return write_text(path, dumps(obj) + "\n")
+    return write_text(path, dumps(obj, sort_keys=sort_keys) + "\n")
 
 
 def read_json(path: str | os.PathLike[str], *, what: str = "file") -> Any:
@@ -294,18 +295,28 @@ class RunStore:
     # -- lock
     def __enter__(self) -> RunStore:
         self.folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.folder / self.LOCK, os.O_RDWR | os.O_CREAT, file_mode())
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "another process"
+        lock = self.folder / self.LOCK
+        while True:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, file_mode())
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "another process"
+                os.close(fd)
+                if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    raise StoreLockedError(
+                        f"out: {str(self.folder)!r} is being written by process {holder}; "
+                        f"wait for it to finish or choose another folder"
+                    ) from None
+                raise
+            # the holder before us removes the lock file on exit: make sure ours is still it
+            try:
+                same = os.fstat(fd).st_ino == os.stat(lock).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
             os.close(fd)
-            if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise StoreLockedError(
-                    f"out: {str(self.folder)!r} is being written by process {holder}; "
-                    f"wait for it to finish or choose another folder"
-                ) from None
-            raise
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
         self._lock_fd = fd
@@ -314,7 +325,11 @@ class RunStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Release the lock; the lock file is removed first (while still held), so
+        a folder whose command failed before writing anything is left empty."""
         if self._lock_fd is not None:
+            with contextlib.suppress(FileNotFoundError):
+                (self.folder / self.LOCK).unlink()
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
             self._lock_fd = None

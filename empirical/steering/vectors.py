@@ -24,10 +24,11 @@ than negatives on average: ``mean_i <v, d_i> ≥ 0``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
-import tempfile
+import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,10 +38,12 @@ import torch
 
 from steerbounds.empirical.steering.forward import position_ids
 from steerbounds.errors import InputError
+from steerbounds.io import write_bytes
 
 if TYPE_CHECKING:
     from steerbounds.empirical.steering.models import SteerableModel
 
+FORMAT = "steerbounds.steering_vector"
 FORMAT_VERSION = "1"
 READS = ("last", "mean")
 
@@ -129,16 +132,11 @@ class SteeringVector:
     def hidden_size(self) -> int:
         return int(next(iter(self.directions.values())).shape[0])
 
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write a safetensors file (tensors ``layer.<l>``; header metadata: model,
-        model hash, method, layers, and the metadata dict as JSON). Atomic."""
-        from safetensors.torch import save_file
-
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tensors = {f"layer.{l}": v.contiguous() for l, v in self.directions.items()}
-        header = {
-            "format": "steerbounds.steering_vector",
+    def header(self) -> dict[str, str]:
+        """The safetensors header metadata: format, model, model hash, method,
+        layers, and the metadata dict as canonical JSON."""
+        return {
+            "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "model": self.model_name,
             "model_hash": self.model_hash,
@@ -146,19 +144,32 @@ class SteeringVector:
             "layers": json.dumps(self.layers),
             "metadata": json.dumps(self.metadata, sort_keys=True),
         }
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
-            save_file(tensors, tmp, metadata=header)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return path
+
+    def to_bytes(self) -> bytes:
+        """The safetensors file as bytes (tensors ``layer.<l>``), canonical: the
+        same vector always gives the same bytes (see :func:`canonical_safetensors`)."""
+        from safetensors.torch import save
+
+        tensors = {f"layer.{layer}": v.contiguous() for layer, v in self.directions.items()}
+        return canonical_safetensors(save(tensors, metadata=self.header()))
+
+    def content_hash(self) -> str:
+        """sha256 (16 hex digits) of :meth:`to_bytes`: equal for equal vectors."""
+        return hashlib.sha256(self.to_bytes()).hexdigest()[:16]
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the safetensors file atomically (:func:`steerbounds.io.write_bytes`);
+        re-saving the same vector gives a byte-identical file."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return write_bytes(path, self.to_bytes())
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> SteeringVector:
-        """Read a file written by :meth:`save`."""
+    def load(cls, path: str | os.PathLike[str]) -> SteeringVector:
+        """Read a file written by :meth:`save`. Every defect (not a file, not
+        safetensors, another format, a tensor key that is not ``layer.<int>``,
+        metadata that is not a JSON object, non-unit or non-finite directions) is an
+        :class:`InputError` naming the file."""
         from safetensors import safe_open
 
         path = Path(path)
@@ -167,19 +178,46 @@ class SteeringVector:
         try:
             with safe_open(str(path), framework="pt") as f:
                 header = f.metadata() or {}
-                tensors = {k: f.get_tensor(k) for k in f.keys()}
+                tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
         except Exception as exc:  # safetensors raises its own error types
             raise InputError(f"vector: {str(path)!r} is not a safetensors file: {exc}") from None
-        if header.get("format") != "steerbounds.steering_vector":
+        if header.get("format") != FORMAT:
             raise InputError(f"vector: {str(path)!r} is not a steerbounds steering vector")
-        directions = {int(k.split(".", 1)[1]): v for k, v in tensors.items() if k.startswith("layer.")}
-        return cls(
-            directions=directions,
-            method=header.get("method", ""),
-            model_name=header.get("model", ""),
-            model_hash=header.get("model_hash", ""),
-            metadata=json.loads(header.get("metadata", "{}")),
-        )
+        directions: dict[int, torch.Tensor] = {}
+        for key, value in tensors.items():
+            prefix, _, index = key.partition(".")
+            if prefix != "layer" or not index.isdigit():
+                raise InputError(f"vector: {str(path)!r} has tensor {key!r}; expected keys 'layer.<int>'")
+            directions[int(index)] = value
+        try:
+            metadata = json.loads(header.get("metadata", "{}"))
+        except json.JSONDecodeError as exc:
+            raise InputError(f"vector: {str(path)!r} has metadata that is not JSON: {exc}") from None
+        if not isinstance(metadata, dict):
+            raise InputError(f"vector: {str(path)!r} has metadata that is not a JSON object")
+        try:
+            return cls(
+                directions=directions,
+                method=header.get("method", ""),
+                model_name=header.get("model", ""),
+                model_hash=header.get("model_hash", ""),
+                metadata=metadata,
+            )
+        except InputError as exc:
+            raise InputError(f"vector: {str(path)!r}: {exc}") from None
+
+
+def canonical_safetensors(data: bytes) -> bytes:
+    """``data`` (a safetensors file) with its JSON header re-written with sorted
+    keys and no spaces, padded with spaces to 8 bytes as the format requires; the
+    tensor bytes are unchanged. safetensors writes its metadata map in hash order,
+    which differs between processes, so the same tensors gave different bytes (and
+    hashes); this makes the bytes a function of the content."""
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + n])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + data[8 + n :]
 
 
 # --------------------------------------------------------------------------- reading

@@ -1,40 +1,29 @@
-"""Measurements of the paper's quantities on a steered model (App. A.3, F.3, F.4).
+"""Recording the paper's quantities on a steered model (App. A.3, F.3, F.4).
 
-Each ``*_rows`` function measures one batch of queries at a chunk of
-coefficients r_e with one :func:`~steerbounds.empirical.steering.injection.forward_sweep`
-(K coefficients × B prompts batched) and returns tidy rows (plain dicts, one per
-(coefficient, query)). The reference ``r_e = 0`` is always computed in the same
-pass. Rows are later reduced by :mod:`steerbounds.empirical.reduce.summary`.
+Record once, then derive: :func:`record_pass` runs one batched
+:func:`~steerbounds.empirical.steering.batched.forward_sweep` over a chunk of
+coefficients r_e (K coefficients × B queries, r_e = 0 always included) and keeps
+the last-position logits, the final representations r^(L) and, when asked, the
+exact slope d r^(L)/d r_e at 0 (forward-mode AD). The ``*_records`` functions are
+pure functions of that :class:`Pass` (no model, no second forward) returning the
+typed per-(r_e, query) records of :mod:`steerbounds.empirical.sweep.records`:
 
-Quantities (paper symbols):
+* :func:`helpfulness_records` — P(correct) (eq. 4) over the full vocabulary and,
+  for multiple-choice queries, renormalised over the choices (App. F.4);
+* :func:`lambda_records` — |δr^(L)| and |U δr^(L)| (Assumption 1, eq. 7);
+* :func:`noise_records` — ⟨δr, Uᵀ(e_i − e_correct)⟩ over the top-T incorrect tokens
+  and the realised Theorem 2 parameters (Assumption 3; App. C eqs. 32-38);
+* :func:`delta_records` — good/bad answer-cluster separation (App. A.3, eqs. 10-11);
+* :func:`behavior_records` — next-token behaviour expectation (Definition 1, eq. 3)
+  and the realised margin.
 
-* ``lambda_rows``      — |δr^(L)(q)| and |U δr^(L)(q)| (Assumption 1, eq. 7;
-  App. A.3 figs. 6-8), and at r_e = 0 the exact slope |d r^(L)/d r_e| (and
-  |U d r^(L)/d r_e|) by forward-mode AD.
-* ``sigma_rows``       — ⟨δr, Uᵀ(e_i − e_correct)⟩ over the T most probable
-  incorrect tokens of the unsteered model (Assumption 3; App. A.3 figs. 9-10),
-  with their unsteered probabilities P_i⁰, and the realised parameters of the
-  proof of Theorem 2 (P±, c±, α, ε, σβ; App. C eqs. 32-38) from
-  ``steerbounds.simulate.estimators.realised_theorem2_parameters``.
-* ``delta_rows``       — separation along δr of the good and bad answer-token
-  clusters (App. A.3 eqs. 10-11, figs. 11-12): good = the top-40 tokens with
-  steering at ``r_ref`` that are not in the unsteered top-40, bad = the
-  unsteered top-40 not in the steered one; mean-based
-  ``mean_good ⟨δr,Uᵀe⟩ − mean_bad ⟨δr,Uᵀe⟩`` and min-based (hard margin, eq. 8
-  times |δr|) ``min_good − max_bad``.
-* ``behavior_rows``    — next-token behaviour expectation (Definition 1, eq. 3)
-  over answer-token sets: ``B_unnorm = P(+) − P(−)`` and
-  ``B = (P(+) − P(−))/(P(+) + P(−))`` (eq. 12's normalisation).
-* ``generation_rows``  — generated responses scored by a judge (text → [−1, 1]).
-* ``helpfulness_rows`` — P(correct) (eq. 4) over the full vocabulary, over the
-  MMLU letters renormalised (App. F.4), and accuracy (argmax).
-
+:func:`generation_records` generates and judges responses (App. F.3).
 ``U δr`` is computed as the difference of logits (the LM-head bias cancels).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,204 +32,204 @@ import torch
 
 from steerbounds.empirical.steering.batched import forward_sweep, generate_sweep
 from steerbounds.empirical.steering.derivative import jvp_final_representation
+from steerbounds.empirical.steering.models import SteerableModel
+from steerbounds.empirical.steering.vectors import SteeringVector
+from steerbounds.empirical.sweep.records import (
+    REALISED_FIELDS,
+    BehaviorRecord,
+    DeltaRecord,
+    GenerationRecord,
+    HelpfulnessRecord,
+    LambdaRecord,
+    NoiseRecord,
+    finite_or_none,
+)
 from steerbounds.empirical.workloads.judges import Judge, score_texts
 from steerbounds.errors import InputError
 from steerbounds.simulate.estimators import realised_theorem2_parameters
 
 TOP_T = 10  # App. A.3: top-10 tokens (≈ 90 % of the mass on knowledge queries)
 TOP_CLUSTER = 40  # App. A.3: good/bad clusters = top-40 tokens with/without steering
+GENERATE_MODES = ("greedy", "sampled")
+
+Query = Mapping[str, Any]
 
 
-def _with_zero(coefficients: Sequence[float]) -> tuple[list[float], int]:
-    """The chunk with r_e = 0 prepended (index of 0 returned)."""
-    coeffs = [float(c) for c in coefficients]
-    if not coeffs:
-        raise InputError("coefficients: need at least one coefficient")
-    if 0.0 in coeffs:
-        return coeffs, coeffs.index(0.0)
-    return [0.0, *coeffs], 0
+@dataclass(frozen=True)
+class Pass:
+    """One recorded batched forward over a chunk of coefficients.
 
+    ``coefficients``: every coefficient computed (r_e = 0 and any extra ones
+    included), ``requested``: those the records are for; ``logits`` (K, B, V) and
+    ``reps`` = r^(L) (K, B, d) in float64; ``zero`` the index of r_e = 0.
+    ``slope``/``slope_logits``: d r^(L)/d r_e at 0 (B, d) and U times it (B, V),
+    when recorded."""
 
-def _encode(model: Any, queries: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
-    if not queries:
-        raise InputError("queries: need at least one query")
-    return model.encode([q["prompt"] for q in queries])
-
-
-@dataclass
-class Sweep:
-    """One batched forward over a chunk of coefficients (r_e = 0 included):
-    last-position logits ``(K, B, V)`` and final representations r^(L) ``(K, B, d)``
-    for ``coeffs``; ``zero`` is the index of r_e = 0. Shared by the measurements
-    of one work unit so the model runs once."""
-
-    coeffs: list[float]
+    coefficients: tuple[float, ...]
+    requested: tuple[float, ...]
     zero: int
     logits: torch.Tensor
     reps: torch.Tensor
+    slope: torch.Tensor | None = None
+    slope_logits: torch.Tensor | None = None
+
+    def requested_indices(self) -> list[int]:
+        asked = set(self.requested)
+        return [k for k, c in enumerate(self.coefficients) if c in asked]
+
+    @property
+    def logit_change(self) -> torch.Tensor:
+        """U δr = logits(r_e) − logits(0), (K, B, V)."""
+        return self.logits - self.logits[self.zero]
+
+    @property
+    def dr_norm(self) -> torch.Tensor:
+        """|δr^(L)|, (K, B)."""
+        return (self.reps - self.reps[self.zero]).norm(dim=-1)
 
 
-def run_sweep_pass(
-    model, vector, queries, coefficients, *, layers=None, extra: Sequence[float] = ()
-) -> Sweep:
-    """Forward ``queries`` at ``coefficients`` (plus 0 and ``extra``) in one
-    :func:`forward_sweep` with the final representation returned."""
-    coeffs, zero = _with_zero(coefficients)
+def _queries(queries: Sequence[Query]) -> list[Query]:
+    qs = list(queries)
+    if not qs:
+        raise InputError("queries: need at least one query")
+    return qs
+
+
+def record_pass(
+    model: SteerableModel,
+    vector: SteeringVector,
+    queries: Sequence[Query],
+    coefficients: Sequence[float],
+    *,
+    layers: object = None,
+    extra: Sequence[float] = (),
+    slope: bool = False,
+) -> Pass:
+    """Run ``queries`` at ``coefficients`` (plus 0 and ``extra``) in one
+    :func:`forward_sweep` and, with ``slope``, the exact slope at 0 by
+    :func:`jvp_final_representation`."""
+    requested = tuple(float(c) for c in coefficients)
+    if not requested:
+        raise InputError("coefficients: need at least one coefficient")
+    coeffs = list(requested) if 0.0 in requested else [0.0, *requested]
     coeffs += [float(c) for c in extra if float(c) not in coeffs]
-    enc = _encode(model, queries)
+    qs = _queries(queries)
+    enc = model.encode([q["prompt"] for q in qs])
     logits, reps = forward_sweep(
         model, vector, enc["input_ids"], enc["attention_mask"], coeffs, layers=layers, return_final=True
     )
-    return Sweep(coeffs, zero, logits.double(), reps.double())
-
-
-def _sweep(model, vector, queries, coefficients, layers, sweep: Sweep | None, extra=()) -> Sweep:
-    if sweep is not None:
-        return sweep
-    return run_sweep_pass(model, vector, queries, coefficients, layers=layers, extra=extra)
-
-
-def _requested(coefficients: Sequence[float], coeffs: list[float]) -> list[int]:
-    """Indices in the extended chunk of the coefficients actually asked for."""
-    asked = {float(c) for c in coefficients}
-    return [k for k, c in enumerate(coeffs) if c in asked]
+    tangent = tangent_logits = None
+    if slope:
+        t = jvp_final_representation(model, vector, enc["input_ids"], enc["attention_mask"], layers=layers)
+        tangent = t.detach().double()
+        tangent_logits = tangent @ model.unembedding().detach().double().T
+    return Pass(
+        tuple(coeffs), requested, coeffs.index(0.0), logits.double(), reps.double(), tangent, tangent_logits
+    )
 
 
 # --------------------------------------------------------------------------- helpfulness
 
 
-def helpfulness_rows(
-    model, vector, queries, coefficients, *, layers=None, sweep: Sweep | None = None
-) -> list[dict[str, Any]]:
-    """P(correct) per (r_e, query) (eq. 4; App. F.4).
-
-    ``p_correct``: probability of the answer token over the full vocabulary;
-    ``top1``: the answer token is the argmax over the vocabulary. MMLU queries
-    (with ``choice_ids``) add ``p_choices`` (renormalised over A-D, the paper's
-    Fig. 5 measure) and ``correct_choice`` (argmax over A-D is right).
-    """
-    sw = _sweep(model, vector, queries, coefficients, layers, sweep)
-    coeffs = sw.coeffs
-    logp = torch.log_softmax(sw.logits, dim=-1)
-    rows = []
-    for k in _requested(coefficients, coeffs):
+def helpfulness_records(p: Pass, queries: Sequence[Query]) -> list[HelpfulnessRecord]:
+    """P(correct) per (r_e, query) (eq. 4; App. F.4); queries with ``choice_ids``
+    (multiple choice) add the probability renormalised over the choices."""
+    logp = torch.log_softmax(p.logits, dim=-1)
+    out = []
+    for k in p.requested_indices():
         for b, q in enumerate(queries):
             lp = logp[k, b]
-            row = {
-                "r_e": coeffs[k],
-                "id": q["id"],
-                "group": q.get("group", ""),
-                "p_correct": float(lp[q["answer_id"]].exp()),
-                "top1": bool(int(lp.argmax()) == q["answer_id"]),
-            }
+            extra: dict[str, Any] = {}
             if "choice_ids" in q:
-                c = lp[q["choice_ids"]]
+                c = lp[list(q["choice_ids"])]
                 pc = torch.softmax(c, dim=0)
-                row["p_choices"] = float(pc[q["answer_index"]])
-                row["correct_choice"] = bool(int(pc.argmax()) == q["answer_index"])
-                row["p_mass_choices"] = float(c.exp().sum())
-            rows.append(row)
-    return rows
+                extra = {
+                    "p_choices": float(pc[q["answer_index"]]),
+                    "correct_choice": bool(int(pc.argmax()) == q["answer_index"]),
+                    "p_mass_choices": float(c.exp().sum()),
+                    "n_choices": len(q["choice_ids"]),
+                }
+            out.append(
+                HelpfulnessRecord(
+                    r_e=p.coefficients[k],
+                    id=str(q["id"]),
+                    group=str(q.get("group", "")),
+                    p_correct=float(lp[q["answer_id"]].exp()),
+                    top1=bool(int(lp.argmax()) == q["answer_id"]),
+                    **extra,
+                )
+            )
+    return out
 
 
 # --------------------------------------------------------------------------- λ
 
 
-def lambda_rows(
-    model, vector, queries, coefficients, *, layers=None, sweep: Sweep | None = None
-) -> list[dict[str, Any]]:
-    """|δr^(L)(q)| and |U δr^(L)(q)| per (r_e, query) (eq. 7; App. A.3).
-
-    Rows at r_e = 0 also carry ``jvp_norm`` = |d r^(L)/d r_e| at 0 (the exact
-    λ of the query) and ``jvp_U_norm`` = |U d r^(L)/d r_e|.
-    """
-    sw = _sweep(model, vector, queries, coefficients, layers, sweep)
-    coeffs = sw.coeffs
-    dr = sw.reps - sw.reps[sw.zero]  # (K, B, d)
-    dlogit = sw.logits - sw.logits[sw.zero]  # U δr
-    dr_norm = dr.norm(dim=-1)
-    du_norm = dlogit.norm(dim=-1)
-    ks = _requested(coefficients, coeffs)
+def lambda_records(p: Pass, queries: Sequence[Query]) -> list[LambdaRecord]:
+    """|δr^(L)| and |U δr^(L)| per (r_e, query) (eq. 7); rows at r_e = 0 carry the
+    exact slopes when the pass recorded them."""
+    dr_norm = p.dr_norm
+    du_norm = p.logit_change.norm(dim=-1)
     jvp = None
-    if 0.0 in [float(c) for c in coefficients]:
-        enc = _encode(model, queries)
-        tangent = jvp_final_representation(
-            model, vector, enc["input_ids"], enc["attention_mask"], layers=layers
-        )
-        tangent = tangent.detach().double()
-        U = model.unembedding().detach().double()
-        jvp = (tangent.norm(dim=-1), (tangent @ U.T).norm(dim=-1))
-    rows = []
-    for k in ks:
+    if p.slope is not None and p.slope_logits is not None and 0.0 in p.requested:
+        jvp = (p.slope.norm(dim=-1), p.slope_logits.norm(dim=-1))
+    out = []
+    for k in p.requested_indices():
         for b, q in enumerate(queries):
-            row = {
-                "r_e": coeffs[k],
-                "id": q["id"],
-                "group": q.get("group", ""),
-                "dr_norm": float(dr_norm[k, b]),
-                "Udr_norm": float(du_norm[k, b]),
-            }
-            if coeffs[k] == 0.0 and jvp is not None:
-                row["jvp_norm"] = float(jvp[0][b])
-                row["jvp_U_norm"] = float(jvp[1][b])
-            rows.append(row)
-    return rows
+            at0 = p.coefficients[k] == 0.0 and jvp is not None
+            out.append(
+                LambdaRecord(
+                    r_e=p.coefficients[k],
+                    id=str(q["id"]),
+                    group=str(q.get("group", "")),
+                    dr_norm=float(dr_norm[k, b]),
+                    udr_norm=float(du_norm[k, b]),
+                    jvp_norm=float(jvp[0][b]) if at0 and jvp is not None else None,
+                    jvp_udr_norm=float(jvp[1][b]) if at0 and jvp is not None else None,
+                )
+            )
+    return out
 
 
 # --------------------------------------------------------------------------- σ, β, α
 
 
-def sigma_rows(
-    model, vector, queries, coefficients, *, layers=None, top_t: int = TOP_T, sweep: Sweep | None = None
-) -> list[dict[str, Any]]:
+def noise_records(p: Pass, queries: Sequence[Query], *, top_t: int = TOP_T) -> list[NoiseRecord]:
     """Logit-noise projections ⟨δr, Uᵀ(e_i − e_correct)⟩ per (r_e, query) over the
-    ``top_t`` most probable incorrect tokens of the unsteered model (Assumption 3;
-    App. A.3), with ``p0_top`` their unsteered probabilities and the realised
-    Theorem-2 parameters of that query at that r_e (App. C eqs. 32-38) on the
-    normalised direction X = U δr/|δr| (``sigma_beta`` = min(|c−|, c+), so λσβ =
-    λ·σβ; ``alpha_one_minus_eps`` = min(P+, P−)/(1 − P0))."""
-    sw = _sweep(model, vector, queries, coefficients, layers, sweep)
-    coeffs, zero, logits = sw.coeffs, sw.zero, sw.logits
-    p0 = torch.softmax(logits[zero], dim=-1)  # (B, V)
-    dr_norm = (sw.reps - sw.reps[zero]).norm(dim=-1)
-    rows = []
+    ``top_t`` most probable incorrect tokens of the unsteered model (Assumption 3),
+    with their unsteered probabilities and, at r_e ≠ 0, the realised Theorem 2
+    parameters of the query on X = U δr/|δr| (App. C eqs. 32-38)."""
+    if isinstance(top_t, bool) or not isinstance(top_t, int) or top_t < 1:
+        raise InputError(f"top_t: expected an int ≥ 1, got {top_t!r}")
+    p0 = torch.softmax(p.logits[p.zero], dim=-1)  # (B, V)
+    du_all = p.logit_change
+    dr_norm = p.dr_norm
+    out = []
     for b, q in enumerate(queries):
+        answer = int(q["answer_id"])
         order = torch.argsort(p0[b], descending=True)[: top_t + 1].tolist()
-        top = [i for i in order if i != q["answer_id"]][:top_t]
-        top_with_correct = [q["answer_id"], *top]
+        top = [i for i in order if i != answer][:top_t]
         p0_np = p0[b].numpy()
-        for k in _requested(coefficients, coeffs):
-            du = (logits[k, b] - logits[zero, b]).numpy()
-            proj = du[top] - du[q["answer_id"]]
-            row = {
-                "r_e": coeffs[k],
-                "id": q["id"],
-                "group": q.get("group", ""),
-                "proj": [float(x) for x in proj],
-                "p0_top": [float(p0_np[i]) for i in top],
-                "p0": float(p0_np[q["answer_id"]]),
-                "dr_norm": float(dr_norm[k, b]),
-            }
-            if coeffs[k] != 0.0 and dr_norm[k, b] > 0 and p0_np[q["answer_id"]] < 1.0:
+        for k in p.requested_indices():
+            du = du_all[k, b].numpy()
+            realised: dict[str, float | None] = {}
+            if p.coefficients[k] != 0.0 and dr_norm[k, b] > 0 and p0_np[answer] < 1.0:
                 X = du / float(dr_norm[k, b])
-                t2 = realised_theorem2_parameters(p0_np, q["answer_id"], X, np.array(top_with_correct))
-                row.update(
-                    {
-                        name: float(getattr(t2, name))
-                        for name in (
-                            "p_plus",
-                            "p_minus",
-                            "c_plus",
-                            "c_minus",
-                            "eps",
-                            "alpha",
-                            "alpha_one_minus_eps",
-                            "sigma_beta",
-                        )
-                    }
+                t2 = realised_theorem2_parameters(p0_np, answer, X, np.array([answer, *top]))
+                realised = {name: finite_or_none(getattr(t2, name)) for name in REALISED_FIELDS}
+            out.append(
+                NoiseRecord(
+                    r_e=p.coefficients[k],
+                    id=str(q["id"]),
+                    group=str(q.get("group", "")),
+                    p0=float(p0_np[answer]),
+                    dr_norm=float(dr_norm[k, b]),
+                    proj=tuple(float(x) for x in du[top] - du[answer]),
+                    p0_top=tuple(float(p0_np[i]) for i in top),
+                    **realised,
                 )
-            rows.append(row)
-    return rows
+            )
+    return out
 
 
 # --------------------------------------------------------------------------- Δλ
@@ -254,115 +243,105 @@ def separation(logit_change: np.ndarray, good: Sequence[int], bad: Sequence[int]
     return float(g.mean() - b.mean()), float(g.min() - b.max())
 
 
-def delta_rows(
-    model,
-    vector,
-    queries,
-    coefficients,
-    *,
-    r_ref: float,
-    layers=None,
-    top_k: int = TOP_CLUSTER,
-    sweep: Sweep | None = None,
-) -> list[dict[str, Any]]:
-    """Good/bad cluster separation along δr per (r_e, query) (App. A.3,
-    eqs. 10-11). ``r_ref``: the coefficient whose top-``top_k`` tokens define the
-    good cluster (the steered, behaviour-positive side); the bad cluster is the
-    unsteered top-``top_k`` (overlap removed from both)."""
+def delta_records(
+    p: Pass, queries: Sequence[Query], *, r_ref: float, top_k: int = TOP_CLUSTER
+) -> list[DeltaRecord]:
+    """Good/bad cluster separation along δr per (r_e, query) (eqs. 10-11):
+    ``r_ref`` is the coefficient whose top-``top_k`` tokens define the good cluster
+    (the steered side); the bad cluster is the unsteered top-``top_k`` (overlap
+    removed from both). ``r_ref`` must be one of the pass's coefficients."""
     if not np.isfinite(r_ref) or r_ref == 0:
         raise InputError(f"r_ref: the reference coefficient must be finite and non-zero, got {r_ref!r}")
-    sw = _sweep(model, vector, queries, coefficients, layers, sweep, extra=(r_ref,))
-    coeffs, zero, logits = sw.coeffs, sw.zero, sw.logits
-    if float(r_ref) not in coeffs:
-        raise InputError(f"r_ref: the sweep has no coefficient {r_ref!r}")
-    ref = coeffs.index(float(r_ref))
-    dr_norm = (sw.reps - sw.reps[zero]).norm(dim=-1)
-    rows = []
+    if float(r_ref) not in p.coefficients:
+        raise InputError(f"r_ref: the pass has no coefficient {r_ref!r}; record it with extra=(r_ref,)")
+    ref = p.coefficients.index(float(r_ref))
+    du_all = p.logit_change
+    dr_norm = p.dr_norm
+    out = []
     for b, q in enumerate(queries):
-        top0 = set(torch.topk(logits[zero, b], top_k).indices.tolist())
-        top1 = set(torch.topk(logits[ref, b], top_k).indices.tolist())
+        top0 = set(torch.topk(p.logits[p.zero, b], top_k).indices.tolist())
+        top1 = set(torch.topk(p.logits[ref, b], top_k).indices.tolist())
         good, bad = sorted(top1 - top0), sorted(top0 - top1)
-        for k in _requested(coefficients, coeffs):
-            row = {
-                "r_e": coeffs[k],
-                "id": q["id"],
-                "n_good": len(good),
-                "n_bad": len(bad),
-                "dr_norm": float(dr_norm[k, b]),
-            }
+        for k in p.requested_indices():
+            sep: dict[str, float] = {}
             if good and bad:
-                du = (logits[k, b] - logits[zero, b]).numpy()
-                row["mean_sep"], row["min_sep"] = separation(du, good, bad)
-            rows.append(row)
-    return rows
+                mean_sep, min_sep = separation(du_all[k, b].numpy(), good, bad)
+                sep = {"mean_sep": mean_sep, "min_sep": min_sep}
+            out.append(
+                DeltaRecord(
+                    r_e=p.coefficients[k],
+                    id=str(q["id"]),
+                    n_good=len(good),
+                    n_bad=len(bad),
+                    dr_norm=float(dr_norm[k, b]),
+                    **sep,
+                )
+            )
+    return out
 
 
 # --------------------------------------------------------------------------- behaviour
 
 
-def behavior_rows(
-    model,
-    vector,
-    queries,
-    coefficients,
-    *,
-    plus_ids: Sequence[int],
-    minus_ids: Sequence[int],
-    layers=None,
-    sweep: Sweep | None = None,
-) -> list[dict[str, Any]]:
-    """Next-token behaviour expectation per (r_e, query) (Definition 1, eq. 3):
-    P(+) and P(−) = total next-token probability of the answer starts scored
-    +1 / −1; ``b_unnorm`` = P(+) − P(−) ∈ [−1, 1] and ``b`` = (P(+) − P(−))/(P(+) + P(−))
-    (eq. 12's normalisation to the two answer kinds)."""
+def behavior_records(
+    p: Pass, queries: Sequence[Query], *, plus_ids: Sequence[int], minus_ids: Sequence[int]
+) -> list[BehaviorRecord]:
+    """Next-token behaviour expectation per (r_e, query) (Definition 1, eq. 3) over
+    the answer-token sets scored +1 (``plus_ids``) and −1 (``minus_ids``), and the
+    realised margin m = min_{i∈+} u_i − max_{j∈−} u_j of the logit change u."""
     if not plus_ids or not minus_ids or set(plus_ids) & set(minus_ids):
         raise InputError("plus_ids/minus_ids: need two non-empty, disjoint token sets")
-    sw = _sweep(model, vector, queries, coefficients, layers, sweep)
-    coeffs = sw.coeffs
-    p = torch.softmax(sw.logits, dim=-1)
-    pp = p[..., list(plus_ids)].sum(-1)
-    pm = p[..., list(minus_ids)].sum(-1)
-    rows = []
-    for k in _requested(coefficients, coeffs):
+    plus, minus = list(plus_ids), list(minus_ids)
+    logp = torch.log_softmax(p.logits, dim=-1)
+    lp_plus = torch.logsumexp(logp[..., plus], dim=-1)
+    lp_minus = torch.logsumexp(logp[..., minus], dim=-1)
+    du = p.logit_change
+    margin = du[..., plus].min(dim=-1).values - du[..., minus].max(dim=-1).values
+    out = []
+    for k in p.requested_indices():
         for b, q in enumerate(queries):
-            a, m = float(pp[k, b]), float(pm[k, b])
+            a, m = float(lp_plus[k, b].exp()), float(lp_minus[k, b].exp())
             s = a + m
-            rows.append(
-                {
-                    "r_e": coeffs[k],
-                    "id": q["id"],
-                    "p_plus": a,
-                    "p_minus": m,
-                    "b_unnorm": a - m,
-                    "b": (a - m) / s if s > 0 else 0.0,
-                }
+            log_odds = float(lp_plus[k, b] - lp_minus[k, b])
+            out.append(
+                BehaviorRecord(
+                    r_e=p.coefficients[k],
+                    id=str(q["id"]),
+                    p_plus=a,
+                    p_minus=m,
+                    b_unnorm=a - m,
+                    b=(a - m) / s if s > 0 else 0.0,
+                    margin=float(margin[k, b]),
+                    log_odds=finite_or_none(log_odds),
+                )
             )
-    return rows
+    return out
 
 
-def generation_rows(
-    model,
-    vector,
-    queries,
-    coefficients,
+def generation_records(
+    model: SteerableModel,
+    vector: SteeringVector,
+    queries: Sequence[Query],
+    coefficients: Sequence[float],
     *,
     judge: Judge,
     mode: str = "greedy",
     max_new_tokens: int = 32,
     temperature: float = 1.0,
     seed: int = 0,
-    layers=None,
-) -> list[dict[str, Any]]:
+    layers: object = None,
+) -> list[GenerationRecord]:
     """Generated responses per (r_e, query), scored by ``judge`` (App. F.3):
     ``mode`` "greedy" (the paper's harmfulness protocol) or "sampled"
     (temperature sampling over the full vocabulary, seeded)."""
-    if mode not in ("greedy", "sampled"):
-        raise InputError(f"mode: {mode!r} is not allowed; use greedy or sampled")
+    if mode not in GENERATE_MODES:
+        raise InputError(f"mode: {mode!r} is not allowed; use one of {', '.join(GENERATE_MODES)}")
+    qs = _queries(queries)
     coeffs = [float(c) for c in coefficients]
     texts = generate_sweep(
         model,
         vector,
-        [q["prompt"] for q in queries],
+        [q["prompt"] for q in qs],
         coeffs,
         max_new_tokens=max_new_tokens,
         do_sample=mode == "sampled",
@@ -370,9 +349,9 @@ def generation_rows(
         seed=seed,
         layers=layers,
     )
-    rows = []
+    out = []
     for k, c in enumerate(coeffs):
         scores = score_texts(texts[k], judge).scores
-        for b, q in enumerate(queries):
-            rows.append({"r_e": c, "id": q["id"], "mode": mode, "text": texts[k][b], "score": scores[b]})
-    return rows
+        for b, q in enumerate(qs):
+            out.append(GenerationRecord(r_e=c, id=str(q["id"]), mode=mode, text=texts[k][b], score=scores[b]))
+    return out

@@ -15,13 +15,10 @@ import pytest
 
 pytest.importorskip("torch")
 
-from steerbounds.empirical.sweep.run import (
-    RESULTS,
-    SweepConfig,
-    parse_coefficients,
-    read_results,
-    run_sweep,
-)
+from steerbounds import io
+from steerbounds.empirical.reduce.tables import load_results
+from steerbounds.empirical.sweep.config import SweepConfig, parse_coefficients
+from steerbounds.empirical.sweep.run import RESULTS, run_sweep
 from steerbounds.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,6 +91,10 @@ def _config(folder, out, **kw):
     return SweepConfig(**base)
 
 
+def read_results(path: Path) -> list[dict]:
+    return io.RunStore(path.parent).records()
+
+
 def _unit_rows(out: Path) -> dict[str, dict]:
     recs = read_results(out / RESULTS)
     keys = [r["unit"] for r in recs]
@@ -143,6 +144,10 @@ def test_sigkill_then_resume_gives_the_uninterrupted_table(tiny_folder, tmp_path
     # a torn line, as a kill during a write leaves it, is cut off on resume
     with results.open("a") as f:
         f.write('{"unit": "task|c0|b0", "rows": {"helpf')
+    # a second writer is refused while the folder is in use (here: by this test holding its lock)
+    with io.RunStore(out):
+        busy = _cli("sweep", "--model", str(tiny_folder), "--out", str(out), "--resume", *SWEEP_ARGS)
+    assert busy.returncode == 2 and "being written by process" in busy.stderr
     # resuming without --resume is refused; with it, the run completes
     bad = _cli("sweep", "--model", str(tiny_folder), "--out", str(out), *SWEEP_ARGS)
     assert bad.returncode == 2 and "--resume" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
@@ -152,6 +157,10 @@ def test_sigkill_then_resume_gives_the_uninterrupted_table(tiny_folder, tmp_path
     assert set(got) == set(want)
     assert got == want
     assert (out / "summary.csv").read_text() == (ref / "summary.csv").read_text()
+    assert load_results(out)["helpfulness"].equals(load_results(ref)["helpfulness"])
+    assert sorted(p.name for p in (out / "tables").iterdir()) == sorted(
+        p.name for p in (ref / "tables").iterdir()
+    )
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["units_done"] == manifest["units_total"] == total
     assert manifest["model"]["hash"] and manifest["vector"]["hash"] and manifest["versions"]["torch"]
@@ -164,7 +173,7 @@ def test_resume_refuses_a_different_config(tiny_folder, tmp_path):
     out = tmp_path / "run"
     run_sweep(_config(tiny_folder, out, measures=("helpfulness",), coefficients=(-1.0, 1.0), generate="none"))
     summary = json.loads((out / "summary.json").read_text())
-    assert "helpfulness_full_vocab" in summary and "lambda" not in summary
+    assert "theorem2_full_vocab" in summary["fits"] and "lambda" not in summary["parameters"]
     with pytest.raises(InputError, match="resume.*coefficients"):
         run_sweep(
             _config(
@@ -190,7 +199,7 @@ def test_resume_refuses_a_different_config(tiny_folder, tmp_path):
             coefficients=(-1.0, 1.0),
             generate="none",
             resume=True,
-            lambda_max_abs=0.5,
+            fit_max_abs=0.5,
         )
     )
     assert (out / RESULTS).read_text() == lines
@@ -228,9 +237,14 @@ def test_extract_cli_and_vector_reuse(tiny_folder, tmp_path):
             coefficients=(-1.0, 1.0),
         )
     )
-    assert not (out / "vector.safetensors").exists()
+    # the run folder keeps the vector it used, byte-identical to the given file
+    assert (out / "vector.safetensors").read_bytes() == vec.read_bytes()
     summary = json.loads((out / "summary.json").read_text())
-    assert {"delta", "behavior_next_token", "behavior_judged_greedy"} <= set(summary)
+    assert {"delta_lambda_mean", "b0_next_token"} <= set(summary["parameters"])
+    assert {"theorem1_next_token", "theorem1_judged_greedy"} <= set(summary["fits"])
+    tables = load_results(out)
+    assert {"delta", "behavior", "generation"} <= set(tables.names)
+    assert len(tables["behavior"]) == 3 * 4  # r_e ∈ {−1, 0, 1} × 4 prompts
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,8 @@ import pytest
 
 from steerbounds.empirical.humaneval import sweep as he
 from steerbounds.empirical.humaneval.sandbox import load_humaneval
+from steerbounds.empirical.reduce.summary import summarize
+from steerbounds.empirical.reduce.tables import load_results
 from steerbounds.errors import InputError
 
 
@@ -35,19 +37,22 @@ def test_build_prompt_styles(tiny_llama, problems):
 
 def test_sweep_records_every_pair_and_resumes(tiny_llama, random_vector, problems, tmp_path, monkeypatch):
     vector = random_vector(tiny_llama)
-    out = tmp_path / "he.jsonl"
+    out = tmp_path / "he"
     records = he.humaneval_sweep(
         tiny_llama, vector, problems, [-1.0, 0.0, 2.0], out, max_new_tokens=8, timeout_s=5
     )
     assert len(records) == 6
-    assert {(r["coefficient"], r["task_id"]) for r in records} == {
-        (c, p["task_id"]) for c in (-1.0, 0.0, 2.0) for p in problems
-    }
-    assert all(r["status"] in ("passed", "failed", "timeout", "error") for r in records)
+    assert {(r.r_e, r.id) for r in records} == {(c, p["task_id"]) for c in (-1.0, 0.0, 2.0) for p in problems}
+    assert all(r.status in ("passed", "failed", "timeout", "error") for r in records)
+    table = load_results(out)["humaneval"]
+    assert len(table) == 6 and set(table["status"]) <= {"passed", "failed", "timeout", "error"}
+    pass_at_1 = summarize(load_results(out)).curves["pass_at_1"]
+    assert list(pass_at_1["r_e"]) == [-1.0, 0.0, 2.0] and list(pass_at_1["n"]) == [2, 2, 2]
 
     # a torn last line (kill mid-write) is dropped and its pair redone; nothing else is
-    lines = out.read_text().splitlines(keepends=True)
-    out.write_text("".join(lines[:-1]) + lines[-1][:10])
+    log = out / "results.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    log.write_text("".join(lines[:-1]) + lines[-1][:10])
     calls = []
     import steerbounds.empirical.humaneval.sandbox as sandbox
 
@@ -63,7 +68,10 @@ def test_sweep_records_every_pair_and_resumes(tiny_llama, random_vector, problem
     )
     assert calls == [1]
     assert len(again) == 6
-    assert all(json.loads(line) for line in out.read_text().splitlines())
+    assert all(json.loads(line) for line in log.read_text().splitlines())
+    # another generation length is another run: refused, not mixed in
+    with pytest.raises(InputError, match="max_new_tokens"):
+        he.humaneval_sweep(tiny_llama, vector, problems, [0.0], out, max_new_tokens=9, timeout_s=5)
 
 
 def test_chat_style_whole_function_passes_in_the_sandbox(problems):
@@ -72,21 +80,6 @@ def test_chat_style_whole_function_passes_in_the_sandbox(problems):
     p = problems[0]
     generated = p["prompt"] + p["canonical_solution"] + "```\nExplanation: …"
     assert run_humaneval_problem(p, he.extract_completion(generated, "chat")).passed
-
-
-def test_pass_at_1_by_coefficient():
-    records = [
-        {"coefficient": 0.0, "status": "passed"},
-        {"coefficient": 0.0, "status": "failed"},
-        {"coefficient": 1.0, "status": "timeout"},
-        {"coefficient": 1.0, "status": "failed"},
-    ]
-    rates = he.pass_at_1_by_coefficient(records)
-    assert [r.coefficient for r in rates] == [0.0, 1.0]
-    assert rates[0].pass_at_1 == 0.5 and rates[0].n == 2
-    assert rates[0].stderr == pytest.approx((0.25 / 1) ** 0.5)
-    assert rates[1].pass_at_1 == 0.0 and rates[1].stderr == 0.0
-    assert he.pass_at_1_by_coefficient(records, style="chat") == []
 
 
 def test_bad_coefficients(tiny_llama, random_vector, problems, tmp_path):

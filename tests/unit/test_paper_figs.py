@@ -1,185 +1,249 @@
-"""Figure scripts, fits and report of ``steerbounds paper`` on synthetic run folders (no model)."""
+"""Figures and report of ``steerbounds paper`` on a planted run folder (no model): the
+figures show the planted curves and fits, the report states each quantity once."""
 
 from __future__ import annotations
 
-import importlib
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from steerbounds.paper_figs import FIGURES, fits, report
-from steerbounds.paper_figs.common import mean_sem, table_name, write_json
-from steerbounds.paper_figs.stages import MODEL_BEHAVIORS
+from steerbounds import io
+from steerbounds.empirical.sweep.records import (
+    BehaviorRecord,
+    DeltaRecord,
+    GenerationRecord,
+    HelpfulnessRecord,
+    HumanEvalRecord,
+    LambdaRecord,
+    NoiseRecord,
+    Record,
+)
+from steerbounds.paper_figs import catalog, report
+from steerbounds.paper_figs.common import MMLU_SUBJECTS
+from steerbounds.paper_figs.data import PaperData
+from steerbounds.paper_figs.stages import MODEL_BEHAVIORS, humaneval_dir, sweep_dir
 
 R = [-8.0, -4.0, -2.0, 0.0, 2.0, 4.0, 8.0]
-DL, B0, LSB, P0 = 0.3, -0.4, 0.35, 0.8
+DL, B0, LSB, P0, LAM, UDR = 0.3, -0.4, 0.35, 0.8, 2.5, 50.0
 
 
-def _planted_run(tmp_path):
-    """Tables whose curves follow the theorems with known parameters."""
+def _behavior(r: float) -> float:
+    return math.tanh(DL * r / 2 + math.atanh(B0))  # Theorem 1's proved form, eq. 27
+
+
+def _helpfulness(r: float) -> float:
+    return P0 / (P0 + (1 - P0) * (1 + 0.5 * (LSB * r) ** 2))  # eq. 6 with α(1−ε) = 1
+
+
+def _write_sweep(folder: Path, task: str, behavior: str, records: list[Record]) -> None:
+    manifest = {
+        "format": "steerbounds.sweep/2",
+        "config": {"coefficients": R, "behavior": behavior, "task": task},
+        "prompts": {"behavior": [f"<|im_start|>user\nprompt {i}<|im_end|>" for i in range(4)]},
+    }
+    with io.RunStore(folder) as store:
+        store.write_manifest(manifest)
+        kinds: dict[str, list[dict]] = {}
+        for r in records:
+            kinds.setdefault(r.KIND, []).append(r.to_dict())
+        store.append({"unit": "all", "rows": kinds})
+
+
+def _mmlu_records(rng: np.random.Generator) -> list[Record]:
+    out: list[Record] = []
+    for q in range(6):
+        for subject in MMLU_SUBJECTS:
+            qid = f"{subject}/{q}"
+            for r in R:
+                h = _helpfulness(r)
+                out.append(
+                    HelpfulnessRecord(
+                        r_e=r,
+                        id=qid,
+                        group=subject,
+                        p_correct=h,
+                        top1=h > 0.5,
+                        p_choices=0.25 + 0.75 * h,
+                        correct_choice=h > 0.5,
+                        n_choices=4,
+                    )
+                )
+                out.append(
+                    LambdaRecord(
+                        r_e=r,
+                        id=qid,
+                        group=subject,
+                        dr_norm=LAM * abs(r),
+                        udr_norm=UDR * abs(r) * (1 + 0.01 * rng.standard_normal()),
+                        jvp_norm=LAM if r == 0 else None,
+                        jvp_udr_norm=UDR if r == 0 else None,
+                    )
+                )
+                out.append(
+                    NoiseRecord(
+                        r_e=r,
+                        id=qid,
+                        group=subject,
+                        p0=0.3,
+                        dr_norm=LAM * abs(r),
+                        proj=tuple(0.5 * abs(r) * rng.standard_normal(9)),
+                        p0_top=(0.05,) * 9,
+                    )
+                )
+    for q in range(4):
+        for r in R:
+            b = _behavior(r)
+            out.append(
+                BehaviorRecord(
+                    r_e=r, id=str(q), p_plus=(1 + b) / 2, p_minus=(1 - b) / 2, b_unnorm=b, b=b, margin=DL * r
+                )
+            )
+            out.append(GenerationRecord(r_e=r, id=str(q), mode="greedy", text="t", score=b))
+            out.append(
+                DeltaRecord(
+                    r_e=r,
+                    id=str(q),
+                    n_good=5,
+                    n_bad=5,
+                    dr_norm=abs(r),
+                    mean_sep=0.2 * r + 0.01 * r**2,
+                    min_sep=0.1 * r,
+                )
+            )
+    return out
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rng = np.random.default_rng(0)
-    run = tmp_path / "run"
-    r = np.asarray(R)
-    b = np.tanh(DL * r + math.atanh(B0))
-    h = P0 / (P0 + (1 - P0) * (1 + 0.5 * (LSB * r) ** 2))
+    run = tmp_path_factory.mktemp("paper")
     for model, behaviors in MODEL_BEHAVIORS.items():
         for beh in behaviors:
-            base = {"model": model, "behavior": beh, "r_e": R, "model_name": model}
-            for kind in ("behavior", "behavior_nexttoken"):
-                write_json(
-                    run / "tables" / table_name(kind, model, beh),
-                    {**base, "mean": b.tolist(), "sem": [0.02] * len(R), "n": 10},
-                )
-            for task in (
-                "mmlu-international_law",
-                "mmlu-medical_genetics",
-                "mmlu-high_school_computer_science",
-                "arithmetic",
-                "facts",
-            ):
-                rec = {**base, "task": task, "n": 10, "n_answers": 4 if task.startswith("mmlu") else None}
-                metrics = (
-                    ("abcd", "full_vocab", "accuracy")
-                    if task.startswith("mmlu")
-                    else ("full_vocab", "accuracy")
-                )
-                for metric in metrics:
-                    hh = 0.25 + 0.75 * h if metric == "abcd" else h
-                    rec[metric] = {
-                        "mean": hh.tolist(),
-                        "sem": [0.01] * len(R),
-                        "values": [[v] * 3 for v in hh],
-                    }
-                write_json(run / "tables" / table_name("helpfulness", model, beh, task), rec)
-            lam = 50.0
-            udr = [[lam * abs(x) * (1 + 0.01 * rng.standard_normal()) for _ in range(6)] for x in R]
-            write_json(
-                run / "tables" / table_name("lambda", model, beh),
-                {
-                    **base,
-                    "tasks": {
-                        t: {"udr_norm": udr, "dr_norm": udr}
-                        for t in (
-                            "mmlu-international_law",
-                            "mmlu-medical_genetics",
-                            "mmlu-high_school_computer_science",
-                        )
-                    },
-                },
-            )
-            noise = [
-                {
-                    "task": "mmlu",
-                    "id": str(q),
-                    "projections": (np.outer(r, rng.standard_normal(9)) * 0.5).tolist(),
-                    "weights": [0.05] * 9,
-                    "mass_top": 0.9,
-                }
-                for q in range(30)
-            ]
-            write_json(
-                run / "tables" / table_name("logit_noise", model, beh), {**base, "rows": noise, "top_t": 10}
-            )
-            write_json(
-                run / "tables" / table_name("clusters", model, beh),
-                {
-                    **base,
-                    "top_k": 40,
-                    "steered_at": 8.0,
-                    "queries": [
-                        {
-                            "id": "0",
-                            "text": "a prompt",
-                            "mean_sep": (0.2 * r + 0.05 * r**2).tolist(),
-                            "hard_margin": (0.1 * r).tolist(),
-                            "n_good": 5,
-                            "n_bad": 5,
-                        }
-                    ],
-                },
-            )
-    write_json(
+            _write_sweep(sweep_dir(run, model, beh, "mmlu"), "mmlu", beh, _mmlu_records(rng))
+            for task in ("arithmetic", "facts"):
+                recs: list[Record] = [
+                    HelpfulnessRecord(
+                        r_e=r, id=f"{task}/{q}", group=task, p_correct=_helpfulness(r), top1=True
+                    )
+                    for q in range(5)
+                    for r in R
+                ]
+                _write_sweep(sweep_dir(run, model, beh, task), task, beh, recs)
+    he = [
+        HumanEvalRecord(
+            r_e=r,
+            id=f"HumanEval/{p}",
+            completion="",
+            status="passed" if p < 2 and r == 0 else "failed",
+            reason="",
+            stderr_tail="",
+            prompt_style="chat",
+            max_new_tokens=8,
+        )
+        for p in range(4)
+        for r in (-4.0, 0.0, 4.0)
+    ]
+    for beh in ("harmful", "racist"):
+        _write_sweep(humaneval_dir(run, "chat", beh), "humaneval", beh, list(he))
+    io.write_json(
         run / "grids.json", {f"{m}__{b}": {"r_max": 8.0} for m, bs in MODEL_BEHAVIORS.items() for b in bs}
     )
+    io.write_json(run / "config.json", {"n_pairs": 32, "mmlu_n": 6, "task_n": 5, "fractions": [-1, 0, 1]})
     return run
 
 
-def test_fits_recover_planted_parameters(tmp_path):
-    run = _planted_run(tmp_path)
-    out = fits.compute(run)
-    beh = out["behavior"]["chat/harmful"]["stated"]
-    assert beh["delta_lambda"] == pytest.approx(DL, rel=1e-3)
-    assert beh["b0"] == pytest.approx(B0, abs=1e-3)
-    assert out["behavior"]["chat/harmful"]["proved"]["delta_lambda"] == pytest.approx(2 * DL, rel=1e-3)
-    hel = out["helpfulness"]["chat/harmful/arithmetic"]["full_vocab"]["fit"]
-    assert hel["lam_sigma_beta"] == pytest.approx(LSB, rel=1e-2)
-    lam = out["lambda"]["chat/harmful"]["mmlu-medical_genetics"]["lam_logits"]
-    assert lam == pytest.approx(50.0, rel=0.02)
-    assert out["sigma"]["chat/harmful"]["lam_sigma"] == pytest.approx(0.5, rel=0.2)
-    assert out["delta_lambda"]["chat/harmful"][0]["mean_sep_lower"] == pytest.approx(0.2 + 0.05 * 2, rel=1e-6)
+def test_summaries_recover_the_planted_parameters(planted: Path) -> None:
+    data = PaperData(planted)
+    s = data.summary("chat", "harmful")
+    assert s is not None
+    assert s.value("lambda") == pytest.approx(LAM)
+    assert s.value("udr_slope") == pytest.approx(UDR, rel=0.01)
+    assert s.fit("theorem1_next_token")["delta_lambda"] == pytest.approx(DL, rel=1e-3)
+    assert s.fit("theorem1_next_token")["b0"] == pytest.approx(B0, abs=1e-4)
+    facts = data.summary("chat", "harmful", "facts")
+    assert facts is not None and facts.fit("theorem2_full_vocab")["lam_sigma_beta"] == pytest.approx(
+        LSB, rel=1e-2
+    )
+    choices = s.group_fits["theorem2_choices"]["international_law"]
+    assert choices["lam_sigma_beta"] == pytest.approx(LSB, rel=1e-2) and choices["floor"] == 0.25
 
 
-def test_decreasing_behaviour_is_fitted_on_the_mirrored_axis(tmp_path):
-    r = np.asarray(R)
-    fit = fits.fit_theorem1(r, np.tanh(-DL * r + 0.1), form="stated")
-    assert fit["direction"] == -1.0
-    assert fit["delta_lambda"] == pytest.approx(DL, rel=1e-3)
+def test_declared_figures_show_the_planted_curves_and_fits(planted: Path) -> None:
+    import matplotlib.pyplot as plt
 
+    data = PaperData(planted)
+    specs = {s.name: s for s in catalog.DECLARED}
+    fig = catalog.render(specs["fig04_behavior"], data)
+    ax = fig.axes[2]  # (chat, harmful)
+    assert "SmolLM2" in ax.get_title() and ax.get_xlabel().startswith("steering coefficient")
+    measured = next(c for c in ax.containers if c.get_label().startswith("next-token"))
+    assert np.allclose(measured.lines[0].get_ydata(), [_behavior(r) for r in R])
+    series = {ln.get_label(): ln for ln in ax.get_lines()}
+    fit = next(label for label in series if label.startswith("Thm 1 fit"))
+    assert f"Δλ={DL:.3g}" in fit
+    fitted = series[fit]
+    assert fitted.get_xdata().min() == 0.0  # drawn on the range the fit covers, r_e ≥ 0
+    assert np.allclose(fitted.get_ydata(), [_behavior(x) for x in fitted.get_xdata()], atol=1e-6)
+    # legends sit under their axes, never over the data
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for a in fig.axes:
+        if a.get_legend() is not None:
+            assert a.get_legend().get_window_extent(renderer).y1 <= a.get_window_extent(renderer).y0 + 1
+    plt.close(fig)
 
-@pytest.mark.slow
-def test_every_figure_and_the_report_from_a_planted_run(tmp_path):
-    run = _planted_run(tmp_path)
-    fits.compute(run)
-    out = tmp_path / "figs"
-    made = []
-    for name in FIGURES:
-        made += importlib.import_module(f"steerbounds.paper_figs.{name}").make(str(run), str(out))
-    assert {p.suffix for p in made} == {".png", ".pdf"}
-    assert all(p.stat().st_size > 1000 for p in made)
-    text = report.write(run, elapsed_s=1.0).read_text()
-    assert "held" in text and "40–60" in text
-    # planted curves: linear alignment and quadratic helpfulness near 0 hold; the |Uδr| law holds
-    rows = {
-        line.split("|")[1].strip(): line.split("|")[2].strip()
-        for line in text.splitlines()
-        if line.startswith("| ") and line.count("|") >= 4
+    fig = catalog.render(specs["fig05_helpfulness"], data)
+    top = fig.axes[2]
+    labels = [ln.get_label() for ln in top.get_lines()]
+    assert "1/N = 0.25 (Cor. 2)" in labels and any(f"λσβ={LSB:.3g}" in x for x in labels)
+    assert top.get_ylabel() == "P(correct) over A-D"
+    plt.close(fig)
+
+    fig = catalog.render(specs["fig07_lambda"], data)
+    ax = fig.axes[0]
+    assert {"international law", "medical genetics", "HS computer science"} <= {
+        c.get_label() for c in ax.containers
     }
-    assert (
-        rows["alignment changes linearly near r_e = 0 (Thm 1; slope ≠ 0 at 2 SE, judged and next-token)"]
-        == "held (8/8)"
+    assert max(max(c.lines[0].get_ydata()) for c in ax.containers) == pytest.approx(UDR * 8, rel=0.05)
+    plt.close(fig)
+
+
+def test_every_figure_is_drawn_with_no_internal_names_in_titles(planted: Path, tmp_path: Path) -> None:
+    paths = catalog.draw_all(PaperData(planted), tmp_path / "figures")
+    assert len(paths) == 2 * (4 + len(catalog.DECLARED))
+    assert all(p.stat().st_size > 1000 for p in paths)
+    assert {p.suffix for p in paths} == {".png", ".pdf"}
+    for spec in catalog.DECLARED:
+        plain = re.sub(r"\$[^$]*\$", "", spec.title)  # mathtext ($r_e$) is the paper's notation
+        assert not re.search(r"\w+\.\w+\(|bounds\.|steerbounds\.|_", plain), spec.title
+
+
+def test_missing_data_is_marked_not_invented(tmp_path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = catalog.render(catalog.DECLARED[0], PaperData(tmp_path))
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert all(t.startswith("no data:") for t in texts) and len(texts) == 4
+    plt.close(fig)
+
+
+def test_report_states_each_quantity_once_in_readable_cells(planted: Path) -> None:
+    path = report.write(planted, elapsed_s=60.0, timings={"sweep": 1.0}, figures=["figures/x.png"])
+    text = path.read_text()
+    section = text.split("## Parameters", 1)[1].split("\n## ", 1)[0]
+    table = [ln for ln in section.splitlines() if ln.startswith("| chat/harmful")]
+    assert len(table) == 1
+    cells = [c.strip() for c in table[0].strip("|").split("|")]
+    assert len(cells) == len(report.PARAMETER_HEADERS)
+    assert all(len(c) <= 80 for ln in text.splitlines() if ln.startswith("|") for c in ln.split("|"))
+    assert cells[1].startswith(f"{LAM:.3g}") and cells[7].startswith(f"{DL:.3g}")
+    assert f"[{report.EVIDENCE_CSV}]" in text and (planted / report.EVIDENCE_CSV).is_file()
+    # the planted curves make every prediction hold where it is tested
+    verdicts = dict(row for row in report.prediction_rows(report.evidence(PaperData(planted))))
+    assert verdicts["alignment changes linearly near r_e = 0 (Thm 1; slope ≠ 0 at 2 SE)"].startswith("held")
+    assert verdicts["‖U δr‖ grows linearly with |r_e| (Assumption 1; R² ≥ 0.95 at small |r_e|)"].startswith(
+        "held"
     )
-    assert (
-        rows[
-            "helpfulness falls quadratically near 0 (Thm 2: c < 0 at 2 SE; MMLU over A-D, arithmetic and "
-            "facts over the vocabulary)"
-        ]
-        == "held (20/20)"
-    )
-    assert (
-        rows["‖U δr‖ grows linearly with abs(r_e) (Assumption 1; R² ≥ 0.95 for small abs(r_e))"]
-        == "held (12/12)"
-    )
-
-
-def test_figures_mark_missing_data_instead_of_failing(tmp_path):
-    made = []
-    for name in ("fig04", "fig05", "fig17", "fig02b", "fig01"):
-        made += importlib.import_module(f"steerbounds.paper_figs.{name}").make(
-            str(tmp_path / "empty"), str(tmp_path / "f")
-        )
-    assert len(made) == 10
-
-
-def test_mean_sem():
-    m, se, n = mean_sem([1.0, 2.0, 3.0])
-    assert (m, n) == (2.0, 3) and se == pytest.approx(1 / math.sqrt(3))
-    assert math.isnan(mean_sem([1.0])[1])
-
-
-def test_cli_refuses_a_non_empty_folder_without_resume(tmp_path):
-    from steerbounds.cli import main
-
-    (tmp_path / "x").write_text("1")
-    assert main(["paper", "--out", str(tmp_path), "--quick"]) == 2
-    assert main(["paper", "--out", str(tmp_path / "new"), "--models", "gpt"]) == 2

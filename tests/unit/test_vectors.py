@@ -183,6 +183,41 @@ def test_load_rejects_foreign_files(tmp_path):
     save_file({"w": torch.zeros(3)}, str(tmp_path / "other.safetensors"))
     with pytest.raises(InputError, match="not a steerbounds steering vector"):
         SteeringVector.load(tmp_path / "other.safetensors")
+    ours = {"format": "steerbounds.steering_vector", "format_version": "1", "layers": "[0]"}
+    unit = torch.tensor([1.0, 0.0])
+    save_file({"layer.x": unit}, str(tmp_path / "key.safetensors"), metadata=ours)
+    with pytest.raises(InputError, match="tensor 'layer.x'; expected keys 'layer.<int>'"):
+        SteeringVector.load(tmp_path / "key.safetensors")
+    save_file({"layer.0": unit}, str(tmp_path / "meta.safetensors"), metadata={**ours, "metadata": "{oops"})
+    with pytest.raises(InputError, match="metadata that is not JSON"):
+        SteeringVector.load(tmp_path / "meta.safetensors")
+    save_file({"layer.0": unit}, str(tmp_path / "list.safetensors"), metadata={**ours, "metadata": "[1]"})
+    with pytest.raises(InputError, match="not a JSON object"):
+        SteeringVector.load(tmp_path / "list.safetensors")
+    save_file({"layer.0": 2 * unit}, str(tmp_path / "norm.safetensors"), metadata=ours)
+    with pytest.raises(InputError, match=r"norm.safetensors.*unit norm"):
+        SteeringVector.load(tmp_path / "norm.safetensors")
+
+
+def test_saved_bytes_are_a_function_of_the_content(tmp_path):
+    """safetensors writes its metadata map in hash order, which differs between
+    processes; the saved file must not (the manifest records its hash)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, torch; from steerbounds.empirical.steering.vectors import SteeringVector\n"
+        "d = {i: torch.nn.functional.normalize(torch.arange(1.0, 9.0) + i, dim=0) for i in (3, 1, 2)}\n"
+        "v = SteeringVector(d, 'pca', 'tiny', 'abc', {'b': 1, 'a': [1, 2], 'c': {'y': 0, 'x': 1}})\n"
+        "v.save(sys.argv[1])\n"
+    )
+    for i in range(3):
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / f"v{i}.safetensors")], check=True)
+    data = [(tmp_path / f"v{i}.safetensors").read_bytes() for i in range(3)]
+    assert data[0] == data[1] == data[2]
+    back = SteeringVector.load(tmp_path / "v0.safetensors")
+    assert back.content_hash() == SteeringVector.load(tmp_path / "v2.safetensors").content_hash()
+    assert back.to_bytes() == data[0]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,151 @@
+"""What a sweep measures: :class:`SweepConfig`, its validation and the coefficient grids."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from steerbounds.errors import InputError
+
+MEASURES = ("helpfulness", "lambda", "sigma", "delta", "behavior")
+TASK_MEASURES = ("helpfulness", "lambda", "sigma")
+BEHAVIOR_MEASURES = ("delta", "behavior")
+GENERATE_CHOICES = ("none", "greedy", "sampled", "both")
+DEFAULT_COEFFICIENTS = (-32.0, -24.0, -16.0, -8.0, 0.0, 8.0, 16.0, 24.0, 32.0)
+MAX_COEFFICIENTS = 10_000
+
+
+@dataclass
+class SweepConfig:
+    """Everything that determines a sweep's results (see ``steerbounds sweep --help``).
+
+    ``coefficients``: the r_e grid (0 is always measured as the reference);
+    ``n``: queries per task group (MMLU: per subject) and behaviour prompts;
+    ``measures``: subset of :data:`MEASURES` (``("all",)`` = every one);
+    ``generate``: judged generations for the behaviour measure (none, greedy,
+    sampled, both); ``coef_chunk`` × ``batch_size``: the size of one work unit;
+    ``delta_ref``: the coefficient whose top-40 tokens define the good cluster
+    (default: the largest coefficient). Fields marked ``run`` say where and how
+    the run is done, not what it measures: ``fit_max_abs`` (the |r_e| range of the
+    linear λ, λσ and Δλ fits; None = half the grid's largest |r_e|) only affects the
+    summary, so a finished run can be resumed with another.
+    """
+
+    behavior: str = "harmful"
+    measures: tuple[str, ...] = ("all",)
+    task: str = "mmlu"
+    coefficients: tuple[float, ...] = DEFAULT_COEFFICIENTS
+    n: int = 8
+    seed: int = 0
+    model: str | None = None
+    vector: str | None = None
+    layers: str | None = None
+    method: str = "pca"
+    n_pairs: int = 128
+    generate: str = "greedy"
+    max_new_tokens: int = 24
+    temperature: float = 1.0
+    batch_size: int = 8
+    coef_chunk: int = 3
+    delta_ref: float | None = None
+    data_dir: str | None = None
+    device: str = "cpu"
+    dtype: str = "float32"
+    fit_max_abs: float | None = field(default=None, metadata={"run": True})
+    out: str | None = field(default=None, metadata={"run": True})
+    resume: bool = field(default=False, metadata={"run": True})
+    repair: bool = field(default=False, metadata={"run": True})
+    progress: bool = field(default=True, metadata={"run": True})
+
+    def result_key(self) -> dict[str, Any]:
+        """The fields that determine the results (not where/how the run is done)."""
+        return {
+            f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
+            for f in fields(self)
+            if not f.metadata.get("run")
+        }
+
+
+def parse_coefficients(spec: str, *, option: str = "coefficients") -> tuple[float, ...]:
+    """``"a:b:step"`` (inclusive of b, like the paper's grids) or a comma list;
+    sorted and without duplicates. A grid whose count overflows or exceeds
+    :data:`MAX_COEFFICIENTS` is refused before any list is built."""
+    text = str(spec).strip()
+    try:
+        if ":" in text:
+            parts = [float(x) for x in text.split(":")]
+            if len(parts) != 3:
+                raise ValueError
+            a, b, step = parts
+            if not all(math.isfinite(x) for x in parts) or step <= 0 or b < a:
+                raise InputError(f"{option}: {spec!r} needs finite start ≤ stop and step > 0")
+            span = (b - a) / step
+            if not math.isfinite(span) or span + 1 > MAX_COEFFICIENTS:
+                raise InputError(
+                    f"{option}: {spec!r} gives {'too many' if not math.isfinite(span) else int(span) + 1} "
+                    f"coefficients; allowed at most {MAX_COEFFICIENTS}"
+                )
+            count = int(math.floor(span + 1e-9)) + 1
+            values = [round(a + i * step, 10) for i in range(count)]
+        else:
+            items = [x for x in text.split(",") if x.strip()]
+            if len(items) > MAX_COEFFICIENTS:
+                raise InputError(f"{option}: {len(items)} values; allowed at most {MAX_COEFFICIENTS}")
+            values = [float(x) for x in items]
+    except ValueError:
+        raise InputError(f"{option}: cannot parse {spec!r}; use 'start:stop:step' or a comma list") from None
+    if not values or not all(math.isfinite(v) for v in values):
+        raise InputError(f"{option}: {spec!r} must give finite coefficients only")
+    return tuple(sorted(set(values)))
+
+
+def validate(config: SweepConfig) -> SweepConfig:
+    """Check every field; expand ``measures=("all",)``; return the config."""
+    from steerbounds.empirical.workloads.recipes import BEHAVIORS
+    from steerbounds.empirical.workloads.tasks import TASKS
+
+    beh = str(config.behavior).strip().lower().replace("-", "_")
+    if beh not in BEHAVIORS:
+        raise InputError(f"behavior: unknown behaviour {config.behavior!r}; allowed: {', '.join(BEHAVIORS)}")
+    config.behavior = beh
+    ms = tuple(config.measures)
+    if ms == ("all",) or "all" in ms:
+        ms = MEASURES
+    bad = [m for m in ms if m not in MEASURES]
+    if bad or not ms:
+        raise InputError(
+            f"measure: {bad[0] if bad else ''!r} is not allowed; use all or {', '.join(MEASURES)}"
+        )
+    config.measures = tuple(m for m in MEASURES if m in ms)
+    if config.task not in TASKS:
+        raise InputError(f"task: {config.task!r} is not allowed; use one of {', '.join(TASKS)}")
+    coeffs = [float(c) for c in config.coefficients]
+    if not coeffs or not all(math.isfinite(c) for c in coeffs):
+        raise InputError("coefficients: need at least one finite coefficient")
+    if len(coeffs) > MAX_COEFFICIENTS:
+        raise InputError(f"coefficients: {len(coeffs)} values; allowed at most {MAX_COEFFICIENTS}")
+    config.coefficients = tuple(sorted(set(coeffs) | {0.0}))
+    for name in ("n", "n_pairs", "max_new_tokens", "batch_size", "coef_chunk"):
+        v = getattr(config, name)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise InputError(f"{name}: expected an int ≥ 1, got {v!r}")
+    if isinstance(config.seed, bool) or not isinstance(config.seed, int):
+        raise InputError(f"seed: expected an int, got {config.seed!r}")
+    if config.generate not in GENERATE_CHOICES:
+        raise InputError(
+            f"generate: {config.generate!r} is not allowed; use one of {', '.join(GENERATE_CHOICES)}"
+        )
+    if not (
+        isinstance(config.temperature, (int, float))
+        and math.isfinite(config.temperature)
+        and config.temperature > 0
+    ):
+        raise InputError(f"temperature: expected a finite number > 0, got {config.temperature!r}")
+    if config.fit_max_abs is not None and not (math.isfinite(config.fit_max_abs) and config.fit_max_abs > 0):
+        raise InputError(f"fit_max_abs: expected a finite number > 0, got {config.fit_max_abs!r}")
+    if config.delta_ref is not None and not (math.isfinite(config.delta_ref) and config.delta_ref != 0):
+        raise InputError(f"delta_ref: expected a finite non-zero coefficient, got {config.delta_ref!r}")
+    if "delta" in config.measures and config.delta_ref is None and max(config.coefficients) <= 0:
+        raise InputError("delta_ref: no positive coefficient to define the steered cluster; give delta_ref")
+    return config

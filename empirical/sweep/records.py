@@ -1,0 +1,228 @@
+"""Typed records of a sweep: one dataclass per measurement kind, its fields named once.
+
+A work unit of a sweep appends one line to the run's log holding, per kind, the
+records of every (coefficient r_e, query) it measured (nothing is averaged at this
+stage). :mod:`steerbounds.empirical.reduce.tables` loads them into flat tables whose
+columns are these fields; every consumer (the reduction, ``paper``, ``validate``)
+reads those tables, never the raw log.
+
+Symbols (paper): r_e the coefficient; δr = r^(L)(q, r_e) − r^(L)(q, 0) the change of
+the final representation (Assumption 1); U the unembedding, so U δr is the change
+of the logits; P0 the unsteered probability of the correct answer (eq. 4).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+from steerbounds.errors import InputError
+
+R = TypeVar("R", bound="Record")
+
+
+@dataclass(frozen=True)
+class Record:
+    """Fields common to every kind: the coefficient r_e and the query id."""
+
+    KIND: ClassVar[str] = ""
+    r_e: float
+    id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls: type[R], data: Mapping[str, Any]) -> R:
+        """A record from its logged dictionary; a missing required field or an
+        unknown one is an :class:`InputError` naming it (a log from another
+        steerbounds version)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise InputError(f"{cls.KIND} record: unknown field {unknown[0]!r} (log of another version?)")
+        required = [
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        ]
+        missing = [n for n in required if n not in data]
+        if missing:
+            raise InputError(f"{cls.KIND} record: missing field {missing[0]!r}")
+        values = dict(data)
+        for f in dataclasses.fields(cls):
+            if f.name in values and isinstance(values[f.name], list):
+                values[f.name] = tuple(values[f.name])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class HelpfulnessRecord(Record):
+    """P(correct) of one query at one r_e (eq. 4; App. F.4).
+
+    ``p_correct``: the answer token's probability over the full vocabulary;
+    ``top1``: it is the argmax. Multiple-choice queries add ``p_choices`` (the
+    probability renormalised over the N choice tokens, the paper's Fig. 5 measure),
+    ``correct_choice`` (the argmax over the choices is right), ``p_mass_choices``
+    (the total probability of the choice tokens) and ``n_choices`` = N (the 1/N
+    chance floor of Corollary 2)."""
+
+    KIND: ClassVar[str] = "helpfulness"
+    group: str
+    p_correct: float
+    top1: bool
+    p_choices: float | None = None
+    correct_choice: bool | None = None
+    p_mass_choices: float | None = None
+    n_choices: int | None = None
+
+
+@dataclass(frozen=True)
+class LambdaRecord(Record):
+    """|δr| and |U δr| of one query at one r_e (Assumption 1, eq. 7; App. A.3).
+
+    At r_e = 0 also the exact slopes by forward-mode AD: ``jvp_norm`` =
+    |d r^(L)/d r_e| (the query's λ) and ``jvp_udr_norm`` = |U d r^(L)/d r_e|."""
+
+    KIND: ClassVar[str] = "lambda"
+    group: str
+    dr_norm: float
+    udr_norm: float
+    jvp_norm: float | None = None
+    jvp_udr_norm: float | None = None
+
+
+@dataclass(frozen=True)
+class NoiseRecord(Record):
+    """Logit noise of one query at one r_e (Assumption 3; App. A.3 figs. 9-10).
+
+    ``proj``: ⟨δr, Uᵀ(e_i − e_correct)⟩ for the T most probable incorrect tokens i
+    of the unsteered model, with ``p0_top`` their unsteered probabilities; ``p0``
+    the correct answer's. At r_e ≠ 0 the realised parameters of the proof of
+    Theorem 2 on X = U δr/|δr| (App. C, eqs. 32-38): P±, c±, ε, α, α(1 − ε) and
+    σβ = min(|c−|, c+)."""
+
+    KIND: ClassVar[str] = "sigma"
+    group: str
+    p0: float
+    dr_norm: float
+    proj: tuple[float, ...]
+    p0_top: tuple[float, ...]
+    p_plus: float | None = None
+    p_minus: float | None = None
+    c_plus: float | None = None
+    c_minus: float | None = None
+    eps: float | None = None
+    alpha: float | None = None
+    alpha_one_minus_eps: float | None = None
+    sigma_beta: float | None = None
+
+
+REALISED_FIELDS = (
+    "p_plus",
+    "p_minus",
+    "c_plus",
+    "c_minus",
+    "eps",
+    "alpha",
+    "alpha_one_minus_eps",
+    "sigma_beta",
+)
+
+
+@dataclass(frozen=True)
+class DeltaRecord(Record):
+    """Separation of the good and bad answer-token clusters along δr of one query
+    at one r_e (App. A.3, eqs. 10-11; figs. 11-12). Good = the top-k tokens steered
+    at the reference coefficient that are not in the unsteered top-k; bad = the
+    unsteered top-k not in the steered one. ``mean_sep`` = mean_good (U δr)_i −
+    mean_bad (U δr)_j; ``min_sep`` = min_good − max_bad (eq. 8's margin times |δr|).
+    None when a cluster is empty."""
+
+    KIND: ClassVar[str] = "delta"
+    n_good: int
+    n_bad: int
+    dr_norm: float
+    mean_sep: float | None = None
+    min_sep: float | None = None
+
+
+@dataclass(frozen=True)
+class BehaviorRecord(Record):
+    """Next-token behaviour expectation of one query at one r_e (Definition 1, eq. 3).
+
+    P(+), P(−): total next-token probability of the answer starts scored +1 / −1;
+    ``b_unnorm`` = P(+) − P(−); ``b`` = (P(+) − P(−))/(P(+) + P(−)) (eq. 12's
+    normalisation). ``margin`` is the realised margin m = min over the positive
+    answer tokens of u − max over the negative ones, u = the change of the logits
+    (0 at r_e = 0); ``log_odds`` = log(P(+)/P(−)) (None where either is 0)."""
+
+    KIND: ClassVar[str] = "behavior"
+    p_plus: float
+    p_minus: float
+    b_unnorm: float
+    b: float
+    margin: float
+    log_odds: float | None = None
+
+
+@dataclass(frozen=True)
+class GenerationRecord(Record):
+    """A generated response of one query at one r_e and its judge's score in
+    [−1, 1] (App. F.3); ``mode`` greedy or sampled."""
+
+    KIND: ClassVar[str] = "generation"
+    mode: str
+    text: str
+    score: float
+
+
+@dataclass(frozen=True)
+class HumanEvalRecord(Record):
+    """One HumanEval problem (``id`` = its task id) completed at one r_e and run in
+    the sandbox (App. G): ``status`` passed / failed / timeout / error."""
+
+    KIND: ClassVar[str] = "humaneval"
+    completion: str
+    status: str
+    reason: str
+    stderr_tail: str
+    prompt_style: str
+    max_new_tokens: int
+    vector_method: str | None = None
+    vector_model: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+
+RECORD_TYPES: dict[str, type[Record]] = {
+    cls.KIND: cls
+    for cls in (
+        HelpfulnessRecord,
+        LambdaRecord,
+        NoiseRecord,
+        DeltaRecord,
+        BehaviorRecord,
+        GenerationRecord,
+        HumanEvalRecord,
+    )
+}
+
+
+def record_from_dict(kind: str, data: Mapping[str, Any]) -> Record:
+    """The typed record of ``kind`` from its logged dictionary."""
+    cls = RECORD_TYPES.get(kind)
+    if cls is None:
+        raise InputError(f"record: unknown kind {kind!r}; known: {', '.join(RECORD_TYPES)}")
+    return cls.from_dict(data)
+
+
+def finite_or_none(x: float) -> float | None:
+    """``x`` as a float, or None where it is NaN/±inf (records hold standard JSON)."""
+    v = float(x)
+    return v if math.isfinite(v) else None
