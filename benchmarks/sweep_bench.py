@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import os
 import platform
@@ -57,7 +58,7 @@ def read_mmlu(path: Path, n: int) -> list[tuple[str, int]]:
                 continue
             q, choices, ans = row[0], row[1:5], row[5]
             answer = int(ans) if ans.isdigit() else LETTERS.index(ans.strip())
-            block = q + "".join(f"\n{l}) {c}" for l, c in zip(LETTERS, choices))
+            block = q + "".join(f"\n{letter}) {c}" for letter, c in zip(LETTERS, choices, strict=True))
             rows.append((block, answer))
             if len(rows) == n:
                 break
@@ -66,7 +67,7 @@ def read_mmlu(path: Path, n: int) -> list[tuple[str, int]]:
 
 def read_advbench(path: Path, n: int) -> list[str]:
     with open(path, newline="", encoding="utf-8") as fh:
-        return [r["goal"] for _, r in zip(range(n), csv.DictReader(fh))]
+        return [r["goal"] for r in itertools.islice(csv.DictReader(fh), n)]
 
 
 def linspace(lo: float, hi: float, k: int) -> list[float]:
@@ -76,9 +77,9 @@ def linspace(lo: float, hi: float, k: int) -> list[float]:
 def random_vector(model, layers: list[int], seed: int) -> SteeringVector:
     g = torch.Generator().manual_seed(seed)
     dirs = {}
-    for l in layers:
+    for layer in layers:
         v = torch.randn(model.hidden_size, generator=g)
-        dirs[l] = v / v.norm()
+        dirs[layer] = v / v.norm()
     return SteeringVector(dirs, "random", model.name, model.model_hash(), {"seed": seed})
 
 
@@ -204,7 +205,7 @@ def generation_sweep(model, vec, layers, args) -> dict:
     cb, cn = Clock(), Clock()
     batched = cb.run(lambda: generate_sweep(model, vec, prompts, coeffs, chunk_size=args.gen_chunk, **kw))
     naive = cn.run(lambda: [generate_sweep(model, vec, prompts, [c], **kw)[0] for c in coeffs])
-    same = sum(a == b for ra, rb in zip(batched, naive) for a, b in zip(ra, rb))
+    same = sum(a == b for ra, rb in zip(batched, naive, strict=True) for a, b in zip(ra, rb, strict=True))
     return {
         "prompts": len(prompts),
         "coefficients": len(coeffs),

@@ -50,8 +50,8 @@ def _helpfulness(model: str, behavior: str, metric: str, **kw: Any) -> Panel:
 DECLARED: tuple[FigureSpec, ...] = (
     FigureSpec(
         "fig04_behavior",
-        "Fig. 4 — behaviour expectation vs steering coefficient, with the Theorem 1 fit (eq. 27) on $r_e$ ≥ 0 "
-        "(error bars: SEM)",
+        "Fig. 4 — behaviour expectation vs steering coefficient, with the Theorem 1 fit (eq. 27) "
+        "on $r_e$ ≥ 0 (error bars: SEM)",
         tuple(Panel("behavior", m, b) for m, b in FOUR),
         ncols=2,
         height=4.6,

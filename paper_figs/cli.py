@@ -1,4 +1,6 @@
-"""``steerbounds paper``: reproduce the paper's experiments and figures end to end (registration imports no torch)."""
+"""``steerbounds paper``: reproduce the paper's experiments and figures end to end.
+
+Registration imports no torch (``steerbounds --help`` stays fast)."""
 
 from __future__ import annotations
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from steerbounds import io
 
@@ -106,11 +106,11 @@ def missing_panel(ax: Any, what: str) -> None:
     ax.set_yticks([])
 
 
-def errorbar(ax: Any, x: Sequence[float], y: Sequence[float], sem: Sequence[float] | None, **kw: Any) -> Any:
+def errorbar(ax: Any, x: ArrayLike, y: ArrayLike, sem: ArrayLike | None, **kw: Any) -> Any:
     yerr = None if sem is None else np.nan_to_num(np.asarray(sem, dtype=float), nan=0.0)
     return ax.errorbar(x, y, yerr=yerr, marker="o", ms=3.5, capsize=2.5, lw=1.2, **kw)
 
 
-def dense_grid(r_e: Sequence[float], n: int = 301, *, low: float | None = None) -> np.ndarray:
+def dense_grid(r_e: ArrayLike, n: int = 301, *, low: float | None = None) -> np.ndarray:
     r = np.asarray(r_e, dtype=float)
     return np.linspace(float(r.min()) if low is None else low, float(r.max()), n)

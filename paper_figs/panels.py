@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from steerbounds.paper_figs.common import (
     BEHAVIOR_LABEL,
@@ -42,12 +43,13 @@ METRICS: dict[str, tuple[str, str, str | None]] = {
 N_CLUSTER_PROMPTS = 3
 
 
-def _theorem1_line(ax: Any, r: Sequence[float], fit: Mapping[str, Any], **kw: Any) -> None:
+def _theorem1_line(ax: Any, r: ArrayLike, fit: Mapping[str, Any], of: str, **kw: Any) -> None:
     from steerbounds.bounds import behavior_lower_bound
 
     x = dense_grid(r, low=0.0)
     y = np.asarray(behavior_lower_bound(x, fit["b0"], fit["delta_lambda"], form="proved"))
-    ax.plot(x, y, label=f"Thm 1 fit (eq. 27): Δλ={fit['delta_lambda']:.3g}, $B_0$={fit['b0']:.2f}", **kw)
+    label = f"Thm 1 fit (eq. 27) to {of}: Δλ={fit['delta_lambda']:.3g}, $B_0$={fit['b0']:.2f}"
+    ax.plot(x, y, label=label, **kw)
 
 
 def behavior_panel(ax: Any, data: PaperData, model: str, behavior: str) -> None:
@@ -72,7 +74,7 @@ def behavior_panel(ax: Any, data: PaperData, model: str, behavior: str) -> None:
         )
         fit = s.fit(f"theorem1_{name}") if s is not None else None
         if fit is not None:
-            _theorem1_line(ax, curve["r_e"], fit, color=fit_color, lw=1.5)
+            _theorem1_line(ax, curve["r_e"], fit, label.split(" (")[0], color=fit_color, lw=1.5)
         drawn = True
     if not drawn:
         missing_panel(ax, f"behaviour {model}/{behavior}")
@@ -164,16 +166,16 @@ def lambda_panel(ax: Any, data: PaperData, model: str, behavior: str, *, average
         for i, g in enumerate(x for x in MMLU_SUBJECTS if x in set(curves["group"])):
             c = curves[curves["group"] == g]
             errorbar(ax, c["r_e"], c["mean"], c["sem"], color=f"C{i}", label=TASK_LABEL[g])
-            lam = s.group_parameters.get("udr_slope", {}).get(g)
-            if lam is not None and lam.ok and lam.value is not None:
+            fit = s.group_parameters.get("udr_slope", {}).get(g)
+            if fit is not None and fit.ok and fit.value is not None:
                 r = c["r_e"].to_numpy(float)
                 ax.plot(
                     r,
-                    lam.value * np.abs(r),
+                    fit.value * np.abs(r),
                     color=f"C{i}",
                     ls="--",
                     lw=1,
-                    label=f"fit: slope={lam.value:.3g} (R²={lam.r2:.3f})",
+                    label=f"fit: slope={fit.value:.3g} (R²={fit.r2:.3f})",
                 )
     ax.set_xlabel(XLABEL, fontsize=8)
     ax.set_ylabel("|U δr| (logit units)", fontsize=8)

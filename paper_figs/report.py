@@ -161,12 +161,12 @@ def evidence(data: PaperData) -> list[Evidence]:
                 )
         curves = s.group_curves.get(curve)
         if curves is not None:
-            for g, c in curves.groupby("group", sort=True):
+            for group, c in curves.groupby("group", sort=True):
                 r, h = c["r_e"].to_numpy(float), c["mean"].to_numpy(float)
                 h0 = float(h[int(np.argmin(np.abs(r)))])
                 ends = (float(h[0]), float(h[-1]))
                 ok = abs(h0 - target) > 0.05 and all(abs(e - target) <= 0.5 * abs(h0 - target) for e in ends)
-                out.append(Evidence("1/N limit", f"{case} {g}", "H(0), H(ends)", h0, None, ok))
+                out.append(Evidence("1/N limit", f"{case} {group}", "H(0), H(ends)", h0, None, ok))
     return out
 
 

@@ -21,6 +21,7 @@ every sweep's manifest.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -203,7 +204,7 @@ def sweep_stage(run: Run, key: str, behavior: str) -> None:
         )
         folder = run.timed(
             f"sweep:{key}:{behavior}:{task}",
-            lambda sc=sc, vector=vector: run_sweep(sc, model=run.model(key), vector=vector),
+            functools.partial(run_sweep, sc, model=run.model(key), vector=vector),
         )
         vector = vector or SteeringVector.load(folder / VECTOR)
 

@@ -12,8 +12,11 @@ ruff check .
 ruff format --check .
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-python -m pip install -q --disable-pip-version-check --root-user-action=ignore --no-deps --no-build-isolation \
-    --target "$tmp/site" . >/dev/null
+# a clean copy of the tracked and untracked-not-ignored files: a stale build/ folder would leak old files
+mkdir -p "$tmp/src"
+git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$tmp/src" 2>/dev/null || true
+python -m pip install -q --disable-pip-version-check --root-user-action=ignore --no-deps \
+    --target "$tmp/site" "$tmp/src" >/dev/null
 cd "$tmp/site"
 status=0
 python -m mypy --config-file "$repo/pyproject.toml" -p steerbounds >"$tmp/mypy.out" 2>&1 || status=$?

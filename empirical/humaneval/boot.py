@@ -14,7 +14,8 @@ and PID namespaces. It then
 3. drops to an otherwise unused uid/gid, with no supplementary groups, so
    RLIMIT_NPROC is enforced (the kernel ignores it for root) and counts only
    this sandbox's processes;
-4. forks and ``execve``\\ s a fresh ``python -I`` running ``runner.py`` (copied into the work folder as ``sandbox_runner.py``)
+4. forks and ``execve``\\ s a fresh ``python -I`` running ``runner.py`` (copied into the
+   work folder as ``sandbox_runner.py``)
    with a clean environment (HOME and TMPDIR inside the work directory), waits
    for it and exits with its status (128 + signal number if it was killed).
 

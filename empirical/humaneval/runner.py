@@ -111,7 +111,7 @@ def main():
     with open(os.path.join(workdir, "program.py"), encoding="utf-8") as fh:
         source = fh.read()
     result_path = os.path.join(workdir, "result.json")
-    violations = []
+    violations: list[str] = []
     if guard:
         _install_guard(workdir, violations)
     try:

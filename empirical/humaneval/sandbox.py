@@ -30,6 +30,7 @@ mechanisms were active.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import math
@@ -157,18 +158,12 @@ def _kill_tree(proc: subprocess.Popen) -> None:
     except OSError:
         children = []
     for pid in children:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=2)
-    except subprocess.TimeoutExpired:
-        pass
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait()
 
 
@@ -205,7 +200,7 @@ def run_program(
         )
     logdir = Path(tempfile.mkdtemp(prefix="steerbounds-sbx-log-"))
     workdir = Path(tempfile.mkdtemp(prefix="steerbounds-sbx-"))
-    uid = _UID_BASE + secrets.randbelow(_UID_SPAN) if full else None
+    uid = _UID_BASE + secrets.randbelow(_UID_SPAN)  # used with full isolation only
     mechanisms = ["subprocess", "python -I", "rlimit_cpu", "rlimit_as", "rlimit_fsize", "workdir"]
     try:
         (workdir / "program.py").write_text(program, encoding="utf-8")
@@ -228,7 +223,7 @@ def run_program(
                 "audit_guard": audit_guard,
             }
             cmd = [
-                shutil.which("unshare"),
+                shutil.which("unshare") or "unshare",
                 "--mount",
                 "--net",
                 "--pid",
@@ -404,7 +399,7 @@ def evaluate_humaneval(
             raise InputError(
                 f"completions must have one entry per problem ({len(problems)}), got {len(completions)}"
             )
-        pairs = list(zip(problems, completions))
+        pairs = list(zip(problems, completions, strict=True))
     if not isinstance(workers, int) or not 1 <= workers <= 64:
         raise InputError(f"workers must be an integer in [1, 64], got {workers!r}")
 

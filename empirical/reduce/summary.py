@@ -9,8 +9,8 @@
 * **Fit range** ("small r_e", Assumption 1): the linear fits use
   |r_e| ≤ ``fit_max_abs``, by default half the grid's largest |r_e|.
 * **λ** (Assumption 1, eq. 7): the exact slope |d r^(L)/d r_e| at 0 (forward-mode AD)
-  averaged over queries; also the least-squares slopes through the origin of |δr|
-  and of |U δr| (App. A.3 figs. 6-8, the paper's "λ = 40–60") against |r_e|.
+  averaged over queries; also the least-squares slopes through the origin of the mean
+  |δr| and mean |U δr| curves (App. A.3 figs. 6-8, the paper's "λ = 40–60") against |r_e|.
 * **λσ, σ, β** (Assumption 3, App. A.3 figs. 9-10; App. C eq. 37):
   :func:`~steerbounds.bounds.estimators.estimate_sigma` on the logit-noise
   projections, weighted by P_i⁰; σ = λσ/λ with λ the exact slope; the realised
@@ -38,7 +38,7 @@ import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -127,10 +127,10 @@ def _slope_estimate(fit: est.SlopeFit) -> Estimate:
     return Estimate(_finite(fit.slope), _finite(fit.stderr), fit.n, _finite(fit.r2))
 
 
-def _attempt(fn: Callable[[], Any]) -> Any:
-    """``fn()``, or an :class:`Estimate` carrying the reason it failed."""
+def _attempt(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``, or an :class:`Estimate` carrying the reason it failed."""
     try:
-        return fn()
+        return fn(*args, **kwargs)
     except _ESTIMATION_ERRORS as exc:
         return Estimate(error=str(exc).splitlines()[0][:200] or type(exc).__name__)
 
@@ -252,8 +252,8 @@ def theorem2_fit(curve: pd.DataFrame, floor: float | None) -> dict[str, Any]:
     return {**d, "h0_measured": h0}
 
 
-def _fit_or_error(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    out = _attempt(fn)
+def _fit_or_error(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    out = _attempt(fn, *args)
     return {"error": out.error} if isinstance(out, Estimate) else out
 
 
@@ -292,7 +292,7 @@ class Summary:
 
     def to_dict(self) -> dict[str, Any]:
         def records(df: pd.DataFrame) -> list[dict[str, Any]]:
-            return [{k: io.jsonable(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
+            return [{str(k): io.jsonable(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
 
         return {
             "format": FORMAT,
@@ -347,8 +347,18 @@ def summary_rows(summary: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
             yield label, f"λσβ = {f['lam_sigma_beta']:.4g} ± {se:.2g}, α(1−ε) = {f['alpha_eff']:.3g}"
 
 
+def _fitted_slope(t: pd.DataFrame, column: str, limit: float) -> Estimate:
+    """Least-squares slope through the origin of the per-coefficient mean of ``column``
+    against |r_e| on |r_e| ≤ limit (the mean curve of App. A.3 figs. 6-8; with equal
+    counts per coefficient the slope equals the fit over every row); R² and the
+    standard error are those of the mean curve."""
+    curve = per_coefficient(t, column)
+    return _slope_estimate(
+        est.fit_slope(np.abs(curve["r_e"].to_numpy(float)), curve["mean"].to_numpy(float), max_abs_x=limit)
+    )
+
+
 def _lambda_part(s: Summary, t: pd.DataFrame, limit: float) -> None:
-    r = np.abs(t["r_e"].to_numpy(float))
     jvp = t["jvp_norm"].dropna().to_numpy(float)
 
     def mean_of(v: np.ndarray, what: str) -> Estimate:
@@ -357,23 +367,12 @@ def _lambda_part(s: Summary, t: pd.DataFrame, limit: float) -> None:
         se = float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else None
         return Estimate(float(v.mean()), se, int(v.size))
 
-    s.parameters["lambda"] = _attempt(lambda: mean_of(jvp, "lambda"))
-    s.parameters["lambda_slope"] = _attempt(
-        lambda: _slope_estimate(est.fit_slope(r, t["dr_norm"].to_numpy(float), max_abs_x=limit))
-    )
-    s.parameters["udr_slope"] = _attempt(
-        lambda: _slope_estimate(est.fit_slope(r, t["udr_norm"].to_numpy(float), max_abs_x=limit))
-    )
-    s.parameters["udr_jvp"] = _attempt(lambda: mean_of(t["jvp_udr_norm"].dropna().to_numpy(float), "udr_jvp"))
+    s.parameters["lambda"] = _attempt(mean_of, jvp, "lambda")
+    s.parameters["lambda_slope"] = _attempt(_fitted_slope, t, "dr_norm", limit)
+    s.parameters["udr_slope"] = _attempt(_fitted_slope, t, "udr_norm", limit)
+    s.parameters["udr_jvp"] = _attempt(mean_of, t["jvp_udr_norm"].dropna().to_numpy(float), "udr_jvp")
     s.group_parameters["udr_slope"] = {
-        str(g): _attempt(
-            lambda d=d: _slope_estimate(
-                est.fit_slope(
-                    np.abs(d["r_e"].to_numpy(float)), d["udr_norm"].to_numpy(float), max_abs_x=limit
-                )
-            )
-        )
-        for g, d in t.groupby("group", sort=True)
+        str(g): _attempt(_fitted_slope, d, "udr_norm", limit) for g, d in t.groupby("group", sort=True)
     }
     s.curves["dr_norm"] = per_coefficient(t, "dr_norm")
     s.curves["udr_norm"] = per_coefficient(t, "udr_norm")
@@ -429,7 +428,7 @@ def _noise_part(s: Summary, noise: pd.DataFrame, realised: pd.DataFrame, limit: 
     )
     per = []
     for c, d in noise.groupby("r_e", sort=True):
-        row: dict[str, Any] = {"r_e": float(c), **normality(d["proj"].to_numpy(float))}
+        row: dict[str, Any] = {"r_e": float(cast(float, c)), **normality(d["proj"].to_numpy(float))}
         sub = realised[realised["r_e"] == c] if not realised.empty else realised
         if not sub.empty:
             row["alpha_one_minus_eps_mean"] = float(sub["alpha_one_minus_eps"].mean())
@@ -455,10 +454,10 @@ def _delta_part(s: Summary, t: pd.DataFrame, limit: float) -> None:
             return Estimate(float(np.min(y / r)), n=int(r.size))
         return _slope_estimate(est.fit_slope(r, y))
 
-    s.parameters["delta_lambda_mean"] = _attempt(lambda: line(mean_curve, False))
-    s.parameters["delta_lambda_mean_lower"] = _attempt(lambda: line(mean_curve, True))
-    s.parameters["delta_lambda_min"] = _attempt(lambda: line(min_curve, False))
-    s.parameters["delta_lambda_min_lower"] = _attempt(lambda: line(min_curve, True))
+    s.parameters["delta_lambda_mean"] = _attempt(line, mean_curve, False)
+    s.parameters["delta_lambda_mean_lower"] = _attempt(line, mean_curve, True)
+    s.parameters["delta_lambda_min"] = _attempt(line, min_curve, False)
+    s.parameters["delta_lambda_min_lower"] = _attempt(line, min_curve, True)
     steered = sep[(sep["r_e"] > 0) & (sep["r_e"] <= limit)]
     s.parameters["hard_margin_fraction"] = (
         Estimate(float((steered["min_sep"] > 0).mean()), n=len(steered))
@@ -470,12 +469,15 @@ def _delta_part(s: Summary, t: pd.DataFrame, limit: float) -> None:
 def _behavior_part(s: Summary, t: pd.DataFrame, name: str, column: str, limit: float) -> None:
     curve = per_coefficient(t, column)
     s.curves[name] = curve
-    s.fits[f"theorem1_{name}"] = _fit_or_error(lambda: theorem1_fit(curve))
-    s.near_zero[name] = _fit_or_error(lambda: near_zero(curve, limit))
+    s.fits[f"theorem1_{name}"] = _fit_or_error(theorem1_fit, curve)
+    s.near_zero[name] = _fit_or_error(near_zero, curve, limit)
 
 
 def _helpfulness_part(s: Summary, t: pd.DataFrame, limit: float) -> None:
-    parts = [("full_vocab", "p_correct", None), ("accuracy_full_vocab", "top1", None)]
+    parts: list[tuple[str, str, float | None]] = [
+        ("full_vocab", "p_correct", None),
+        ("accuracy_full_vocab", "top1", None),
+    ]
     if t["p_choices"].notna().any():
         n_choices = int(t["n_choices"].dropna().iloc[0])
         parts += [("choices", "p_choices", 1.0 / n_choices), ("accuracy_choices", "correct_choice", None)]
@@ -485,28 +487,24 @@ def _helpfulness_part(s: Summary, t: pd.DataFrame, limit: float) -> None:
         s.group_curves[name] = per_coefficient(t, column, by="group")
         if name.startswith("accuracy"):
             continue
-        s.parameters[f"p0_{name}"] = _attempt(
-            lambda column=column: Estimate(
-                p0_distribution(t, column)["mean"], n=p0_distribution(t, column)["n"]
-            )
+        dist = _attempt(p0_distribution, t, column)
+        s.parameters[f"p0_{name}"] = (
+            dist if isinstance(dist, Estimate) else Estimate(dist["mean"], n=dist["n"])
         )
-        s.fits[f"theorem2_{name}"] = _fit_or_error(
-            lambda curve=curve, floor=floor: theorem2_fit(curve, floor)
-        )
+        s.fits[f"theorem2_{name}"] = _fit_or_error(theorem2_fit, curve, floor)
+        groups = list(s.group_curves[name].groupby("group", sort=True))
         s.group_fits[f"theorem2_{name}"] = {
-            str(g): _fit_or_error(lambda c=c, floor=floor: theorem2_fit(c.drop(columns="group"), floor))
-            for g, c in s.group_curves[name].groupby("group", sort=True)
+            str(g): _fit_or_error(theorem2_fit, c.drop(columns="group"), floor) for g, c in groups
         }
-        s.near_zero[name] = _fit_or_error(lambda curve=curve: near_zero(curve, limit))
+        s.near_zero[name] = _fit_or_error(near_zero, curve, limit)
         s.group_near_zero[name] = {
-            str(g): _fit_or_error(lambda c=c: near_zero(c.drop(columns="group"), limit))
-            for g, c in s.group_curves[name].groupby("group", sort=True)
+            str(g): _fit_or_error(near_zero, c.drop(columns="group"), limit) for g, c in groups
         }
-        dist = _attempt(lambda column=column: p0_distribution(t, column))
         if not isinstance(dist, Estimate):
             s.diagnostics[f"p0_distribution_{name}"] = dist
             quart = p0_quartiles(t, column)
-            q = t[t["id"].isin(quart)].assign(p0_quartile=lambda d: d["id"].map(quart))
+            q = t[t["id"].isin(quart)]
+            q = q.assign(p0_quartile=q["id"].map(quart))
             s.group_curves[f"{name}_by_p0_quartile"] = per_coefficient(q, column, by="p0_quartile")
 
 
@@ -523,7 +521,7 @@ def summarize(tables: Tables, *, fit_max_abs: float | None = None) -> Summary:
         s.curves["pass_at_1"] = per_coefficient(
             h.assign(passed=(h["status"] == "passed").astype(float)), "passed"
         )
-    limit = _attempt(lambda: fit_range(grid, fit_max_abs))
+    limit = _attempt(fit_range, grid, fit_max_abs)
     if isinstance(limit, Estimate):
         s.diagnostics["error"] = limit.error
         return s

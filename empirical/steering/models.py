@@ -18,7 +18,6 @@ import importlib.metadata
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 
 import torch
 
+from steerbounds import io
 from steerbounds.empirical.steering.forward import run_last_position
 from steerbounds.empirical.steering.layers import find_layers, resolve_layers
 from steerbounds.errors import InputError
@@ -108,7 +108,8 @@ def convert_gguf(gguf: Path, folder: Path | None = None) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists():  # an incomplete leftover from an older writer: replace it
         shutil.rmtree(target, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    io.remove_stale_temporaries(target.parent)  # folders of conversions that were killed
+    tmp = io.temporary_dir_beside(target)
     try:
         model = AutoModelForCausalLM.from_pretrained(
             str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
@@ -116,15 +117,12 @@ def convert_gguf(gguf: Path, folder: Path | None = None) -> Path:
         tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         # The weights are dequantised float32 now; saving must not try to
         # re-quantise them or record a GGUF quantisation config.
-        model.hf_quantizer = None
+        model.hf_quantizer = None  # type: ignore[assignment]  # transformers types it as always set
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
         model.save_pretrained(str(tmp))
         tokenizer.save_pretrained(str(tmp))
-        (tmp / _COMPLETE_MARKER).write_text(
-            json.dumps({"source": str(gguf), "size": gguf.stat().st_size}, indent=1)
-        )
-        os.chmod(tmp, 0o755)  # mkdtemp creates 0700
+        io.write_json(tmp / _COMPLETE_MARKER, {"source": str(gguf), "size": gguf.stat().st_size})
         try:
             os.rename(tmp, target)
         except OSError:
@@ -178,7 +176,10 @@ class SteerableModel:
 
     def unembedding(self) -> torch.Tensor:
         """U: the LM head weight, shape (V, d) (eq. 1)."""
-        return self.lm_head().weight
+        weight = self.lm_head().weight
+        if not isinstance(weight, torch.Tensor):
+            raise InputError(f"model: {self.name}'s LM head has no weight matrix")
+        return weight
 
     def unembedding_bias(self) -> torch.Tensor | None:
         """The LM head bias (V,) or ``None``; logits = U r^(L) + bias."""
@@ -229,6 +230,7 @@ class SteerableModel:
     ) -> torch.Tensor:
         """r^(L) at the last real token of each row, shape (B, d) (eq. 1)."""
         _, rep = run_last_position(self, input_ids, attention_mask, return_final=True)
+        assert rep is not None  # return_final=True always captures r^(L)
         return rep
 
     def model_hash(self) -> str:
@@ -267,7 +269,7 @@ def compute_model_hash(model: torch.nn.Module) -> str:
             continue  # derived from the config, not weights
         data = t.detach().to("cpu", torch.bfloat16).contiguous()
         h.update(f"{name}:{tuple(data.shape)};".encode())
-        h.update(memoryview(data.view(torch.int16).numpy()))
+        h.update(data.view(torch.int16).numpy().tobytes())
     return h.hexdigest()[:16]
 
 
@@ -379,5 +381,5 @@ def load_model(
             f"could not provide it - offline?): {str(exc).splitlines()[0]}"
         ) from None
     if dev is not None:
-        model.to(dev)
+        model.to(dev)  # type: ignore[arg-type]  # transformers types .to as an unbound wrapper
     return wrap_model(model, tokenizer, name=name, layers_attr=layers_attr)

@@ -248,12 +248,13 @@ def read_representations(
     """Decoder-block outputs r^(l) for each text, (N, d) per layer, read at the
     last token (left padding puts it at position -1) or averaged over the real
     tokens."""
-    stores: dict[int, list[torch.Tensor]] = {l: [] for l in layers}
+    stores: dict[int, list[torch.Tensor]] = {layer: [] for layer in layers}
     mask_ref: dict[str, torch.Tensor] = {}
     handles = []
     try:
-        for l in layers:
-            handles.append(model.layers[l].register_forward_hook(_reader_hook(stores[l], read, mask_ref)))
+        for layer in layers:
+            hook = _reader_hook(stores[layer], read, mask_ref)
+            handles.append(model.layers[layer].register_forward_hook(hook))
         for start in range(0, len(texts), batch_size):
             enc = model.encode(list(texts[start : start + batch_size]))
             mask_ref["mask"] = enc["attention_mask"]
@@ -267,7 +268,7 @@ def read_representations(
     finally:
         for h in handles:
             h.remove()
-    return {l: torch.cat(v, dim=0) for l, v in stores.items()}
+    return {layer: torch.cat(v, dim=0) for layer, v in stores.items()}
 
 
 def extract_vector(
@@ -320,11 +321,11 @@ def extract_vector(
     pos = read_representations(model, positive, idx, read=read, batch_size=batch_size)
     neg = read_representations(model, negative, idx, read=read, batch_size=batch_size)
     directions: dict[int, torch.Tensor] = {}
-    for l in idx:
-        diffs = (pos[l] - neg[l]).to(torch.float64)
+    for layer in idx:
+        diffs = (pos[layer] - neg[layer]).to(torch.float64)
         if not bool(diffs.any()):
             raise InputError(
-                f"positive/negative: layer {l} gives a zero direction "
+                f"positive/negative: layer {layer} gives a zero direction "
                 f"(identical representations of the two sides)"
             )
         v = torch.as_tensor(aggregate(diffs)).to(torch.float64).reshape(-1)
@@ -335,12 +336,12 @@ def extract_vector(
         norm = float(v.norm())
         if not math.isfinite(norm) or norm == 0.0:
             raise InputError(
-                f"positive/negative: layer {l} gives a zero or non-finite direction from the aggregator"
+                f"positive/negative: layer {layer} gives a zero or non-finite direction from the aggregator"
             )
         v = v / norm
         if float((diffs @ v).mean()) < 0:
             v = -v
-        directions[l] = v.to(torch.float32)
+        directions[layer] = v.to(torch.float32)
     meta = {
         "n_pairs": len(positive),
         "read": read,

@@ -86,7 +86,7 @@ def parse_coefficients(spec: str, *, option: str = "coefficients") -> tuple[floa
                     f"{option}: {spec!r} gives {'too many' if not math.isfinite(span) else int(span) + 1} "
                     f"coefficients; allowed at most {MAX_COEFFICIENTS}"
                 )
-            count = int(math.floor(span + 1e-9)) + 1
+            count = math.floor(span + 1e-9) + 1
             values = [round(a + i * step, 10) for i in range(count)]
         else:
             items = [x for x in text.split(",") if x.strip()]

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -115,13 +115,16 @@ def record_pass(
     coeffs += [float(c) for c in extra if float(c) not in coeffs]
     qs = _queries(queries)
     enc = model.encode([q["prompt"] for q in qs])
-    logits, reps = forward_sweep(
-        model, vector, enc["input_ids"], enc["attention_mask"], coeffs, layers=layers, return_final=True
+    logits, reps = cast(
+        tuple[torch.Tensor, torch.Tensor],
+        forward_sweep(
+            model, vector, enc["input_ids"], enc["attention_mask"], coeffs, layers=layers, return_final=True
+        ),
     )
     tangent = tangent_logits = None
     if slope:
         t = jvp_final_representation(model, vector, enc["input_ids"], enc["attention_mask"], layers=layers)
-        tangent = t.detach().double()
+        tangent = cast(torch.Tensor, t).detach().double()
         tangent_logits = tangent @ model.unembedding().detach().double().T
     return Pass(
         tuple(coeffs), requested, coeffs.index(0.0), logits.double(), reps.double(), tangent, tangent_logits

@@ -125,7 +125,7 @@ def _check_int(value: object, name: str, low: int) -> int:
 
 
 def _package_file(filename: str) -> Path:
-    return Path(str(resources.files("steerbounds.empirical.workloads").joinpath("data", filename)))
+    return Path(str(resources.files("steerbounds.empirical.workloads") / "data" / filename))
 
 
 def _resolve_path(name: str, path: str | Path) -> Path:
@@ -315,8 +315,8 @@ def load_dataset(
         subs = (subjects,) if isinstance(subjects, str) else tuple(subjects or MMLU_SUBJECTS)
         if not subs:
             raise InputError("subjects: need at least one MMLU subject")
-        rows = _mmlu(Path(path) if path is not None else None, subs, split)
-        return _subsample(rows, n, seed, name)
+        mmlu_rows = _mmlu(Path(path) if path is not None else None, subs, split)
+        return _subsample(mmlu_rows, n, seed, name)
     if name in ("arithmetic", "facts"):
         if path is not None:
             raise InputError(f"path: data set {name!r} is generated in code and takes no path")

@@ -164,7 +164,7 @@ def answer_token_sets(name: str, tokenizer: Any) -> tuple[list[int], list[int]]:
     if key in ("harmless", "not_racist"):
         plus, minus = minus, plus
     both = plus & minus
-    plus, minus = sorted(plus - both), sorted(minus - both)
-    if not plus or not minus:
+    plus_ids, minus_ids = sorted(plus - both), sorted(minus - both)
+    if not plus_ids or not minus_ids:
         raise InputError(f"behavior: the tokenizer gives empty answer-token sets for {name!r}")
-    return plus, minus
+    return plus_ids, minus_ids

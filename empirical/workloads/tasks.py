@@ -37,7 +37,8 @@ def first_token(tokenizer: Any, text: str) -> int:
 
 def mmlu_user_text(item: dict[str, Any]) -> str:
     """The question block of App. F.4: question, then "A) …" … "D) …" lines."""
-    lines = [item["question"]] + [f"{l}) {c}" for l, c in zip(LETTERS, item["choices"])]
+    choices = zip(LETTERS, item["choices"], strict=True)
+    lines = [item["question"], *(f"{letter}) {c}" for letter, c in choices)]
     return "\n".join(lines)
 
 
@@ -56,7 +57,7 @@ def task_queries(
     tok = model.tokenizer
     out: list[dict[str, Any]] = []
     if task == "mmlu":
-        choice_ids = [first_token(tok, f" {l}") for l in LETTERS]
+        choice_ids = [first_token(tok, f" {letter}") for letter in LETTERS]
         if len(set(choice_ids)) != 4:
             raise InputError("model: the tokenizer does not give four distinct tokens for ' A' … ' D'")
         mmlu_path = None if data_dir is None else _mmlu_dir(data_dir)

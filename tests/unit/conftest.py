@@ -122,9 +122,9 @@ def make_random_vector(model, layers=None, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     idx = model.resolve_layers(layers)
     dirs = {}
-    for l in idx:
+    for layer in idx:
         v = torch.randn(model.hidden_size, generator=g)
-        dirs[l] = v / v.norm()
+        dirs[layer] = v / v.norm()
     return SteeringVector(
         directions=dirs,
         method="random",

@@ -174,7 +174,7 @@ def test_resume_refuses_a_different_config(tiny_folder, tmp_path):
     run_sweep(_config(tiny_folder, out, measures=("helpfulness",), coefficients=(-1.0, 1.0), generate="none"))
     summary = json.loads((out / "summary.json").read_text())
     assert "theorem2_full_vocab" in summary["fits"] and "lambda" not in summary["parameters"]
-    with pytest.raises(InputError, match="resume.*coefficients"):
+    with pytest.raises(InputError, match=r"resume.*coefficients"):
         run_sweep(
             _config(
                 tiny_folder,

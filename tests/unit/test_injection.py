@@ -174,9 +174,11 @@ def test_steer_rejects_bad_input(tiny_llama, kwargs, match):
 
 def test_vector_layer_and_size_checks(tiny_llama):
     vec = make_random_vector(tiny_llama, layers=[1, 2])
-    with pytest.raises(InputError, match="no direction for layer 3"):
-        with steer(tiny_llama, vec, 1.0, layers=[2, 3]):
-            pass
+    with (
+        pytest.raises(InputError, match="no direction for layer 3"),
+        steer(tiny_llama, vec, 1.0, layers=[2, 3]),
+    ):
+        pass
     wide = SteeringVector({0: torch.ones(64) / 8.0}, "m", "other", "h")
     with pytest.raises(InputError, match="hidden size 64"), steer(tiny_llama, wide, 1.0):
         pass

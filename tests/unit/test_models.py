@@ -1,4 +1,5 @@
-"""steerbounds.empirical.steering.models / layers: loading, layer discovery and resolution, prompts, hashing."""
+"""steerbounds.empirical.steering.models / layers: loading, layer discovery and resolution, prompts,
+hashing."""
 
 from __future__ import annotations
 
@@ -201,7 +202,7 @@ def test_load_model_cuda_without_gpu(tmp_path):
 
 def test_load_model_bad_paths(tmp_path):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(InputError, match="config.json"):
+    with pytest.raises(InputError, match=r"config\.json"):
         M.load_model(str(tmp_path / "empty"))
     with pytest.raises(InputError, match="neither a model folder"):
         M.load_model(str(tmp_path / "missing"))

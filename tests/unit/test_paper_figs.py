@@ -182,7 +182,7 @@ def test_declared_figures_show_the_planted_curves_and_fits(planted: Path) -> Non
     measured = next(c for c in ax.containers if c.get_label().startswith("next-token"))
     assert np.allclose(measured.lines[0].get_ydata(), [_behavior(r) for r in R])
     series = {ln.get_label(): ln for ln in ax.get_lines()}
-    fit = next(label for label in series if label.startswith("Thm 1 fit"))
+    fit = next(label for label in series if label.startswith("Thm 1 fit (eq. 27) to next-token"))
     assert f"Δλ={DL:.3g}" in fit
     fitted = series[fit]
     assert fitted.get_xdata().min() == 0.0  # drawn on the range the fit covers, r_e ≥ 0

@@ -40,7 +40,7 @@ NEG = [
 def _diffs(model, layers, read="last"):
     p = read_representations(model, POS, layers, read=read)
     n = read_representations(model, NEG, layers, read=read)
-    return {l: (p[l] - n[l]).double() for l in layers}
+    return {layer: (p[layer] - n[layer]).double() for layer in layers}
 
 
 @pytest.mark.parametrize("method", ["pca", "mean_diff", "pca_centered"])
@@ -48,11 +48,11 @@ def test_unit_norm_and_sign_convention(tiny_model, method):
     vec = extract_vector(tiny_model, POS, NEG, method=method, batch_size=3)
     assert vec.layers == [0, 1, 2, 3]
     diffs = _diffs(tiny_model, vec.layers)
-    for l, v in vec.directions.items():
+    for layer, v in vec.directions.items():
         assert v.dtype == torch.float32
         assert abs(float(v.norm()) - 1.0) < 1e-6
         # positives project higher than negatives on average
-        assert float((diffs[l] @ v.double()).mean()) >= 0
+        assert float((diffs[layer] @ v.double()).mean()) >= 0
     assert vec.method == method
     assert vec.model_hash == tiny_model.model_hash() and vec.model_name == tiny_model.name
     assert vec.metadata["n_pairs"] == len(POS) and vec.metadata["read"] == "last"
@@ -61,9 +61,9 @@ def test_unit_norm_and_sign_convention(tiny_model, method):
 def test_pca_is_top_singular_vector_of_uncentred_differences(tiny_llama):
     vec = extract_vector(tiny_llama, POS, NEG, layers=[1, 3], method="pca")
     diffs = _diffs(tiny_llama, [1, 3])
-    for l in (1, 3):
-        top = torch.linalg.svd(diffs[l], full_matrices=False)[2][0]
-        assert abs(float(top @ vec.directions[l].double())) == pytest.approx(1.0, abs=1e-5)
+    for layer in (1, 3):
+        top = torch.linalg.svd(diffs[layer], full_matrices=False)[2][0]
+        assert abs(float(top @ vec.directions[layer].double())) == pytest.approx(1.0, abs=1e-5)
 
 
 def test_mean_diff_is_normalised_mean(tiny_llama):
@@ -75,8 +75,8 @@ def test_mean_diff_is_normalised_mean(tiny_llama):
 def test_swapping_pairs_flips_the_direction(tiny_llama):
     a = extract_vector(tiny_llama, POS, NEG, layers=[0, 2])
     b = extract_vector(tiny_llama, NEG, POS, layers=[0, 2])
-    for l in (0, 2):
-        assert torch.allclose(a.directions[l], -b.directions[l], atol=1e-5)
+    for layer in (0, 2):
+        assert torch.allclose(a.directions[layer], -b.directions[layer], atol=1e-5)
 
 
 @settings(max_examples=40, deadline=None)
@@ -119,13 +119,13 @@ def test_read_positions_and_padding_invariance(tiny_model):
     layers = [0, 3]
     batched = read_representations(tiny_model, ["ab", "a much longer text here"], layers)
     alone = read_representations(tiny_model, ["ab"], layers)
-    for l in layers:
-        assert torch.allclose(batched[l][0], alone[l][0], atol=1e-5)
+    for layer in layers:
+        assert torch.allclose(batched[layer][0], alone[layer][0], atol=1e-5)
     mean_b = read_representations(tiny_model, ["ab", "a much longer text here"], layers, read="mean")
     mean_a = read_representations(tiny_model, ["ab"], layers, read="mean")
-    for l in layers:
-        assert torch.allclose(mean_b[l][0], mean_a[l][0], atol=1e-5)
-        assert not torch.allclose(mean_a[l][0], alone[l][0])
+    for layer in layers:
+        assert torch.allclose(mean_b[layer][0], mean_a[layer][0], atol=1e-5)
+        assert not torch.allclose(mean_a[layer][0], alone[layer][0])
 
 
 @pytest.mark.parametrize(
@@ -139,7 +139,7 @@ def test_read_positions_and_padding_invariance(tiny_model):
         (POS, NEG, {"read": "first"}, "read"),
         (POS, NEG, {"batch_size": 0}, "batch_size"),
         ("a string", "b string", {}, "single string"),
-        (POS[:1] + [""], NEG[:2], {}, "non-empty string"),
+        ([*POS[:1], ""], NEG[:2], {}, "non-empty string"),
     ],
 )
 def test_extract_rejects_bad_input(tiny_llama, pos, neg, kwargs, match):
@@ -160,8 +160,8 @@ def test_save_load_round_trip(tiny_llama, tmp_path):
     assert os.listdir(path.parent) == ["harmful.safetensors"]  # no temp leftovers
     back = SteeringVector.load(path)
     assert back.layers == vec.layers == [1, 2, 3]
-    for l in vec.layers:
-        assert torch.equal(back.directions[l], vec.directions[l])
+    for layer in vec.layers:
+        assert torch.equal(back.directions[layer], vec.directions[layer])
     assert (back.method, back.model_name, back.model_hash) == (vec.method, vec.model_name, vec.model_hash)
     assert back.metadata == json.loads(json.dumps(vec.metadata))
     assert back.metadata["template"] == "Request: {x}" and back.metadata["n_pairs"] == 5
@@ -186,7 +186,7 @@ def test_load_rejects_foreign_files(tmp_path):
     ours = {"format": "steerbounds.steering_vector", "format_version": "1", "layers": "[0]"}
     unit = torch.tensor([1.0, 0.0])
     save_file({"layer.x": unit}, str(tmp_path / "key.safetensors"), metadata=ours)
-    with pytest.raises(InputError, match="tensor 'layer.x'; expected keys 'layer.<int>'"):
+    with pytest.raises(InputError, match=r"tensor 'layer\.x'; expected keys 'layer\.<int>'"):
         SteeringVector.load(tmp_path / "key.safetensors")
     save_file({"layer.0": unit}, str(tmp_path / "meta.safetensors"), metadata={**ours, "metadata": "{oops"})
     with pytest.raises(InputError, match="metadata that is not JSON"):
