@@ -4,38 +4,81 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 from typing import Any
 
 from steerbounds.errors import InputError
 
 _MEASURES = ("all", "helpfulness", "behavior", "lambda", "sigma", "delta")
 _BEHAVIORS = ("harmful", "harmless", "racist", "not_racist")
+DTYPE_CHOICES = ("float32", "bfloat16", "float16")
+METHOD_CHOICES = ("pca", "pca_centered", "mean_diff")
 
 
-def _positive_int(name: str):
-    def parse(text: str) -> int:
+def _checked(
+    name: str, convert: Callable[[str], Any], ok: Callable[[Any], bool], what: str
+) -> Callable[[str], Any]:
+    """An argparse type: ``convert(text)``, refused with one line naming ``name``
+    unless it converts and satisfies ``ok``."""
+
+    def parse(text: str) -> Any:
         try:
-            v = int(text)
+            value = convert(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be an int ≥ 1, got {text!r}") from None
-        if v < 1:
-            raise argparse.ArgumentTypeError(f"{name} must be an int ≥ 1, got {v}")
-        return v
+            value = None
+        if value is None or not ok(value):
+            raise argparse.ArgumentTypeError(f"{name} must be {what}, got {text!r}")
+        return value
 
     return parse
 
 
-def _finite_float(name: str):
-    def parse(text: str) -> float:
-        try:
-            v = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a finite number, got {text!r}") from None
-        if not math.isfinite(v):
-            raise argparse.ArgumentTypeError(f"{name} must be a finite number, got {text!r}")
-        return v
+def _positive_int(name: str) -> Callable[[str], Any]:
+    return _checked(name, int, lambda v: v >= 1, "an int ≥ 1")
 
-    return parse
+
+def _finite_float(name: str) -> Callable[[str], Any]:
+    return _checked(name, float, math.isfinite, "a finite number")
+
+
+def _model_options(p: argparse.ArgumentParser) -> None:
+    """The options that say which model to load and where its data comes from."""
+    p.add_argument(
+        "--model", default=None, help="HF folder, .gguf file or hub id (default: SmolLM2-135M-Instruct)"
+    )
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
+    p.add_argument(
+        "--dtype", default="float32", choices=DTYPE_CHOICES, help="weights' precision (default float32)"
+    )
+    p.add_argument(
+        "--data-dir", default=None, help="folder with the full data sets (default: the shipped subsets)"
+    )
+
+
+def _recipe_options(p: argparse.ArgumentParser) -> None:
+    """The options of a behaviour's vector recipe (App. F.2)."""
+    p.add_argument(
+        "--behavior",
+        default="harmful",
+        choices=_BEHAVIORS,
+        help="the behaviour steered toward: r_e > 0 increases it (default harmful)",
+    )
+    p.add_argument(
+        "--layers",
+        default=None,
+        help="blocks to read/steer, e.g. -20:-11 or 6,7,8 (default: the paper's depth)",
+    )
+    p.add_argument(
+        "--method",
+        default="pca",
+        choices=METHOD_CHOICES,
+        help="pca (first principal direction of the pair differences), pca_centered or mean_diff "
+        "(default pca)",
+    )
+    p.add_argument(
+        "--n-pairs", type=_positive_int("--n-pairs"), default=128, help="contrast pairs, ≥ 1 (default 128)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the data subsets and sampling (default 0)")
 
 
 def register(subparsers: Any) -> None:
@@ -46,21 +89,8 @@ def register(subparsers: Any) -> None:
         description="Extract the steering vector of a behaviour from its contrast pairs (App. F.2): "
         "positive = the behaviour steered toward (r_e > 0 increases it).",
     )
-    ex.add_argument("--behavior", default="harmful", choices=_BEHAVIORS)
-    ex.add_argument(
-        "--model", default=None, help="HF folder, .gguf file or hub id (default: SmolLM2-135M-Instruct)"
-    )
-    ex.add_argument(
-        "--layers", default=None, help="e.g. -20:-11 or 6,7,8 (default: the paper's depth fraction)"
-    )
-    ex.add_argument("--method", default="pca", choices=("pca", "pca_centered", "mean_diff"))
-    ex.add_argument("--n-pairs", type=_positive_int("--n-pairs"), default=128)
-    ex.add_argument("--seed", type=int, default=0)
-    ex.add_argument(
-        "--data-dir", default=None, help="folder with the full data sets (default: shipped subsets)"
-    )
-    ex.add_argument("--device", default="cpu")
-    ex.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
+    _recipe_options(ex)
+    _model_options(ex)
     ex.add_argument("--out", required=True, help="output .safetensors file")
     ex.set_defaults(func=_extract)
 
@@ -70,7 +100,8 @@ def register(subparsers: Any) -> None:
         description="Measure the paper's quantities over a grid of coefficients r_e; results are appended "
         "per work unit to OUT/results.jsonl, summarised in OUT/summary.json and OUT/summary.csv.",
     )
-    sw.add_argument("--behavior", default="harmful", choices=_BEHAVIORS)
+    _recipe_options(sw)
+    _model_options(sw)
     sw.add_argument("--measure", default="all", help=f"comma list of {', '.join(_MEASURES)} (default all)")
     sw.add_argument("--task", default="mmlu", choices=("mmlu", "arithmetic", "facts"))
     sw.add_argument(
@@ -82,12 +113,7 @@ def register(subparsers: Any) -> None:
         default=8,
         help="queries per task group (MMLU: per subject) and behaviour prompts (default 8)",
     )
-    sw.add_argument("--seed", type=int, default=0)
-    sw.add_argument("--model", default=None)
-    sw.add_argument("--vector", default=None, help="steering vector file (default: extract and cache in OUT)")
-    sw.add_argument("--layers", default=None)
-    sw.add_argument("--method", default="pca", choices=("pca", "pca_centered", "mean_diff"))
-    sw.add_argument("--n-pairs", type=_positive_int("--n-pairs"), default=128)
+    sw.add_argument("--vector", default=None, help="steering vector file (default: extract and keep in OUT)")
     sw.add_argument("--generate", default="greedy", choices=("none", "greedy", "sampled", "both"))
     sw.add_argument("--max-new-tokens", type=_positive_int("--max-new-tokens"), default=24)
     sw.add_argument("--temperature", type=_finite_float("--temperature"), default=1.0)
@@ -105,9 +131,6 @@ def register(subparsers: Any) -> None:
         default=None,
         help="coefficient defining the steered top-40 cluster (default: the largest)",
     )
-    sw.add_argument("--data-dir", default=None)
-    sw.add_argument("--device", default="cpu")
-    sw.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
     sw.add_argument("--out", default=None, help="output folder (default runs/BEHAVIOR-TASK-TIME)")
     sw.add_argument(
         "--resume", action="store_true", help="continue the sweep in --out, skipping finished units"
@@ -124,20 +147,12 @@ def register(subparsers: Any) -> None:
 
 def _extract(args: argparse.Namespace) -> int:
     from steerbounds.empirical.steering.models import load_model
-    from steerbounds.empirical.workloads.behavior_vector import extract_behavior_vector
+    from steerbounds.empirical.workloads.behavior_vector import extract_behavior_vector, recipe_of
 
     if not args.out.endswith(".safetensors"):
         raise InputError(f"--out: expected a .safetensors file name, got {args.out!r}")
     model = load_model(args.model, device=args.device, dtype=args.dtype)
-    vec = extract_behavior_vector(
-        model,
-        args.behavior,
-        layers=args.layers,
-        method=args.method,
-        n_pairs=args.n_pairs,
-        seed=args.seed,
-        data_dir=args.data_dir,
-    )
+    vec = extract_behavior_vector(model, args.behavior, **recipe_of(args))
     path = vec.save(args.out)
     print(
         f"wrote {path} ({args.behavior}, {vec.method}, layers {vec.layers[0]}…{vec.layers[-1]}, "

@@ -47,6 +47,23 @@ def _helpfulness(model: str, behavior: str, metric: str, **kw: Any) -> Panel:
     return Panel("helpfulness", model, behavior, {"metric": metric, **kw})
 
 
+def _single(name: str, title: str, panel: Panel, *, width: float = 5.3, height: float = 4.8) -> FigureSpec:
+    return FigureSpec(name, title, (panel,), ncols=1, width=width, height=height)
+
+
+def _noise(name: str, number: str, model: str, behaviors: tuple[str, str]) -> FigureSpec:
+    """Figs. 9-10: logit-noise histograms (top row) and std vs r_e (bottom row)."""
+    which = "chat" if model == CHAT else "base"
+    return FigureSpec(
+        name,
+        f"{number} — change of token logits minus the correct answer's, top-10 tokens of MMLU questions "
+        f"({which} model). (a, b) histograms with normal fits; (c, d) std vs $r_e$, slope = λσ",
+        tuple(Panel(kind, model, b) for kind in ("noise_hist", "noise_std") for b in behaviors),
+        ncols=2,
+        height=4.2,
+    )
+
+
 DECLARED: tuple[FigureSpec, ...] = (
     FigureSpec(
         "fig04_behavior",
@@ -66,71 +83,32 @@ DECLARED: tuple[FigureSpec, ...] = (
         ncols=4,
         height=4.8,
     ),
-    FigureSpec(
+    _single(
         "fig06_lambda",
         "Fig. 6 — |U δr| grows linearly with $r_e$ (chat model, racist vector; mean over MMLU questions)",
-        (Panel("lambda", CHAT, "racist", {"average": True}),),
-        ncols=1,
-        width=5.2,
-        height=4.6,
+        Panel("lambda", CHAT, "racist", {"average": True}),
     ),
-    FigureSpec(
+    _single(
         "fig07_lambda",
         "Fig. 7 — |U δr| vs $r_e$ per MMLU subject with the fitted slope (chat model, racist vector)",
-        (Panel("lambda", CHAT, "racist", {"average": False}),),
-        ncols=1,
-        width=5.2,
-        height=4.9,
+        Panel("lambda", CHAT, "racist", {"average": False}),
     ),
-    FigureSpec(
+    _single(
         "fig08_lambda",
         "Fig. 8 — |U δr| vs $r_e$ per MMLU subject with the fitted slope (base model, not-racist vector)",
-        (Panel("lambda", BASE, "not_racist", {"average": False}),),
-        ncols=1,
-        width=5.2,
-        height=4.9,
+        Panel("lambda", BASE, "not_racist", {"average": False}),
     ),
-    FigureSpec(
-        "fig09_logit_noise",
-        "Fig. 9 — change of token logits minus the correct answer's, top-10 tokens of MMLU questions "
-        "(chat model). (a, b) histograms with normal fits; (c, d) std vs $r_e$, slope = λσ",
-        (
-            Panel("noise_hist", CHAT, "racist"),
-            Panel("noise_hist", CHAT, "harmful"),
-            Panel("noise_std", CHAT, "racist"),
-            Panel("noise_std", CHAT, "harmful"),
-        ),
-        ncols=2,
-        height=4.2,
-    ),
-    FigureSpec(
-        "fig10_logit_noise",
-        "Fig. 10 — change of token logits minus the correct answer's, top-10 tokens of MMLU questions "
-        "(base model). (a, b) histograms with normal fits; (c, d) std vs $r_e$, slope = λσ",
-        (
-            Panel("noise_hist", BASE, "not_racist"),
-            Panel("noise_hist", BASE, "harmless"),
-            Panel("noise_std", BASE, "not_racist"),
-            Panel("noise_std", BASE, "harmless"),
-        ),
-        ncols=2,
-        height=4.2,
-    ),
-    FigureSpec(
+    _noise("fig09_logit_noise", "Fig. 9", CHAT, ("racist", "harmful")),
+    _noise("fig10_logit_noise", "Fig. 10", BASE, ("not_racist", "harmless")),
+    _single(
         "fig11_clusters",
         "Fig. 11 — separation of good and bad answer tokens along δr (chat model, harmful vector)",
-        (Panel("clusters", CHAT, "harmful"),),
-        ncols=1,
-        width=5.4,
-        height=4.9,
+        Panel("clusters", CHAT, "harmful"),
     ),
-    FigureSpec(
+    _single(
         "fig12_clusters",
         "Fig. 12 — separation of good and bad answer tokens along δr (base model, harmless vector)",
-        (Panel("clusters", BASE, "harmless"),),
-        ncols=1,
-        width=5.4,
-        height=4.9,
+        Panel("clusters", BASE, "harmless"),
     ),
     FigureSpec(
         "fig13_full_vocab",

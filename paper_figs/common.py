@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -114,3 +115,19 @@ def errorbar(ax: Any, x: ArrayLike, y: ArrayLike, sem: ArrayLike | None, **kw: A
 def dense_grid(r_e: ArrayLike, n: int = 301, *, low: float | None = None) -> np.ndarray:
     r = np.asarray(r_e, dtype=float)
     return np.linspace(float(r.min()) if low is None else low, float(r.max()), n)
+
+
+def simulated_figure(
+    data: Any, out_dir: str | os.PathLike[str], name: str, draw: Callable[[list[Any], dict[str, Any]], None]
+) -> list[Path]:
+    """A two-panel figure of the simulator's curves (Figs. 2b, 3b): ``draw(axes, curves)``,
+    or both panels marked missing when the run has no simulated curves."""
+    fig, axes = new_figure(2, width=4.6, height=3.8)
+    curves = data.simulated()
+    if curves is None:
+        for ax in axes:
+            missing_panel(ax, "simulate/curves.json")
+    else:
+        draw(axes, curves)
+    fig.tight_layout()
+    return save_figure(fig, out_dir, name)

@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from steerbounds.paper_figs.common import legend_below, missing_panel, new_figure, save_figure
+from steerbounds.paper_figs.common import legend_below, simulated_figure
 from steerbounds.paper_figs.data import PaperData
 
 
 def make(data: PaperData, out_dir: str | Path) -> list[Path]:
     """Fig. 2b: Theorem 1 (eqs. 5/27) against simulated behaviour curves."""
+    return simulated_figure(data, out_dir, "fig02b_theorem1", _draw)
+
+
+def _draw(axes: list[Any], d: dict[str, Any]) -> None:
     from steerbounds.bounds import behavior_lower_bound
 
-    fig, axes = new_figure(2, width=4.6, height=3.8)
-    d = data.simulated()
-    if d is None:
-        for ax in axes:
-            missing_panel(ax, "simulate/curves.json")
-        return save_figure(fig, out_dir, "fig02b_theorem1")
     r = np.asarray(d["r_e"])
     b = np.asarray(d["behaviour"])  # (n, K)
     p = d["alignment_params"]
@@ -80,9 +79,7 @@ def make(data: PaperData, out_dir: str | Path) -> list[Path]:
     ax.set_title(f"fraction below: proved bound {below:.3g}, stated bound {below_stated:.3g}", fontsize=8)
     ax.set_ylim(-0.5, float(np.nanmax(z)) + 1)
     legend_below(ax)
-    fig.suptitle(
+    axes[0].figure.suptitle(
         "Fig. 2b — Theorem 1's lower bound and simulated behaviour (instances meeting Assumptions 1-2)",
         fontsize=9,
     )
-    fig.tight_layout()
-    return save_figure(fig, out_dir, "fig02b_theorem1")

@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from steerbounds.paper_figs.common import legend_below, missing_panel, new_figure, save_figure
+from steerbounds.paper_figs.common import legend_below, simulated_figure
 from steerbounds.paper_figs.data import PaperData
 
 
 def make(data: PaperData, out_dir: str | Path) -> list[Path]:
     """Fig. 3b: Theorem 2 (eq. 6) against simulated helpfulness curves."""
+    return simulated_figure(data, out_dir, "fig03b_theorem2", _draw)
+
+
+def _draw(axes: list[Any], d: dict[str, Any]) -> None:
     from steerbounds.bounds import helpfulness_upper_bound
 
-    fig, axes = new_figure(2, width=4.6, height=3.8)
-    d = data.simulated()
-    if d is None:
-        for ax in axes:
-            missing_panel(ax, "simulate/curves.json")
-        return save_figure(fig, out_dir, "fig03b_theorem2")
     r = np.asarray(d["r_e"])
     h = np.asarray(d["helpfulness"])  # (n, K)
     p = {k: np.asarray(v) for k, v in d["helpfulness_params"].items()}
@@ -68,9 +67,7 @@ def make(data: PaperData, out_dir: str | Path) -> list[Path]:
     ax.set_ylabel("simulated P(correct)")
     ax.set_title(f"fraction above the bound: {above:.3g} (the bound holds w.p. ≥ 1 − 2/T)", fontsize=8)
     legend_below(ax)
-    fig.suptitle(
+    axes[0].figure.suptitle(
         "Fig. 3b — Theorem 2's upper bound and simulated helpfulness (instances meeting Assumption 3)",
         fontsize=9,
     )
-    fig.tight_layout()
-    return save_figure(fig, out_dir, "fig03b_theorem2")

@@ -81,10 +81,7 @@ def behavior_panel(ax: Any, data: PaperData, model: str, behavior: str) -> None:
         return
     ax.axhline(0, color="0.8", lw=0.8)
     ax.set_ylim(-1.05, 1.05)
-    ax.set_xlabel(XLABEL, fontsize=8)
-    ax.set_ylabel(f"behaviour expectation B ({BEHAVIOR_LABEL[behavior]} = +1)", fontsize=8)
-    ax.set_title(title(model, behavior), fontsize=9)
-    legend_below(ax)
+    _finish(ax, model, behavior, f"behaviour expectation B ({BEHAVIOR_LABEL[behavior]} = +1)")
 
 
 def helpfulness_panel(
@@ -142,10 +139,7 @@ def helpfulness_panel(
     if chance is not None:
         ax.axhline(chance, color="0.6", ls=":", lw=1, label=f"1/N = {chance:g} (Cor. 2)")
     ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel(XLABEL, fontsize=8)
-    ax.set_ylabel(ylabel, fontsize=8)
-    ax.set_title(title(model, behavior), fontsize=9)
-    legend_below(ax, fontsize=6)
+    _finish(ax, model, behavior, ylabel)
 
 
 def lambda_panel(ax: Any, data: PaperData, model: str, behavior: str, *, average: bool) -> None:
@@ -177,10 +171,7 @@ def lambda_panel(ax: Any, data: PaperData, model: str, behavior: str, *, average
                     lw=1,
                     label=f"fit: slope={fit.value:.3g} (R²={fit.r2:.3f})",
                 )
-    ax.set_xlabel(XLABEL, fontsize=8)
-    ax.set_ylabel("|U δr| (logit units)", fontsize=8)
-    ax.set_title(title(model, behavior), fontsize=9)
-    legend_below(ax)
+    _finish(ax, model, behavior, "|U δr| (logit units)")
 
 
 def noise_hist_panel(ax: Any, data: PaperData, model: str, behavior: str) -> None:
@@ -199,10 +190,13 @@ def noise_hist_panel(ax: Any, data: PaperData, model: str, behavior: str) -> Non
         ax.hist(vals, bins=30, density=True, alpha=0.45, color=f"C{j}", label=f"$r_e$={c:.3g}")
         xs = np.linspace(vals.min(), vals.max(), 200)
         ax.plot(xs, stats.norm.pdf(xs, vals.mean(), vals.std(ddof=1)), color=f"C{j}", lw=1.2)
-    ax.set_xlabel("⟨δr, Uᵀ(e_i − e_correct)⟩ (logits), top-10 tokens", fontsize=8)
-    ax.set_ylabel("density (normal fit as line)", fontsize=8)
-    ax.set_title(title(model, behavior), fontsize=9)
-    legend_below(ax)
+    _finish(
+        ax,
+        model,
+        behavior,
+        "density (normal fit as line)",
+        xlabel="⟨δr, Uᵀ(e_i − e_correct)⟩ (logits), top-10 tokens",
+    )
 
 
 def noise_std_panel(ax: Any, data: PaperData, model: str, behavior: str) -> None:
@@ -224,10 +218,7 @@ def noise_std_panel(ax: Any, data: PaperData, model: str, behavior: str) -> None
             color="C1",
             label=f"slope = λσ (pooled) = {pooled.value:.3g}; within-query λσ = {within.text(3)}",
         )
-    ax.set_xlabel(XLABEL, fontsize=8)
-    ax.set_ylabel("std of logit-difference change", fontsize=8)
-    ax.set_title(title(model, behavior), fontsize=9)
-    legend_below(ax)
+    _finish(ax, model, behavior, "std of logit-difference change")
 
 
 def clusters_panel(ax: Any, data: PaperData, model: str, behavior: str) -> None:
@@ -258,10 +249,13 @@ def clusters_panel(ax: Any, data: PaperData, model: str, behavior: str) -> None:
         pos = np.sort(d.loc[d["r_e"] >= 0, "r_e"].unique())
         ax.plot(pos, lower.value * pos, "k--", lw=1.2, label=f"lower line Δλ·r_e, Δλ={lower.value:.3g}")
     ax.axhline(0, color="0.8", lw=0.8)
-    ax.set_xlabel(XLABEL, fontsize=8)
-    ax.set_ylabel("mean ⟨δr, Uᵀe_good⟩ − mean ⟨δr, Uᵀe_bad⟩ (logits)", fontsize=7.5)
-    ax.set_title(title(model, behavior) + "\n(good/bad = top-40 tokens with/without steering)", fontsize=8.5)
-    legend_below(ax, fontsize=6)
+    _finish(
+        ax,
+        model,
+        behavior,
+        "mean ⟨δr, Uᵀe_good⟩ − mean ⟨δr, Uᵀe_bad⟩ (logits)",
+        subtitle="\n(good/bad = top-40 tokens with/without steering)",
+    )
 
 
 def _user_text(prompt: str) -> str:
@@ -270,6 +264,22 @@ def _user_text(prompt: str) -> str:
         if marker in prompt:
             prompt = prompt.split(marker, 1)[1]
     return prompt.split("<|im_end|>", 1)[0].strip()
+
+
+def _finish(
+    ax: Any,
+    model: str,
+    behavior: str,
+    ylabel: str,
+    *,
+    xlabel: str = XLABEL,
+    subtitle: str = "",
+) -> None:
+    """Axis labels, the model/vector title and the legend under the axes."""
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.set_title(title(model, behavior) + subtitle, fontsize=9 if not subtitle else 8.5)
+    legend_below(ax)
 
 
 PANEL_KINDS: dict[str, Callable[..., None]] = {

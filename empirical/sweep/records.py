@@ -61,63 +61,68 @@ class Record:
 
 @dataclass(frozen=True)
 class HelpfulnessRecord(Record):
-    """P(correct) of one query at one r_e (eq. 4; App. F.4).
-
-    ``p_correct``: the answer token's probability over the full vocabulary;
-    ``top1``: it is the argmax. Multiple-choice queries add ``p_choices`` (the
-    probability renormalised over the N choice tokens, the paper's Fig. 5 measure),
-    ``correct_choice`` (the argmax over the choices is right), ``p_mass_choices``
-    (the total probability of the choice tokens) and ``n_choices`` = N (the 1/N
-    chance floor of Corollary 2)."""
+    """P(correct) of one query at one r_e (eq. 4; App. F.4)."""
 
     KIND: ClassVar[str] = "helpfulness"
+    #: the task group (MMLU subject, or the task's name)
     group: str
+    #: the answer token's probability over the full vocabulary
     p_correct: float
+    #: the answer token is the argmax over the vocabulary
     top1: bool
+    #: multiple choice: the probability renormalised over the N choices (the paper's Fig. 5)
     p_choices: float | None = None
+    #: multiple choice: the argmax over the choices is the answer
     correct_choice: bool | None = None
+    #: multiple choice: the total probability of the choice tokens
     p_mass_choices: float | None = None
+    #: multiple choice: N, whose 1/N is the chance floor of Corollary 2
     n_choices: int | None = None
 
 
 @dataclass(frozen=True)
 class LambdaRecord(Record):
-    """|δr| and |U δr| of one query at one r_e (Assumption 1, eq. 7; App. A.3).
-
-    At r_e = 0 also the exact slopes by forward-mode AD: ``jvp_norm`` =
-    |d r^(L)/d r_e| (the query's λ) and ``jvp_udr_norm`` = |U d r^(L)/d r_e|."""
+    """|δr| and |U δr| of one query at one r_e (Assumption 1, eq. 7; App. A.3)."""
 
     KIND: ClassVar[str] = "lambda"
     group: str
+    #: |δr^(L)|, the change of the final representation
     dr_norm: float
+    #: |U δr^(L)|, the change of the logits
     udr_norm: float
+    #: at r_e = 0: |d r^(L)/d r_e| by forward-mode AD, the query's λ
     jvp_norm: float | None = None
+    #: at r_e = 0: |U d r^(L)/d r_e|
     jvp_udr_norm: float | None = None
 
 
 @dataclass(frozen=True)
 class NoiseRecord(Record):
-    """Logit noise of one query at one r_e (Assumption 3; App. A.3 figs. 9-10).
-
-    ``proj``: ⟨δr, Uᵀ(e_i − e_correct)⟩ for the T most probable incorrect tokens i
-    of the unsteered model, with ``p0_top`` their unsteered probabilities; ``p0``
-    the correct answer's. At r_e ≠ 0 the realised parameters of the proof of
-    Theorem 2 on X = U δr/|δr| (App. C, eqs. 32-38): P±, c±, ε, α, α(1 − ε) and
-    σβ = min(|c−|, c+)."""
+    """Logit noise of one query at one r_e (Assumption 3; App. A.3 figs. 9-10), with
+    the realised parameters of the proof of Theorem 2 on X = U δr/|δr| at r_e ≠ 0
+    (App. C, eqs. 32-38)."""
 
     KIND: ClassVar[str] = "sigma"
     group: str
+    #: the correct answer's unsteered probability P0
     p0: float
     dr_norm: float
+    #: ⟨δr, Uᵀ(e_i − e_correct)⟩ for the T most probable incorrect tokens i (unsteered order)
     proj: tuple[float, ...]
+    #: their unsteered probabilities P_i⁰
     p0_top: tuple[float, ...]
+    #: P+ and P−: the unsteered mass of the incorrect tokens above / below the correct one
     p_plus: float | None = None
     p_minus: float | None = None
+    #: c+ and c−: the P-weighted mean differences over I+ and I− (eq. 32)
     c_plus: float | None = None
     c_minus: float | None = None
+    #: ε: the mass outside the top-T tokens
     eps: float | None = None
+    #: α = min(P+, P−)/(P+ + P−) and α(1 − ε) (eq. 38)
     alpha: float | None = None
     alpha_one_minus_eps: float | None = None
+    #: σβ = min(|c−|, c+) (eq. 37)
     sigma_beta: float | None = None
 
 
@@ -136,62 +141,69 @@ REALISED_FIELDS = (
 @dataclass(frozen=True)
 class DeltaRecord(Record):
     """Separation of the good and bad answer-token clusters along δr of one query
-    at one r_e (App. A.3, eqs. 10-11; figs. 11-12). Good = the top-k tokens steered
+    at one r_e (App. A.3, eqs. 10-11; figs. 11-12): good = the top-k tokens steered
     at the reference coefficient that are not in the unsteered top-k; bad = the
-    unsteered top-k not in the steered one. ``mean_sep`` = mean_good (U δr)_i −
-    mean_bad (U δr)_j; ``min_sep`` = min_good − max_bad (eq. 8's margin times |δr|).
-    None when a cluster is empty."""
+    unsteered top-k not in the steered one."""
 
     KIND: ClassVar[str] = "delta"
+    #: the sizes of the good and bad clusters
     n_good: int
     n_bad: int
     dr_norm: float
+    #: mean_good (U δr)_i − mean_bad (U δr)_j (None when a cluster is empty)
     mean_sep: float | None = None
+    #: min_good − max_bad: eq. 8's margin times |δr| (None when a cluster is empty)
     min_sep: float | None = None
 
 
 @dataclass(frozen=True)
 class BehaviorRecord(Record):
-    """Next-token behaviour expectation of one query at one r_e (Definition 1, eq. 3).
-
-    P(+), P(−): total next-token probability of the answer starts scored +1 / −1;
-    ``b_unnorm`` = P(+) − P(−); ``b`` = (P(+) − P(−))/(P(+) + P(−)) (eq. 12's
-    normalisation). ``margin`` is the realised margin m = min over the positive
-    answer tokens of u − max over the negative ones, u = the change of the logits
-    (0 at r_e = 0); ``log_odds`` = log(P(+)/P(−)) (None where either is 0)."""
+    """Next-token behaviour expectation of one query at one r_e (Definition 1, eq. 3)."""
 
     KIND: ClassVar[str] = "behavior"
+    #: P(+), P(−): the next-token probability of the answer starts scored +1 / −1
     p_plus: float
     p_minus: float
+    #: P(+) − P(−)
     b_unnorm: float
+    #: (P(+) − P(−))/(P(+) + P(−)), eq. 12's normalisation
     b: float
+    #: the realised margin m = min over the + tokens of u − max over the − tokens, u = the
+    #: change of the logits (0 change at r_e = 0)
     margin: float
+    #: log(P(+)/P(−)) (None where either is 0)
     log_odds: float | None = None
 
 
 @dataclass(frozen=True)
 class GenerationRecord(Record):
-    """A generated response of one query at one r_e and its judge's score in
-    [−1, 1] (App. F.3); ``mode`` greedy or sampled."""
+    """A generated response of one query at one r_e and its judge's score (App. F.3)."""
 
     KIND: ClassVar[str] = "generation"
+    #: greedy or sampled decoding
     mode: str
     text: str
+    #: the judge's score in [−1, 1]: +1 the behaviour, −1 its opposite
     score: float
 
 
 @dataclass(frozen=True)
 class HumanEvalRecord(Record):
     """One HumanEval problem (``id`` = its task id) completed at one r_e and run in
-    the sandbox (App. G): ``status`` passed / failed / timeout / error."""
+    the sandbox (App. G)."""
 
     KIND: ClassVar[str] = "humaneval"
+    #: the code appended to the problem's prompt
     completion: str
+    #: passed, failed, timeout or error, and why
     status: str
     reason: str
+    #: the last 500 characters of the program's stderr
     stderr_tail: str
+    #: chat or completion prompts, and the generation length
     prompt_style: str
     max_new_tokens: int
+    #: how the vector was made (method, model)
     vector_method: str | None = None
     vector_model: str | None = None
 

@@ -39,7 +39,7 @@ from steerbounds.empirical.sweep.config import BEHAVIOR_MEASURES, TASK_MEASURES,
 from steerbounds.empirical.sweep.records import Record
 from steerbounds.empirical.sweep.units import Unit, plan_units
 from steerbounds.empirical.workloads import recipes
-from steerbounds.empirical.workloads.behavior_vector import extract_behavior_vector
+from steerbounds.empirical.workloads.behavior_vector import extract_behavior_vector, recipe_of
 from steerbounds.empirical.workloads.judges import Judge, default_judge
 from steerbounds.empirical.workloads.tasks import task_queries
 from steerbounds.errors import InputError
@@ -196,18 +196,7 @@ def prepare(
     if model is None:
         model = load_model(config.model, device=config.device, dtype=config.dtype)
     if vector is None:
-        vector, source = (
-            extract_behavior_vector(
-                model,
-                config.behavior,
-                layers=config.layers,
-                method=config.method,
-                n_pairs=config.n_pairs,
-                seed=config.seed,
-                data_dir=config.data_dir,
-            ),
-            "extracted",
-        )
+        vector, source = extract_behavior_vector(model, config.behavior, **recipe_of(config)), "extracted"
     vector.save(folder / VECTOR)
     # inject where asked, else at every layer the vector has a direction for
     layers = model.resolve_layers(config.layers) if config.layers is not None else vector.layers

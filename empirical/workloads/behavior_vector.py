@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from steerbounds.empirical.steering.layers import default_layers
 from steerbounds.empirical.steering.models import SteerableModel
 from steerbounds.empirical.steering.vectors import SteeringVector, extract_vector
@@ -36,3 +38,13 @@ def extract_behavior_vector(
             "seed": seed,
         },
     )
+
+
+RECIPE_FIELDS = ("layers", "method", "n_pairs", "seed", "data_dir")
+
+
+def recipe_of(source: Any) -> dict[str, Any]:
+    """The recipe keywords of :func:`extract_behavior_vector` (layers, method, n_pairs,
+    seed, data_dir) read off any object that has them (a sweep configuration, the
+    CLI's parsed arguments)."""
+    return {name: getattr(source, name) for name in RECIPE_FIELDS}

@@ -24,6 +24,11 @@ from steerbounds.empirical.workloads.datasets import MMLU_SUBJECTS, load_dataset
 from steerbounds.errors import InputError
 
 TASKS = ("mmlu", "arithmetic", "facts")
+# open-answer tasks: (user turn, start of the assistant turn, answer text), formatted with a data row
+OPEN_TASKS: dict[str, tuple[str, str, str]] = {
+    "arithmetic": ("Solve: {question}", "{question} = ", "{answer}"),
+    "facts": ("What is the capital of {country}?", "The capital of {country} is", " {answer}"),
+}
 LETTERS = ("A", "B", "C", "D")
 
 
@@ -77,29 +82,16 @@ def task_queries(
                     }
                 )
         return out
-    if task == "arithmetic":
-        for i, r in enumerate(load_dataset("arithmetic", n=n, seed=seed)):
-            q = r["question"]
+    if task in OPEN_TASKS:
+        user, prefix, answer = OPEN_TASKS[task]
+        for i, r in enumerate(load_dataset(task, n=n, seed=seed)):
+            prompt = model.chat_prompt(user.format(**r), assistant_prefix=prefix.format(**r))
             out.append(
                 {
-                    "id": f"arithmetic/{i}",
-                    "group": "arithmetic",
-                    "prompt": model.chat_prompt(f"Solve: {q}", assistant_prefix=f"{q} = "),
-                    "answer_id": first_token(tok, r["answer"]),
-                }
-            )
-        return out
-    if task == "facts":
-        for i, r in enumerate(load_dataset("facts", n=n, seed=seed)):
-            c = r["country"]
-            out.append(
-                {
-                    "id": f"facts/{i}",
-                    "group": "facts",
-                    "prompt": model.chat_prompt(
-                        f"What is the capital of {c}?", assistant_prefix=f"The capital of {c} is"
-                    ),
-                    "answer_id": first_token(tok, " " + r["answer"]),
+                    "id": f"{task}/{i}",
+                    "group": task,
+                    "prompt": prompt,
+                    "answer_id": first_token(tok, answer.format(**r)),
                 }
             )
         return out

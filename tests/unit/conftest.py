@@ -65,46 +65,26 @@ def build_tiny_tokenizer():
 def tiny_config(arch: str, n_layers: int = 4, vocab_size: int | None = None):
     tok = build_tiny_tokenizer()
     v = vocab_size or len(tok)
-    ids = dict(bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-    T = transformers
-    common_llama = dict(
+    shared = dict(
         vocab_size=v,
-        hidden_size=HIDDEN,
-        intermediate_size=64,
-        num_hidden_layers=n_layers,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
         initializer_range=0.2,
-        **ids,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
     )
+    T = transformers
+    sizes = dict(hidden_size=HIDDEN, intermediate_size=64, num_hidden_layers=n_layers, num_attention_heads=4)
+    llama = dict(num_key_value_heads=2, max_position_embeddings=256, **sizes, **shared)
     if arch == "llama":
-        return T.LlamaConfig(**common_llama)
+        return T.LlamaConfig(**llama)
     if arch == "qwen2":
-        return T.Qwen2Config(**common_llama)
+        return T.Qwen2Config(**llama)
     if arch == "gemma":
-        return T.GemmaConfig(head_dim=8, **common_llama)
+        return T.GemmaConfig(head_dim=8, **llama)
     if arch == "gpt2":
-        return T.GPT2Config(
-            vocab_size=v,
-            n_embd=HIDDEN,
-            n_layer=n_layers,
-            n_head=4,
-            n_positions=256,
-            initializer_range=0.2,
-            **ids,
-        )
+        return T.GPT2Config(n_embd=HIDDEN, n_layer=n_layers, n_head=4, n_positions=256, **shared)
     if arch == "neox":
-        return T.GPTNeoXConfig(
-            vocab_size=v,
-            hidden_size=HIDDEN,
-            intermediate_size=64,
-            num_hidden_layers=n_layers,
-            num_attention_heads=4,
-            max_position_embeddings=256,
-            initializer_range=0.2,
-            **ids,
-        )
+        return T.GPTNeoXConfig(max_position_embeddings=256, **sizes, **shared)
     raise ValueError(arch)
 
 

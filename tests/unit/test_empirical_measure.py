@@ -196,19 +196,17 @@ def test_lambda_recovers_planted_slope():
     assert S.summarize(_tables(rows)).parameter("udr_slope").n == 3  # r_e ∈ {−1, 0, 1}
 
 
+def _noise(c, q, proj, *, dr_norm):
+    return NoiseRecord(
+        r_e=c, id=str(q), group="g", p0=0.2, dr_norm=dr_norm, proj=tuple(proj), p0_top=(0.05,) * len(proj)
+    )
+
+
 def test_sigma_on_planted_normal_noise():
     rng = np.random.default_rng(1)
     lam_sigma = 0.5
     rows = [
-        NoiseRecord(
-            r_e=c,
-            id=str(q),
-            group="g",
-            p0=0.2,
-            dr_norm=2.0 * abs(c),
-            proj=tuple(lam_sigma * abs(c) * rng.standard_normal(10)),
-            p0_top=(0.05,) * 10,
-        )
+        _noise(c, q, lam_sigma * abs(c) * rng.standard_normal(10), dr_norm=2.0 * abs(c))
         for q in range(200)
         for c in COEFFS
     ]
@@ -230,17 +228,7 @@ def test_one_failing_estimate_never_sinks_the_rest():
     """Every steered row has projections of one sign (seen on a 0.5B Qwen): the proof's
     β cannot be estimated, and everything else still is."""
     rows = [
-        NoiseRecord(
-            r_e=c,
-            id=str(q),
-            group="g",
-            p0=0.2,
-            dr_norm=abs(c),
-            proj=tuple(abs(c) * (1.0 + 0.1 * np.arange(6))),
-            p0_top=(0.05,) * 6,
-        )
-        for q in range(5)
-        for c in COEFFS
+        _noise(c, q, abs(c) * (1.0 + 0.1 * np.arange(6)), dr_norm=abs(c)) for q in range(5) for c in COEFFS
     ]
     help_rows = [
         HelpfulnessRecord(r_e=c, id=str(q), group="g", p_correct=0.5 / (1 + c * c), top1=c == 0)

@@ -171,37 +171,21 @@ def test_sigkill_then_resume_gives_the_uninterrupted_table(tiny_folder, tmp_path
 
 def test_resume_refuses_a_different_config(tiny_folder, tmp_path):
     out = tmp_path / "run"
-    run_sweep(_config(tiny_folder, out, measures=("helpfulness",), coefficients=(-1.0, 1.0), generate="none"))
+
+    def config(**kw):
+        base = dict(measures=("helpfulness",), coefficients=(-1.0, 1.0), generate="none")
+        return _config(tiny_folder, out, **{**base, **kw})
+
+    run_sweep(config())
     summary = json.loads((out / "summary.json").read_text())
     assert "theorem2_full_vocab" in summary["fits"] and "lambda" not in summary["parameters"]
     with pytest.raises(InputError, match=r"resume.*coefficients"):
-        run_sweep(
-            _config(
-                tiny_folder,
-                out,
-                measures=("helpfulness",),
-                coefficients=(-2.0, 2.0),
-                generate="none",
-                resume=True,
-            )
-        )
+        run_sweep(config(coefficients=(-2.0, 2.0), resume=True))
     with pytest.raises(InputError, match="already holds"):
-        run_sweep(
-            _config(tiny_folder, out, measures=("helpfulness",), coefficients=(-1.0, 1.0), generate="none")
-        )
+        run_sweep(config())
     # the fit range only changes the summary: a finished run can be re-summarised
     lines = (out / RESULTS).read_text()
-    run_sweep(
-        _config(
-            tiny_folder,
-            out,
-            measures=("helpfulness",),
-            coefficients=(-1.0, 1.0),
-            generate="none",
-            resume=True,
-            fit_max_abs=0.5,
-        )
-    )
+    run_sweep(config(resume=True, fit_max_abs=0.5))
     assert (out / RESULTS).read_text() == lines
     assert json.loads((out / "summary.json").read_text())["fit_max_abs"] == 0.5
 
