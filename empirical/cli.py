@@ -146,11 +146,13 @@ def register(subparsers: Any) -> None:
 
 
 def _extract(args: argparse.Namespace) -> int:
+    from steerbounds import io
     from steerbounds.empirical.steering.models import load_model
     from steerbounds.empirical.workloads.behavior_vector import extract_behavior_vector, recipe_of
 
     if not args.out.endswith(".safetensors"):
         raise InputError(f"--out: expected a .safetensors file name, got {args.out!r}")
+    io.check_output_file(args.out, option="--out")  # before the model is loaded
     model = load_model(args.model, device=args.device, dtype=args.dtype)
     vec = extract_behavior_vector(model, args.behavior, **recipe_of(args))
     path = vec.save(args.out)
@@ -166,8 +168,12 @@ def _sweep(args: argparse.Namespace) -> int:
 
     from steerbounds import io
     from steerbounds.empirical.reduce.summary import summary_rows
-    from steerbounds.empirical.sweep.config import DEFAULT_COEFFICIENTS, SweepConfig, parse_coefficients
-    from steerbounds.empirical.sweep.run import MANIFEST, RESULTS, SUMMARY_CSV, SUMMARY_JSON, run_sweep
+    from steerbounds.empirical.sweep.config import (
+        DEFAULT_COEFFICIENTS,
+        SweepConfig,
+        parse_coefficients,
+        validate,
+    )
 
     measures = tuple(m.strip() for m in args.measure.split(",") if m.strip())
     bad = [m for m in measures if m not in _MEASURES]
@@ -208,6 +214,11 @@ def _sweep(args: argparse.Namespace) -> int:
         repair=args.repair,
         progress=not args.no_progress,
     )
+    validate(config)  # bad input is refused before torch and the model are loaded
+    if config.out is not None:
+        io.check_output_dir(config.out, option="--out")
+    from steerbounds.empirical.sweep.run import MANIFEST, RESULTS, SUMMARY_CSV, SUMMARY_JSON, run_sweep
+
     out = run_sweep(config)
     summary = io.read_json(out / SUMMARY_JSON, what="summary")
     print(tabulate(list(summary_rows(summary)), headers=["quantity", "value"]))

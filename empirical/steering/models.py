@@ -325,6 +325,31 @@ def wrap_model(
     )
 
 
+def configured_hidden_size(name_or_path: str | None) -> int | None:
+    """The hidden size d a model will have, read from its ``config.json`` without
+    loading it (a local folder, or the default model once converted); None where it
+    cannot be known before loading (a hub id, a GGUF file not converted yet)."""
+    if name_or_path is None:
+        try:
+            folder = _gguf_cache_folder(default_gguf_path())
+        except InputError:
+            return None
+    else:
+        folder = Path(name_or_path).expanduser()
+    config = folder / "config.json"
+    if not config.is_file():
+        return None
+    try:
+        data = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    data = data.get("text_config", data) if isinstance(data, dict) else {}
+    for key in ("hidden_size", "n_embd", "d_model"):
+        if isinstance(data.get(key), int):
+            return int(data[key])
+    return None
+
+
 def load_model(
     name_or_path: str | None = None,
     *,

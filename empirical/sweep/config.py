@@ -14,6 +14,8 @@ BEHAVIOR_MEASURES = ("delta", "behavior")
 GENERATE_CHOICES = ("none", "greedy", "sampled", "both")
 DEFAULT_COEFFICIENTS = (-32.0, -24.0, -16.0, -8.0, 0.0, 8.0, 16.0, 24.0, 32.0)
 MAX_COEFFICIENTS = 10_000
+# |r_e| beyond this drives float32 hidden states to overflow (norms square it): refused
+MAX_ABS_COEFFICIENT = 1e9
 
 
 @dataclass
@@ -125,6 +127,12 @@ def validate(config: SweepConfig) -> SweepConfig:
         raise InputError("coefficients: need at least one finite coefficient")
     if len(coeffs) > MAX_COEFFICIENTS:
         raise InputError(f"coefficients: {len(coeffs)} values; allowed at most {MAX_COEFFICIENTS}")
+    big = max(abs(c) for c in coeffs)
+    if big > MAX_ABS_COEFFICIENT:
+        raise InputError(
+            f"coefficients: |r_e| must be ≤ {MAX_ABS_COEFFICIENT:g} (float32 hidden states overflow beyond); "
+            f"got {big:g}"
+        )
     config.coefficients = tuple(sorted(set(coeffs) | {0.0}))
     for name in ("n", "n_pairs", "max_new_tokens", "batch_size", "coef_chunk"):
         v = getattr(config, name)

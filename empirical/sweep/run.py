@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from steerbounds import io
-from steerbounds.empirical.steering.models import SteerableModel, load_model
+from steerbounds.empirical.steering.models import SteerableModel, configured_hidden_size, load_model
 from steerbounds.empirical.steering.vectors import SteeringVector
 from steerbounds.empirical.sweep import measure as M
 from steerbounds.empirical.sweep.config import BEHAVIOR_MEASURES, TASK_MEASURES, SweepConfig, validate
@@ -292,6 +292,13 @@ def run_sweep(
     io.check_output_dir(out, option="out")
     if vector is None and config.vector is not None:
         vector = SteeringVector.load(Path(config.vector).expanduser())  # a bad file fails before the model
+    if vector is not None and model is None:
+        d = configured_hidden_size(config.model)
+        if d is not None and d != vector.hidden_size:
+            raise InputError(
+                f"vector: hidden size {vector.hidden_size} does not match the model's {d} "
+                f"(vector made for {vector.model_name!r})"
+            )
     with io.output_dir(out, option="out") as folder, io.RunStore(folder) as store:
         manifest = store.read_manifest()
         check_resume(folder, manifest, config)

@@ -1,0 +1,99 @@
+"""Bad invocations of ``extract``, ``sweep`` and ``paper``: exit 2, one line, no traceback,
+before any model is loaded, and no folder left behind."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "steerbounds", *args], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A plain file, a vector with corrupt metadata, one with a bad tensor key, one of
+    another hidden size, and a corrupt results log."""
+    import torch
+    from safetensors.torch import save_file
+
+    d = tmp_path_factory.mktemp("hostile")
+    (d / "file").write_text("x")
+    ours = {"format": "steerbounds.steering_vector", "format_version": "1", "layers": "[0]"}
+    unit = torch.nn.functional.normalize(torch.ones(7), dim=0)
+    save_file({"layer.0": unit}, str(d / "meta.safetensors"), metadata={**ours, "metadata": "{oops"})
+    save_file({"layer.x": unit}, str(d / "key.safetensors"), metadata={**ours, "metadata": "{}"})
+    save_file({"layer.0": unit}, str(d / "size.safetensors"), metadata={**ours, "metadata": "{}"})
+    from conftest import make_tiny_model
+
+    tiny = make_tiny_model("llama", seed=0)  # hidden size 32, read from its config.json
+    tiny.model.save_pretrained(str(d / "tiny"))
+    tiny.tokenizer.save_pretrained(str(d / "tiny"))
+    named = {k: d / f"{k}.safetensors" for k in ("meta", "key", "size")}
+    return {"dir": d, "file": d / "file", "tiny": d / "tiny", **named}
+
+
+CASES = [
+    (["sweep", "--out", "{file}"], "--out"),
+    (["sweep", "--out", "{file}/sub"], "--out"),
+    (["sweep", "--coefficients", "0:1e9:1"], "coefficients"),
+    (["sweep", "--coefficients", "0:1e308:1e-308"], "coefficients"),
+    (["sweep", "--coefficients", "-1e308,1e308"], "coefficients"),
+    (["sweep", "--coefficients", "1:2:3:4"], "coefficients"),
+    (["sweep", "--vector", "{meta}", "--out", "{dir}/r1"], "not JSON"),
+    (["sweep", "--vector", "{key}", "--out", "{dir}/r2"], "layer.<int>"),
+    (["sweep", "--model", "{tiny}", "--vector", "{size}", "--out", "{dir}/r3"], "hidden size 7"),
+    (["sweep", "--vector", "{dir}/missing.safetensors", "--out", "{dir}/r4"], "no such file"),
+    (["extract", "--out", "{file}/v.safetensors"], "--out"),
+    (["extract", "--out", "{dir}"], "--out"),
+    (["paper", "--out", "{file}"], "--out"),
+    (["paper", "--figures-only", "--out", "{dir}/missing"], "--figures-only"),
+    (["paper", "--models", "chat,tiny"], "--models"),
+]
+
+
+@pytest.mark.parametrize("args, word", CASES)
+def test_bad_invocation_is_one_line_exit_2_and_leaves_nothing(files, args, word, tmp_path):
+    argv = [a.format(**{k: str(v) for k, v in files.items()}) for a in args]
+    before = sorted(p.name for p in files["dir"].iterdir())
+    start = time.monotonic()
+    res = _cli(*argv, cwd=tmp_path)
+    elapsed = time.monotonic() - start
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode == 2, res.stderr[-2000:]
+    assert len(lines) == 1 and word in lines[0] and "Traceback" not in res.stderr
+    assert "Loading weights" not in res.stderr + res.stdout  # refused before any model was loaded
+    assert sorted(p.name for p in files["dir"].iterdir()) == before  # no run folder left behind
+    assert not list(tmp_path.iterdir())
+    assert elapsed < 60  # "within seconds": a subprocess that imports torch, nothing more
+
+
+def test_corrupt_middle_line_is_reported_with_its_number_then_repaired(tmp_path):
+    """A sweep log with a garbled middle line: resume names the line; --repair drops it."""
+    from steerbounds import io
+
+    out = tmp_path / "run"
+    with io.RunStore(out) as store:
+        store.write_manifest({"format": "steerbounds.sweep/2", "config": {}})
+        store.append({"unit": "a", "rows": {}})
+        store.append({"unit": "b", "rows": {}})
+    log = out / "results.jsonl"
+    a, b = log.read_text().splitlines(keepends=True)
+    log.write_text(a + '{"unit": "x", "ro\n' + b)
+    with io.RunStore(out) as store, pytest.raises(io.CorruptRecordError, match="line 2"):
+        store.records()
+    with io.RunStore(out) as store:
+        assert [r["unit"] for r in store.records(repair=True)] == ["a", "b"]
+    assert json.loads(log.read_text().splitlines()[1])["unit"] == "b"
