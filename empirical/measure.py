@@ -41,10 +41,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from steerbounds.bounds.estimators import realised_theorem2_parameters
 from steerbounds.empirical.injection import forward_sweep, generate_sweep, jvp_final_representation
 from steerbounds.empirical.recipes import Judge, score_texts
 from steerbounds.errors import InputError
-from steerbounds.simulate.estimators import realised_theorem2_parameters
 
 TOP_T = 10  # App. A.3: top-10 tokens (≈ 90 % of the mass on knowledge queries)
 TOP_CLUSTER = 40  # App. A.3: good/bad clusters = top-40 tokens with/without steering

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from steerbounds.simulate import estimators as est
+from steerbounds.bounds import estimators as est
 
 
 def _finite(x: float) -> float | None:

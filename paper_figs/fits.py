@@ -99,7 +99,7 @@ def _poly2(r: np.ndarray, y: np.ndarray) -> dict:
 
 def compute(run_dir: str | Path) -> dict:
     """Every fit of the run; writes and returns ``fits.json``."""
-    from steerbounds.simulate.estimators import estimate_sigma, fit_slope
+    from steerbounds.bounds.estimators import estimate_sigma, fit_slope
 
     run_dir = Path(run_dir)
     out: dict[str, Any] = {"behavior": {}, "helpfulness": {}, "lambda": {}, "sigma": {}, "delta_lambda": {}}

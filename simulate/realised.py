@@ -105,7 +105,7 @@ def helpfulness_parameters(batch: HelpfulnessBatch, sign=1.0) -> HelpfulnessPara
 
     ε is defined by the proof's normalisation ``P+ + P− = (1 − ε)(1 − P0)`` (eq. 38), so
     ``α(1 − ε) = min(P+, P−)/(1 − P0)`` and ``λσβ = λ·sigma_beta``. Mirrors
-    :func:`steerbounds.simulate.estimators.realised_theorem2_parameters` (numpy) for the
+    :func:`steerbounds.bounds.estimators.realised_theorem2_parameters` (numpy) for the
     batch layout (correct token in slot 0).
     """
     with jax.enable_x64(True):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from steerbounds.errors import InputError
-from steerbounds.simulate import estimators as est
+from steerbounds.bounds import estimators as est
 from steerbounds.simulate import instances as inst
 from steerbounds.simulate.laws import LAWS, standard_draws
 from steerbounds.simulate.realised import alignment_parameters, helpfulness_parameters
