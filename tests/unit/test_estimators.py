@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from steerbounds.errors import InputError
 from steerbounds.bounds import estimators as est
+from steerbounds.errors import InputError
 
 SQRT2 = math.sqrt(2.0)
 

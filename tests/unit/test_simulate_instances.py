@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from steerbounds.errors import InputError
 from steerbounds.bounds import estimators as est
+from steerbounds.errors import InputError
 from steerbounds.simulate import instances as inst
 from steerbounds.simulate.laws import LAWS, standard_draws
 from steerbounds.simulate.realised import alignment_parameters, helpfulness_parameters
@@ -61,23 +62,72 @@ def test_behaviour_curve_matches_naive_softmax():
             assert got[i, k] == pytest.approx(float(p @ b.score[i, valid]), abs=1e-12)
 
 
-def test_helpfulness_curve_and_realised_parameters_match_numpy():
+def test_helpfulness_curve_matches_numpy():
     b = inst.helpfulness_batch(KEY, 200, 12)
     r = np.linspace(-3.0, 3.0, 5)
     h = inst.helpfulness_curve(b, r)
-    p = _softmax(np.where(np.isfinite(b.logits), b.logits, -np.inf))
     for i in range(3):
         steered = _softmax(b.logits[i] + b.lam[i] * r[:, None] * b.X[i])
         np.testing.assert_allclose(h[i], steered[:, 0], atol=1e-13)
+
+
+def _per_query(batch, sign):
+    """The empirical side's per-query path on each instance of a simulator batch, given
+    the simulator's own P_i^0 (ε = 1 − (P+ + P−)/(1 − P0) is ill-conditioned when P0 ≈ 1,
+    so the softmax, which is not what is compared, must be the same on both paths)."""
+    with jax.enable_x64(True):
+        logits = jnp.asarray(batch.logits)
+        p = np.asarray(jnp.exp(logits - jax.nn.logsumexp(logits, axis=-1)[..., None]))
+    rows = []
+    for i in range(batch.logits.shape[0]):
+        rows.append(
+            est.realised_theorem2_parameters(p[i], 0, sign * batch.X[i], np.flatnonzero(batch.top[i]))
+        )
+    return est.Theorem2Parameters(*(np.array(field) for field in zip(*rows, strict=True)))
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda k: inst.helpfulness_batch(k, 300, 12),  # T ~ U{2..12}, ε > 0 or 0
+        lambda k: inst.helpfulness_batch(k, 300, 6, n_top=5, law="laplace"),  # one remainder bucket
+        lambda k: inst.helpfulness_batch(k, 100, 2, law="student-t"),  # T = 2: never two-sided
+        lambda k: inst.explicit_helpfulness_batch(k, 3, vocab=3000, d=16)[0],  # explicit U
+    ],
+)
+def test_simulator_batch_and_per_query_parameters_agree(make, sign):
+    """One implementation (theorem2_parameters_kernel): JAX batch == numpy per query."""
+    b = make(jax.random.fold_in(KEY, 11))
+    got = helpfulness_parameters(b, sign)
+    ref = _per_query(b, sign)
+    assert type(got) is est.Theorem2Parameters and got._fields == ref._fields
+    for name, a, e in zip(got._fields, got, ref, strict=True):
+        if name == "both_nonempty":
+            np.testing.assert_array_equal(a, e)
+        else:
+            np.testing.assert_allclose(a, e, rtol=1e-13, atol=1e-15, err_msg=name)
+    np.testing.assert_allclose(got.alpha * (1.0 - got.eps), got.alpha_one_minus_eps, rtol=1e-12, atol=1e-15)
+    assert np.all((got.eps >= 0) & (got.eps < 1)) and np.all(got.alpha <= 0.5)
+
+
+def test_flipped_direction_swaps_the_sets():
+    b = inst.helpfulness_batch(KEY, 200, 12)
     q = helpfulness_parameters(b)
-    for i in range(40):
-        ref = est.realised_theorem2_parameters(p[i], 0, b.X[i], np.flatnonzero(b.top[i]))
-        assert q.sigma_beta[i] == pytest.approx(float(ref.sigma_beta), abs=1e-12)
-        assert q.alpha[i] == pytest.approx(float(ref.alpha), abs=1e-12)
-        assert q.eps[i] == pytest.approx(float(ref.eps), abs=1e-12)
     flipped = helpfulness_parameters(b, -1.0)
     np.testing.assert_allclose(flipped.p_plus, q.p_minus)
     np.testing.assert_allclose(flipped.c_plus, -q.c_minus)
+
+
+def test_theorem2_parameters_guard_when_both_sets_are_empty():
+    """Eq. 38 degenerate (P+ + P− = 0): ε = α = α(1 − ε) = 0 on both paths."""
+    b = inst.HelpfulnessBatch(
+        logits=np.log([[0.5, 0.3, 0.2]]), X=np.zeros((1, 3)), top=np.array([[True, True, False]]),
+        lam=np.ones(1), sigma=np.ones(1),
+    )  # fmt: skip
+    for q in (helpfulness_parameters(b), _per_query(b, 1.0)):
+        assert (q.p_plus[0], q.p_minus[0], q.eps[0], q.alpha[0], q.alpha_one_minus_eps[0]) == (0, 0, 0, 0, 0)
+        assert not q.both_nonempty[0] and q.sigma_beta[0] == 0
 
 
 def test_remainder_bucket_and_top_mass():
@@ -108,7 +158,7 @@ def test_seeded_and_deterministic():
     a = inst.alignment_batch(inst.make_key(5), 20, 5, kind="soft")
     b = inst.alignment_batch(inst.make_key(5), 20, 5, kind="soft")
     c = inst.alignment_batch(inst.make_key(6), 20, 5, kind="soft")
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x, y)
     assert not np.array_equal(a.X, c.X)
 
