@@ -11,13 +11,20 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jax
 import numpy as np
 
 import steerbounds.bounds as bounds
+from steerbounds.io import atomic_path
 from steerbounds.simulate import instances as inst
 from steerbounds.simulate.realised import alignment_parameters, helpfulness_parameters
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 GRID = np.linspace(0.0, 8.0, 33)
 
@@ -58,7 +65,7 @@ def _theorem1(ax, seed: int) -> None:
         for lo, hi in ((-0.9, -0.6), (-0.3, 0.0), (0.2, 0.6))
     ]
     colors = ("C0", "C1", "C2", "C3")
-    for c, i in zip(colors, pick):
+    for c, i in zip(colors, pick, strict=False):  # colors[3] is the two-token instance's
         r = GRID / dl[i]
         true = inst.behaviour_curve(inst.AlignmentBatch(*(a[i : i + 1] for a in b)), r[None, :])[0]
         ax.plot(GRID, true, "o", ms=3, color=c, label=f"drawn, B0={p.b0[i]:.2f}")
@@ -83,7 +90,7 @@ def _theorem2(ax, seed: int) -> None:
     q = helpfulness_parameters(b)
     pick = np.flatnonzero(q.both_nonempty & (q.p0 > 0.4))[:4]
     x = np.linspace(-8.0, 8.0, 41)
-    for c, i in zip(("C0", "C1", "C2", "C3"), pick):
+    for c, i in zip(("C0", "C1", "C2", "C3"), pick, strict=False):  # up to 4 picked instances
         r = x / (b.lam[i] * b.sigma[i])
         one = inst.HelpfulnessBatch(*(a[i : i + 1] for a in b))
         ax.plot(
@@ -102,18 +109,21 @@ def _theorem2(ax, seed: int) -> None:
             "-",
             color=c,
         )
-        sign = r < 0
+        # eq. 33 with P±, c± of the direction actually used (−u for r_e < 0)
+        neg = r < 0
         qp, qm = helpfulness_parameters(one, 1.0), helpfulness_parameters(one, -1.0)
-        sel = lambda a, m: np.where(sign, m[0], a[0])  # noqa: E731
+        p0, p_plus, p_minus, c_plus, c_minus = (
+            np.where(neg, m[0], a[0])
+            for a, m in (
+                (qp.p0, qm.p0),
+                (qp.p_plus, qm.p_plus),
+                (qp.p_minus, qm.p_minus),
+                (qp.c_plus, qm.c_plus),
+                (qp.c_minus, qm.c_minus),
+            )
+        )
         eq33 = bounds.helpfulness_upper_bound_components(
-            r,
-            sel(qp.p0, qm.p0),
-            sel(qp.p_plus, qm.p_plus),
-            sel(qp.p_minus, qm.p_minus),
-            sel(qp.c_plus, qm.c_plus),
-            sel(qp.c_minus, qm.c_minus),
-            b.lam[i],
-            equation=33,
+            r, p0, p_plus, p_minus, c_plus, c_minus, b.lam[i], equation=33
         )
         ax.plot(x, np.asarray(eq33), ":", color=c)
     ax.set(xlabel="λσ·r_e", ylabel="helpfulness", title="Theorem 2: eq. 6 (solid), eq. 33 (dotted); T = 10")
@@ -143,26 +153,29 @@ def _theorem4(ax) -> None:
     ax.legend(fontsize=7)
 
 
-def write_figures(out_dir: str, *, seed: int = 0) -> list[str]:
-    """Write the PNG figures into ``out_dir``; return their paths."""
+def write_figures(out_dir: str | os.PathLike[str], *, seed: int = 0) -> list[str]:
+    """Write the PNG figures into the existing folder ``out_dir`` (each atomically,
+    :func:`steerbounds.io.atomic_path`); return their paths."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    paths = []
-    for name, draw in (
+    draws: tuple[tuple[str, Callable[[Axes], None]], ...] = (
         ("theorem1.png", lambda ax: _theorem1(ax, seed)),
         ("theorem2.png", lambda ax: _theorem2(ax, seed)),
         ("theorem4.png", _theorem4),
-    ):
+    )
+    paths = []
+    for name, draw in draws:
         fig, ax = plt.subplots(figsize=(6.4, 4.4))
-        draw(ax)
-        fig.tight_layout()
-        path = os.path.join(out_dir, name)
-        tmp = path + ".tmp.png"
-        fig.savefig(tmp, dpi=120)
-        plt.close(fig)
-        os.replace(tmp, path)
-        paths.append(path)
+        try:
+            draw(ax)
+            fig.tight_layout()
+            path = Path(out_dir) / name
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, dpi=120, format="png")
+        finally:
+            plt.close(fig)
+        paths.append(str(path))
     return paths
