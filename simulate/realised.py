@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from steerbounds.bounds.estimators import Theorem2Parameters, theorem2_parameters_kernel
+from steerbounds.simulate import wide
 from steerbounds.simulate.instances import AlignmentBatch, HelpfulnessBatch, behaviour_from_logits
 
 __all__ = ["AlignmentParameters", "Theorem2Parameters", "alignment_parameters", "helpfulness_parameters"]
@@ -66,7 +67,15 @@ def _alignment(
 
 
 def alignment_parameters(batch: AlignmentBatch) -> AlignmentParameters:
-    """Realised B0, P+, Δ, δ, M of each alignment instance (eqs. 3, 8, 47, 53)."""
+    """Realised B0, P+, Δ, δ, M of each alignment instance (eqs. 3, 8, 47, 53).
+
+    Batches of at least :data:`~steerbounds.simulate.wide.WIDE` slots go row by row, cut
+    to their present slots (absent ones are outside every group).
+    """
+    if wide.is_wide(batch.logits.shape[-1]):
+        lengths = wide.present_lengths(np.isfinite(batch.logits))
+        tokens = (batch.logits, batch.X, batch.score, batch.misclassified)
+        return AlignmentParameters(*wide.rowwise(_alignment, tokens, (batch.b_plus,), lengths))
     with jax.enable_x64(True):
         out = _alignment(
             *(jnp.asarray(a) for a in (batch.logits, batch.X, batch.score, batch.misclassified, batch.b_plus))
@@ -89,10 +98,16 @@ def helpfulness_parameters(batch: HelpfulnessBatch, sign: ArrayLike = 1.0) -> Th
     :func:`~steerbounds.bounds.estimators.theorem2_parameters_kernel` over all W slots;
     ε follows its guard (eq. 38: ``P+ + P− = (1 − ε)(1 − P0)``; ε = 0 where that is
     degenerate), so ``α(1 − ε) = min(P+, P−)/(1 − P0)`` and ``λσβ = λ·sigma_beta``.
-    ``sign`` is a scalar or ``(n,)`` (±1: −1 for r_e < 0).
+    ``sign`` is a scalar or ``(n,)`` (±1: −1 for r_e < 0). Batches of at least
+    :data:`~steerbounds.simulate.wide.WIDE` slots go row by row, cut to their present
+    slots (absent ones carry P_i^0 = 0).
     """
+    signs = np.broadcast_to(np.asarray(sign, dtype=np.float64), batch.logits.shape[:-1])
+    if wide.is_wide(batch.logits.shape[-1]):
+        lengths = wide.present_lengths(np.isfinite(batch.logits) | batch.top)
+        return Theorem2Parameters(
+            *wide.rowwise(_helpfulness, (batch.logits, batch.X, batch.top), (signs,), lengths)
+        )
     with jax.enable_x64(True):
-        logits = jnp.asarray(batch.logits)
-        s = jnp.broadcast_to(jnp.asarray(sign, dtype=jnp.float64), logits.shape[:-1])
-        out = _helpfulness(logits, jnp.asarray(batch.X), jnp.asarray(batch.top), s)
+        out = _helpfulness(*(jnp.asarray(a) for a in (batch.logits, batch.X, batch.top, signs)))
         return Theorem2Parameters(*(np.asarray(a) for a in out))

@@ -10,6 +10,7 @@ import pytest
 from steerbounds.bounds import estimators as est
 from steerbounds.errors import InputError
 from steerbounds.simulate import instances as inst
+from steerbounds.simulate import realised, wide
 from steerbounds.simulate.laws import LAWS, standard_draws
 from steerbounds.simulate.realised import alignment_parameters, helpfulness_parameters
 
@@ -186,3 +187,60 @@ def test_extreme_coefficients_are_finite():
 def test_invalid_settings_rejected(call, match):
     with pytest.raises(InputError, match=match):
         call()
+
+
+def _narrow(kernel, *arrays):
+    with jax.enable_x64(True):
+        out = kernel(*(jnp.asarray(a) for a in arrays))
+        return tuple(np.asarray(o) for o in out) if isinstance(out, tuple) else np.asarray(out)
+
+
+def test_full_vocabulary_path_equals_the_batched_kernels():
+    """Rows of ≥ WIDE slots go one at a time, cut to their present slots: same numbers."""
+    r = np.linspace(-2.0, 3.0, 7)
+    a = inst.alignment_batch(jax.random.fold_in(KEY, 21), 12, wide.WIDE + 1000, kind="soft")
+    ra = np.broadcast_to(r, (12, 7))
+    assert wide.is_wide(a.logits.shape[1]) and np.any(~np.isfinite(a.logits[:, -1]))  # rows get cut
+    np.testing.assert_allclose(
+        inst.behaviour_curve(a, r),
+        _narrow(inst._behaviour_curve, a.logits, a.X, a.score, a.lam, ra),
+        rtol=1e-13,
+        atol=1e-15,
+    )
+    got = alignment_parameters(a)
+    want = _narrow(realised._alignment, a.logits, a.X, a.score, a.misclassified, a.b_plus)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-13, atol=1e-15)
+    for h in (
+        inst.helpfulness_batch(
+            jax.random.fold_in(KEY, 22), 12, wide.WIDE + 1000, n_top=10
+        ),  # ε = 0 rows: 10 slots
+        inst.explicit_helpfulness_batch(jax.random.fold_in(KEY, 23), 4, vocab=wide.WIDE + 1000, d=16)[0],
+    ):
+        n = h.logits.shape[0]
+        rh = np.broadcast_to(r, (n, 7))
+        np.testing.assert_allclose(
+            inst.helpfulness_curve(h, r),
+            _narrow(inst._helpfulness_curve, h.logits, h.X, h.lam, rh),
+            rtol=1e-13,
+            atol=1e-15,
+        )
+        for sign in (1.0, -1.0):
+            got = helpfulness_parameters(h, sign)
+            want = _narrow(realised._helpfulness, h.logits, h.X, h.top, np.full(n, sign))
+            for g, w in zip(got, want, strict=True):
+                np.testing.assert_allclose(g, w, rtol=1e-13, atol=1e-15)
+
+
+def test_size_classes_bound_padding_and_shapes():
+    lengths = np.arange(1, 40_001)
+    classes = np.array([wide.size_class(int(m), 40_000) for m in lengths])
+    assert np.all(classes >= lengths) and np.all((classes % wide.MIN_CLASS == 0) | (classes == 40_000))
+    assert np.all(
+        classes[lengths > wide.MIN_CLASS] < 1.25 * lengths[lengths > wide.MIN_CLASS] + wide.MIN_CLASS
+    )
+    assert np.unique(classes).size <= 4 * 9 + 4  # at most 4 per doubling
+    present = np.zeros((3, 10), bool)
+    present[0, :4] = True
+    present[1, [0, 7]] = True
+    np.testing.assert_array_equal(wide.present_lengths(present), [4, 8, 1])
