@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 GRID = np.linspace(0.0, 8.0, 33)
 
 
-def trinary_counterexample(p_plus=0.1, p_minus=0.5, p_neutral=0.4, depth=1000.0) -> inst.AlignmentBatch:
+def trinary_counterexample(
+    p_plus: float = 0.1, p_minus: float = 0.5, p_neutral: float = 0.4, depth: float = 1000.0
+) -> inst.AlignmentBatch:
     """Three tokens (+1, −1, 0) with masses P+, P−, P_neutral; margin Δ = 1 between the
     aligned token and the misaligned one, the neutral one ``depth`` below (λ = 1)."""
     logits = np.log([[p_plus, p_minus, p_neutral]])
@@ -43,7 +45,7 @@ def trinary_counterexample(p_plus=0.1, p_minus=0.5, p_neutral=0.4, depth=1000.0)
     )
 
 
-def two_token(b0=-0.5) -> inst.AlignmentBatch:
+def two_token(b0: float = -0.5) -> inst.AlignmentBatch:
     """Aligned and misaligned token at margin exactly Δ = 1 (λ = 1): Theorem 1's tight case."""
     logits = np.log([[(1 + b0) / 2, (1 - b0) / 2]])
     return inst.AlignmentBatch(
@@ -56,7 +58,7 @@ def two_token(b0=-0.5) -> inst.AlignmentBatch:
     )
 
 
-def _theorem1(ax, seed: int) -> None:
+def _theorem1(ax: Axes, seed: int) -> None:
     b = inst.alignment_batch(jax.random.fold_in(inst.make_key(seed), 1), 400, 6, kind="binary")
     p = alignment_parameters(b)
     dl = b.lam * p.margin
@@ -85,7 +87,7 @@ def _theorem1(ax, seed: int) -> None:
     ax.legend(fontsize=7)
 
 
-def _theorem2(ax, seed: int) -> None:
+def _theorem2(ax: Axes, seed: int) -> None:
     b = inst.helpfulness_batch(jax.random.fold_in(inst.make_key(seed), 2), 400, 12, n_top=10)
     q = helpfulness_parameters(b)
     pick = np.flatnonzero(q.both_nonempty & (q.p0 > 0.4))[:4]
@@ -130,7 +132,7 @@ def _theorem2(ax, seed: int) -> None:
     ax.legend(fontsize=7)
 
 
-def _theorem4(ax) -> None:
+def _theorem4(ax: Axes) -> None:
     b = trinary_counterexample()
     x = np.linspace(0.0, 4.0, 41)
     true = inst.behaviour_curve(b, x[None, :])[0]
