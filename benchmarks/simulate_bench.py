@@ -11,12 +11,16 @@ Compared in the same run, on the same instances:
 * ``floor`` -- one jitted pass over the same steered logits, ``(z + λ r X).sum()``: the
   least work any exact check must do.
 
-Sizes: full vocabulary V = 32,000 and top-T only (T = 10 tokens; Theorem 2 adds a
-one-slot remainder bucket), 21 coefficients per instance.
+Sizes: full vocabulary V = 32,000 (drawn (z, X) with absent slots, and for Theorem 2
+also an explicit Gaussian unembedding U, V × 64, as the verdicts draw it) and top-T
+only (T = 10 tokens; Theorem 2 adds a one-slot remainder bucket), 21 coefficients per
+instance. Every case asserts max |Δslack| ≤ 1e-12 between the simulator and the loop.
 
-Every timing is the best of ``--repeats`` runs after a warm-up (the machine is shared:
-the minimum filters out interference). The numpy loop runs on a subset (16 instances at
-V = 32,000, 400 at top-T); throughputs are per instance-evaluation.
+Every timing is the best of ``--repeats`` rounds after a warm-up (compilation excluded);
+in each round the three paths run one after the other (the machine is shared: the
+minimum filters out interference, the interleaving keeps load changes out of the
+ratios). The numpy loop runs on a subset (16 instances at V = 32,000, 400 at top-T);
+throughputs are per instance-evaluation.
 
 Run: ``python benchmarks/simulate_bench.py [--repeats 5]``
 """
@@ -26,6 +30,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -35,16 +40,25 @@ from steerbounds.simulate import instances as inst
 from steerbounds.simulate.checks import CHECKS
 
 K = 21
+MAX_ABS_DIFF = 1e-12
+"""Largest |slack difference| allowed between the simulator's path and the numpy loop."""
 
 
-def _best(fn, repeats: int) -> float:
-    fn()  # warm-up (compilation)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
+def _best(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Best time of each function over ``repeats`` rounds after a warm-up (compilation).
+
+    The functions run interleaved, one after the other in every round, so that a load
+    change on the shared machine hits all of them alike and their ratios stay fair.
+    """
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+    best = dict.fromkeys(fns, math.inf)
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t)
+    return best
 
 
 @jax.jit
@@ -105,42 +119,58 @@ def numpy_theorem2(batch, r):
     return slack
 
 
+def _case(name: str, batch: tuple, n_loop: int, repeats: int) -> tuple[float, float, float, float]:
+    """Throughputs (jax, numpy loop, floor) in instance-evaluations/s and max |Δslack|."""
+    n = batch.logits.shape[0]
+    r = np.linspace(0.0, 3.0, K)[None, :] / batch.lam[:, None] * np.ones((n, 1))
+    if name == "theorem2":
+        r = r - 1.5 / batch.lam[:, None]
+    check = CHECKS[name]
+    form = "proved" if name == "theorem1" else None
+    extras = {"r_e": r}
+    ev = check.evaluate(batch, extras, form)
+    sub = type(batch)(*(a[:n_loop] for a in batch))
+    loop = numpy_theorem1 if name == "theorem1" else numpy_theorem2
+    t = _best(
+        {
+            "jax": lambda: check.evaluate(batch, extras, form),
+            "numpy": lambda: loop(sub, r[:n_loop]),
+            "floor": lambda: floor(batch, r),
+        },
+        repeats,
+    )
+    agree = float(np.max(np.abs(loop(sub, r[:n_loop]) - ev.slack[:n_loop])))
+    assert agree <= MAX_ABS_DIFF, f"{name}: the simulator and the numpy loop differ by {agree:.3g}"
+    return n * K / t["jax"], n_loop * K / t["numpy"], n * K / t["floor"], agree
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     key = inst.make_key(0)
-    rows = []
     cases = (
         ("theorem1", "V=32000", lambda k: inst.alignment_batch(k, 48, 32000), 16),
         ("theorem1", "top-T (T=10)", lambda k: inst.alignment_batch(k, 20000, 10), 400),
         ("theorem2", "V=32000", lambda k: inst.helpfulness_batch(k, 48, 32000, n_top=10), 16),
+        (
+            "theorem2",
+            "V=32000 explicit U",
+            lambda k: inst.explicit_helpfulness_batch(k, 48, vocab=32000)[0],
+            16,
+        ),
         ("theorem2", "top-T (T=10) + bucket", lambda k: inst.helpfulness_batch(k, 20000, 11, n_top=10), 400),
     )
-    for name, label, make, n_loop in cases:
-        batch = make(key)
-        n = batch.logits.shape[0]
-        r = np.linspace(0.0, 3.0, K)[None, :] / batch.lam[:, None] * np.ones((n, 1))
-        if name == "theorem2":
-            r = r - 1.5 / batch.lam[:, None]
-        check = CHECKS[name]
-        form = "proved" if name == "theorem1" else None
-        ev = check.evaluate(batch, {"r_e": r}, form)
-        t_jax = _best(lambda: check.evaluate(batch, {"r_e": r}, form), args.repeats)
-        t_floor = _best(lambda: floor(batch, r), args.repeats)
-        sub = type(batch)(*(a[:n_loop] for a in batch))
-        loop = numpy_theorem1 if name == "theorem1" else numpy_theorem2
-        t_np = _best(lambda: loop(sub, r[:n_loop]), args.repeats)
-        agree = float(np.max(np.abs(loop(sub, r[:n_loop]) - ev.slack[:n_loop])))
-        evals, evals_np = n * K, n_loop * K
-        rows.append((name, label, evals / t_jax, evals_np / t_np, evals / t_floor, agree))
     print(
         f"{'check':9s} {'size':22s} {'jax ev/s':>12s} {'numpy ev/s':>12s} {'floor ev/s':>12s} "
         f"{'jax/numpy':>10s} {'jax/floor':>10s} {'max|Δslack|':>12s}"
     )
-    for name, label, j, nl, fl, agree in rows:
+    for name, label, make, n_loop in cases:
+        j, nl, fl, agree = _case(name, make(key), n_loop, args.repeats)
         print(
-            f"{name:9s} {label:22s} {j:12.4g} {nl:12.4g} {fl:12.4g} {j / nl:10.3g} {j / fl:10.3g} {agree:12.2g}"
+            f"{name:9s} {label:22s} {j:12.4g} {nl:12.4g} {fl:12.4g} {j / nl:10.3g} {j / fl:10.3g} "
+            f"{agree:12.2g}",
+            flush=True,
         )
 
 

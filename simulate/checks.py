@@ -15,13 +15,34 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
 import jax
 import numpy as np
 
 from steerbounds.bounds import RESULTS
+from steerbounds.errors import InputError
 from steerbounds.simulate import instances as inst
-from steerbounds.simulate.realised import alignment_parameters, helpfulness_parameters
+from steerbounds.simulate.realised import (
+    AlignmentParameters,
+    Theorem2Parameters,
+    alignment_parameters,
+    helpfulness_parameters,
+)
+
+Extras = dict[str, np.ndarray]
+"""Per-instance arrays drawn with a batch (coefficients ``r_e``, targets, ε, γ)."""
+
+Batch = inst.AlignmentBatch | inst.HelpfulnessBatch
+B = TypeVar("B", bound=Batch)
+
+
+def with_fields(batch: B, **fields: np.ndarray) -> B:
+    """``batch`` with some fields replaced (``_replace`` that keeps the batch's type)."""
+    return type(batch)(**{**batch._asdict(), **fields})
+
+
+BoundFn = Callable[[np.ndarray, AlignmentParameters, Extras, "str | None"], np.ndarray]
 
 TOLERANCE = 1e-9
 """Absolute slack below which a comparison counts as a violation. Float64 round-off of a
@@ -58,41 +79,41 @@ class Check:
     family: str  # "binary", "soft", "trinary", "general", "helpfulness", "multi_binary", "multi_helpfulness"
     forms: tuple[str | None, ...]
     default_forms: tuple[str | None, ...]
-    draw_extras: Callable  # (key, batch) -> dict of per-instance arrays (coefficients, targets)
-    evaluate: Callable  # (batch, extras, form) -> Evaluation
+    draw_extras: Callable[[jax.Array, Any], Extras]  # (key, batch) -> per-instance coefficients, targets
+    evaluate: Callable[[Any, Extras, str | None], Evaluation]  # (batch, extras, form)
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-def _uniform(key, shape, lo=0.0, hi=1.0) -> np.ndarray:
+def _uniform(key: jax.Array, shape: tuple[int, ...], lo: float = 0.0, hi: float = 1.0) -> np.ndarray:
     with jax.enable_x64(True):
         return np.asarray(jax.random.uniform(key, shape, minval=lo, maxval=hi))
 
 
-def _loguniform(key, shape, lo, hi) -> np.ndarray:
+def _loguniform(key: jax.Array, shape: tuple[int, ...], lo: float, hi: float) -> np.ndarray:
     return np.exp(_uniform(key, shape, np.log(lo), np.log(hi)))
 
 
-def _call(name: str, *args, form: str | None = None, **kwargs) -> np.ndarray:
+def _call(name: str, *args: Any, form: str | None = None, **kwargs: Any) -> np.ndarray:
     fn = RESULTS[name].function
     if form is not None:
         kwargs["form"] = form
     return np.asarray(fn(*args, **kwargs))
 
 
-def _lower(true, bound):
+def _lower(true: np.ndarray, bound: np.ndarray) -> np.ndarray:
     return true - bound
 
 
-def _upper(true, bound):
+def _upper(true: np.ndarray, bound: np.ndarray) -> np.ndarray:
     return bound - true
 
 
 # --------------------------------------------------------------------------- alignment grids
 
 
-def alignment_grid(key, batch) -> dict:
+def alignment_grid(key: jax.Array, batch: inst.AlignmentBatch) -> Extras:
     """r_e = r_max·linspace(0, 1, K), r_max = κ/(Δλ), κ ~ logU(0.05, 40)."""
     p = alignment_parameters(batch)
     dl = np.maximum(batch.lam * p.margin, 1e-12)
@@ -100,7 +121,9 @@ def alignment_grid(key, batch) -> dict:
     return {"r_e": (kappa / dl)[:, None] * np.linspace(0.0, 1.0, N_COEFFICIENTS)[None, :]}
 
 
-def _eval_behaviour(batch, extras, form, bound_fn) -> Evaluation:
+def _eval_behaviour(
+    batch: inst.AlignmentBatch, extras: Extras, form: str | None, bound_fn: BoundFn
+) -> Evaluation:
     p = alignment_parameters(batch)
     r = extras["r_e"]
     ok = p.ok & (np.abs(p.b0) < 1.0)
@@ -129,11 +152,11 @@ def _eval_behaviour(batch, extras, form, bound_fn) -> Evaluation:
     return Evaluation(r, true, bound, _lower(true, bound), ok, params)
 
 
-def _theorem1(r, p, safe, form):
+def _theorem1(r: np.ndarray, p: AlignmentParameters, safe: Extras, form: str | None) -> np.ndarray:
     return _call("theorem1", r, safe["b0"][:, None], safe["dl"][:, None], form=form)
 
 
-def _theorem3(r, p, safe, form):
+def _theorem3(r: np.ndarray, p: AlignmentParameters, safe: Extras, form: str | None) -> np.ndarray:
     return _call(
         "theorem3_soft_margin",
         r,
@@ -146,27 +169,27 @@ def _theorem3(r, p, safe, form):
     )
 
 
-def _theorem4(r, p, safe, form):
+def _theorem4(r: np.ndarray, p: AlignmentParameters, safe: Extras, form: str | None) -> np.ndarray:
     # B0 ≤ P+ and B0 ≥ 2P+ − 1 hold exactly; clip round-off so validation accepts them
     b0 = np.clip(safe["b0"], 2.0 * safe["p_plus"] - 1.0, safe["p_plus"])
     return _call("theorem4_trinary", r, b0[:, None], safe["p_plus"][:, None], safe["dl"][:, None], form=form)
 
 
-def _theorem5(r, p, safe, form):
+def _theorem5(r: np.ndarray, p: AlignmentParameters, safe: Extras, form: str | None) -> np.ndarray:
     pp = safe["p_plus"]
     return _call(
         "theorem5_general", r, pp[:, None], (1.0 - pp)[:, None], safe["b_plus"][:, None], safe["dl"][:, None]
     )
 
 
-def _behaviour_check(bound_fn):
+def _behaviour_check(bound_fn: BoundFn) -> Callable[[inst.AlignmentBatch, Extras, str | None], Evaluation]:
     return lambda batch, extras, form: _eval_behaviour(batch, extras, form, bound_fn)
 
 
 # --------------------------------------------------------------------------- coefficient results
 
 
-def corollary1_extras(key, batch) -> dict:
+def corollary1_extras(key: jax.Array, batch: inst.AlignmentBatch) -> Extras:
     """ε ~ logU(1e-4, 0.5); γ ~ U(−1, min(B0, 0)): a floor γ ≤ B0 (the implemented reading)."""
     k1, k2 = jax.random.split(key)
     p = alignment_parameters(batch)
@@ -177,7 +200,7 @@ def corollary1_extras(key, batch) -> dict:
     return {"eps": eps, "gamma": gamma}
 
 
-def _eval_corollary1(batch, extras, form) -> Evaluation:
+def _eval_corollary1(batch: inst.AlignmentBatch, extras: Extras, form: str | None) -> Evaluation:
     p = alignment_parameters(batch)
     dl = batch.lam * p.margin
     ok = p.ok & (dl > 0)
@@ -195,13 +218,13 @@ def _eval_corollary1(batch, extras, form) -> Evaluation:
     return Evaluation(r, true, target, true - target, ok, params)
 
 
-def _required_extras(key, batch) -> dict:
+def _required_extras(key: jax.Array, batch: inst.AlignmentBatch) -> Extras:
     """Targets B* = tanh(U(−3, 6)) ∈ (−1, 1)."""
     n = batch.lam.shape[0]
     return {"target": np.tanh(_uniform(key, (n,), -3.0, 6.0))}
 
 
-def _eval_required(batch, extras, form) -> Evaluation:
+def _eval_required(batch: inst.AlignmentBatch, extras: Extras, form: str | None) -> Evaluation:
     p = alignment_parameters(batch)
     dl = batch.lam * p.margin
     ok = p.ok & (dl > 0) & (np.abs(p.b0) < 1.0)
@@ -218,19 +241,19 @@ def _eval_required(batch, extras, form) -> Evaluation:
 # --------------------------------------------------------------------------- multi-token (App. K)
 
 
-def _steps(batch):
+def _steps(batch: B) -> tuple[B, int, int]:
     """(n, N, W) → flattened (n·N, W) batch with λ repeated per step."""
-    n, N, W = batch.logits.shape
-    flat = type(batch)(*(np.reshape(a, (n * N,) + a.shape[2:]) if a.ndim >= 2 else a for a in batch))
-    return flat._replace(lam=np.repeat(batch.lam, N)), n, N
+    n, N = batch.logits.shape[:2]
+    flat = type(batch)(*(np.reshape(a, (n * N, *a.shape[2:])) if a.ndim >= 2 else a for a in batch))
+    return with_fields(flat, lam=np.repeat(batch.lam, N)), n, N
 
 
-def _theorem6_extras(key, batch) -> dict:
+def _theorem6_extras(key: jax.Array, batch: inst.AlignmentBatch) -> Extras:
     n = batch.lam.shape[0]
     return {"eps": _loguniform(key, (n,), 1e-4, 0.4)}
 
 
-def _eval_theorem6(batch, extras, form) -> Evaluation:
+def _eval_theorem6(batch: inst.AlignmentBatch, extras: Extras, form: str | None) -> Evaluation:
     """Sequence behaviour B = 2·Π_i w_i − 1, w_i the aligned mass at step i (App. K.1)."""
     flat, n, N = _steps(batch)
     p = alignment_parameters(flat)
@@ -247,7 +270,7 @@ def _eval_theorem6(batch, extras, form) -> Evaluation:
     return Evaluation(r, true, target, true - target, ok, params)
 
 
-def helpfulness_grid(key, batch) -> dict:
+def helpfulness_grid(key: jax.Array, batch: inst.HelpfulnessBatch) -> Extras:
     """Symmetric r_e = r_max·linspace(−1, 1, K), r_max = κ/(λσ), κ ~ logU(0.1, 20)."""
     lam = batch.lam
     sig = batch.sigma if batch.sigma.ndim == 1 else batch.sigma.min(axis=-1)
@@ -255,7 +278,7 @@ def helpfulness_grid(key, batch) -> dict:
     return {"r_e": (kappa / (lam * sig))[:, None] * np.linspace(-1.0, 1.0, N_COEFFICIENTS)[None, :]}
 
 
-def _eval_corollary3(batch, extras, form) -> Evaluation:
+def _eval_corollary3(batch: inst.HelpfulnessBatch, extras: Extras, form: str | None) -> Evaluation:
     """h = Π_i h_i (chain rule, App. K.2) against eq. 79 with the weakest step's α(1−ε), λσβ."""
     flat, n, N = _steps(batch)
     q = helpfulness_parameters(flat)
@@ -278,7 +301,7 @@ def _eval_corollary3(batch, extras, form) -> Evaluation:
 # --------------------------------------------------------------------------- helpfulness
 
 
-def _eval_theorem2(batch, extras, form) -> Evaluation:
+def _eval_theorem2(batch: inst.HelpfulnessBatch, extras: Extras, form: str | None) -> Evaluation:
     q = helpfulness_parameters(batch)
     r = extras["r_e"]
     true = inst.helpfulness_curve(batch, r)
@@ -289,7 +312,7 @@ def _eval_theorem2(batch, extras, form) -> Evaluation:
     )
 
 
-def _helpfulness_params(batch, q) -> dict:
+def _helpfulness_params(batch: inst.HelpfulnessBatch, q: Theorem2Parameters) -> Extras:
     return {
         "p0": q.p0,
         "p_plus": q.p_plus,
@@ -305,12 +328,17 @@ def _helpfulness_params(batch, q) -> dict:
     }
 
 
-def _eval_components(batch, extras, form) -> Evaluation:
+def _eval_components(batch: inst.HelpfulnessBatch, extras: Extras, form: str | None) -> Evaluation:
     """Eqs. 33/34/36 with P±, c± of the direction actually used (−u for r_e < 0)."""
     r = extras["r_e"]
     qp, qm = helpfulness_parameters(batch, 1.0), helpfulness_parameters(batch, -1.0)
     neg = r < 0
-    pick = lambda a, b: np.where(neg, b[:, None], a[:, None])  # noqa: E731
+
+    def pick(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.where(neg, b[:, None], a[:, None])
+
+    if form is None or not form.startswith("eq"):
+        raise InputError(f"form must be one of eq33, eq34, eq36; got {form!r}")
     true = inst.helpfulness_curve(batch, r)
     bound = _call(
         "theorem2_components",
@@ -328,7 +356,7 @@ def _eval_components(batch, extras, form) -> Evaluation:
     )
 
 
-def _eval_corollary2(batch, extras, form) -> Evaluation:
+def _eval_corollary2(batch: inst.HelpfulnessBatch, extras: Extras, form: str | None) -> Evaluation:
     """Each query a one-query data set: E[h] = h, against eq. 45 / its proved form."""
     q = helpfulness_parameters(batch)
     r = extras["r_e"]
@@ -359,7 +387,13 @@ def _forms(name: str) -> tuple[tuple[str | None, ...], tuple[str | None, ...]]:
     return res.forms, (res.default_form,)
 
 
-def _check(name, family, draw_extras, evaluate, forms=None) -> Check:
+def _check(
+    name: str,
+    family: str,
+    draw_extras: Callable[[jax.Array, Any], Extras],
+    evaluate: Callable[[Any, Extras, str | None], Evaluation],
+    forms: tuple[tuple[str | None, ...], tuple[str | None, ...]] | None = None,
+) -> Check:
     f, d = forms if forms is not None else _forms(name)
     return Check(name, family, f, d, draw_extras, evaluate)
 
@@ -389,17 +423,23 @@ CHECKS: dict[str, Check] = {
 """Result name → :class:`Check`; covers every entry of :data:`steerbounds.bounds.RESULTS`."""
 
 
-def draw_batch(family: str, key, n: int, width: int, *, law: str = "normal"):
+def draw_batch(family: str, key: jax.Array, n: int, width: int, *, law: str = "normal") -> Batch:
     """Draw n instances of a family (multi-token families: N ~ U{1..6} steps, shared λ)."""
     if family in inst.ALIGNMENT_KINDS:
-        return inst.alignment_batch(key, n, width, kind=family, law=law)
+        return inst.alignment_batch(key, n, width, kind=cast(inst.AlignmentKind, family), law=law)
     if family == "helpfulness":
         return inst.helpfulness_batch(key, n, width, law=law)
     k1, k2 = jax.random.split(key)
     steps = 1 + int(_uniform(k1, ()) * N_STEPS_MAX)
+    b: Batch
     if family == "multi_binary":
         b = inst.alignment_batch(k2, n * steps, width, kind="binary", law=law)
     else:
         b = inst.helpfulness_batch(k2, n * steps, width, law=law)
-    shaped = type(b)(*(a.reshape((n, steps) + a.shape[1:]) for a in b))
-    return shaped._replace(lam=shaped.lam[:, 0])
+    return _by_steps(b, n, steps)
+
+
+def _by_steps(b: B, n: int, steps: int) -> B:
+    """``(n·N, W)`` → ``(n, N, W)`` with one λ per instance (the first step's)."""
+    shaped = type(b)(*(a.reshape((n, steps, *a.shape[1:])) for a in b))
+    return with_fields(shaped, lam=shaped.lam[:, 0])

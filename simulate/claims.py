@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import jax
 import numpy as np
@@ -74,7 +75,9 @@ def clopper_pearson(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[flo
     return float(ci.low), float(ci.high)
 
 
-def _proportion_claim(name, statement, expected, hits, details) -> Claim:
+def _proportion_claim(
+    name: str, statement: str, expected: float, hits: np.ndarray, details: dict[str, Any]
+) -> Claim:
     k, n = int(np.sum(hits)), int(np.size(hits))
     lo, hi = clopper_pearson(k, n)
     details = dict(details, successes=k)
@@ -195,7 +198,9 @@ def run_claims(*, seed: int = 0, n: int = 20_000) -> list[Claim]:
 # --------------------------------------------------------------------------- probes
 
 
-def _probe(name, description, slack, ok, params) -> Probe:
+def _probe(
+    name: str, description: str, slack: np.ndarray, ok: np.ndarray, params: dict[str, np.ndarray]
+) -> Probe:
     slack = np.where(ok[:, None], slack, np.inf)
     bad = ok & (slack.min(axis=1) < -TOLERANCE)
     example = None

@@ -4,22 +4,30 @@ Quick by default (~10^3 instances per result); ``--thorough`` draws ≥ 10^5. Pr
 table (result × form × instances × violations × worst slack × verdict), the
 statistical claims and the probes; ``--json`` prints the machine-readable report
 instead; ``--out DIR`` writes ``verdicts.json`` and PNG figures, checkpointing each
-finished result so an interrupted run resumes where it stopped. Exit status 1 only
-when a result's default form (one marked as holding) is violated; 2 on bad input.
-Registration imports nothing heavy (JAX is imported when the command runs).
+finished result (:mod:`~steerbounds.simulate.checkpoint`) so an interrupted run
+resumes where it stopped. Every setting, ``--out`` included, is checked before any
+work. Exit status 1 only when a result's default form (one marked as holding) is
+violated; 2 on bad input. Registration imports nothing heavy (JAX is imported when
+the command runs).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from steerbounds.errors import InputError
+from steerbounds.io import check_output_dir
+
+if TYPE_CHECKING:
+    from steerbounds.simulate.claims import Claim, Probe
+    from steerbounds.simulate.verdicts import Verdict
 
 
-def register(subparsers) -> None:
+def register(subparsers: Any) -> None:
+    """Add the ``simulate`` subcommand to the ``steerbounds`` parser."""
     p = subparsers.add_parser(
         "simulate",
         help="check every bound on synthetic instances (Monte Carlo)",
@@ -39,68 +47,66 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _check_out(out: str | None) -> None:
-    if out is None:
-        return
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise InputError(f"--out must be a directory (it exists as a file: {out})")
-    os.makedirs(out, exist_ok=True)
+def prepare_out(out: str) -> Path:
+    """Check ``--out`` (a folder that exists or can be made) and create it; InputError if not.
+
+    Called before any work: a file, a path under a file, or a folder that cannot be
+    created or written ends the command with one line on stderr and exit status 2.
+    """
+    path = check_output_dir(out, option="--out")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out: cannot create the folder {str(path)!r} ({exc.strerror or exc})") from None
+    return path
 
 
-def _atomic_write(path: str, text: str) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+def _claims_and_report(
+    verdicts: list[Verdict], *, seed: int, thorough: bool, n_instances: int | None
+) -> tuple[list[Claim], list[Probe], dict[str, Any]]:
+    """The statistical claims, the probes and the report built from them and ``verdicts``."""
+    from steerbounds.simulate import claims as cl
+    from steerbounds.simulate import report as rp
+
+    scale = 10 if thorough else 1
+    claims = cl.run_claims(seed=seed, n=20_000 * scale)
+    probes = cl.run_probes(seed=seed, n=2_000 * scale)
+    report = rp.build_report(verdicts, claims, probes, seed=seed, thorough=thorough, n_instances=n_instances)
+    return claims, probes, report
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the verdicts, claims and probes; print or save the report; return the exit status."""
     seed, n = args.seed, args.instances
     if not 0 <= seed < 2**32:
         raise InputError(f"--seed must be an integer in [0, 2^32); got {seed}")
     if n is not None and not 1 <= n <= 10**7:
         raise InputError(f"--instances must be an integer in [1, 10^7]; got {n}")
-    _check_out(args.out)
+    out = None if args.out is None else prepare_out(args.out)
 
-    from steerbounds.simulate import claims as cl
     from steerbounds.simulate import report as rp
-    from steerbounds.simulate.verdicts import Verdict, run_verdicts
 
-    settings = {"seed": seed, "thorough": bool(args.thorough), "n_instances": n}
-    done, on_result = None, None
-    if args.out:
-        ckpt = os.path.join(args.out, "verdicts.partial.json")
-        state = {"settings": settings, "results": {}}
-        if os.path.exists(ckpt):
-            with open(ckpt, encoding="utf-8") as fh:
-                old = json.load(fh)
-            if old.get("settings") == settings:
-                state = old
-        done = {k: [Verdict.from_dict(d) for d in v] for k, v in state["results"].items()}
+    thorough = bool(args.thorough)
+    progress = not args.json and sys.stderr.isatty()
 
-        def on_result(name, verdicts):
-            state["results"][name] = [v.to_dict() for v in verdicts]
-            _atomic_write(ckpt, json.dumps(state))
+    if out is None:
+        from steerbounds.simulate.verdicts import run_verdicts
 
-    verdicts = run_verdicts(
-        thorough=bool(args.thorough),
-        seed=seed,
-        n_instances=n,
-        done=done,
-        on_result=on_result,
-        progress=not args.json and sys.stderr.isatty(),
-    )
-    scale = 10 if args.thorough else 1
-    claims = cl.run_claims(seed=seed, n=20_000 * scale)
-    probes = cl.run_probes(seed=seed, n=2_000 * scale)
-    report = rp.build_report(verdicts, claims, probes, seed=seed, thorough=bool(args.thorough), n_instances=n)
-
-    if args.out:
+        verdicts = run_verdicts(thorough=thorough, seed=seed, n_instances=n, progress=progress)
+        claims, probes, report = _claims_and_report(verdicts, seed=seed, thorough=thorough, n_instances=n)
+    else:
+        from steerbounds.io import RunStore, write_text
+        from steerbounds.simulate.checkpoint import CHECKPOINT, checkpointed_verdicts
         from steerbounds.simulate.figures import write_figures
 
-        report["figures"] = write_figures(args.out, seed=seed)
-        _atomic_write(os.path.join(args.out, "verdicts.json"), rp.to_json(report))
-        os.remove(os.path.join(args.out, "verdicts.partial.json"))
+        with RunStore(out, records=CHECKPOINT) as store:
+            verdicts = checkpointed_verdicts(
+                store, seed=seed, thorough=thorough, n_instances=n, progress=progress
+            )
+            claims, probes, report = _claims_and_report(verdicts, seed=seed, thorough=thorough, n_instances=n)
+            report["figures"] = write_figures(out, seed=seed)
+            write_text(out / "verdicts.json", rp.to_json(report))
+            store.records_path.unlink(missing_ok=True)  # the run is complete: its checkpoint goes
     if args.json:
         print(rp.to_json(report))
     else:
@@ -113,6 +119,6 @@ def run(args: argparse.Namespace) -> int:
             print("\nFindings (printed statements that fail):")
             for line in report["findings"]:
                 print(f"  - {line}")
-        if args.out:
-            print(f"\nwrote {os.path.join(args.out, 'verdicts.json')} and {len(report['figures'])} figures")
-    return report["exit_status"]
+        if out is not None:
+            print(f"\nwrote {out / 'verdicts.json'} and {len(report['figures'])} figures")
+    return int(report["exit_status"])

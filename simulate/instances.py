@@ -29,8 +29,10 @@ from typing import Literal, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from steerbounds.errors import InputError
+from steerbounds.simulate import wide
 from steerbounds.simulate.laws import check_law, standard_draws
 
 AlignmentKind = Literal["binary", "soft", "trinary", "general"]
@@ -57,12 +59,12 @@ class AlignmentBatch(NamedTuple):
         trinary; Theorem 5's b+ for general scores).
     """
 
-    logits: jax.Array
-    X: jax.Array
-    score: jax.Array
-    misclassified: jax.Array
-    lam: jax.Array
-    b_plus: jax.Array
+    logits: np.ndarray
+    X: np.ndarray
+    score: np.ndarray
+    misclassified: np.ndarray
+    lam: np.ndarray
+    b_plus: np.ndarray
 
 
 class HelpfulnessBatch(NamedTuple):
@@ -74,18 +76,18 @@ class HelpfulnessBatch(NamedTuple):
     lam: ``(n,)`` λ; sigma: ``(n,)`` σ of the law D of eq. 9.
     """
 
-    logits: jax.Array
-    X: jax.Array
-    top: jax.Array
-    lam: jax.Array
-    sigma: jax.Array
+    logits: np.ndarray
+    X: np.ndarray
+    top: np.ndarray
+    lam: np.ndarray
+    sigma: np.ndarray
 
 
-def _masked_max(x, mask):
+def _masked_max(x: jax.Array, mask: jax.Array) -> jax.Array:
     return jnp.max(jnp.where(mask, x, -jnp.inf), axis=-1)
 
 
-def _masked_min(x, mask):
+def _masked_min(x: jax.Array, mask: jax.Array) -> jax.Array:
     return jnp.min(jnp.where(mask, x, jnp.inf), axis=-1)
 
 
@@ -111,19 +113,21 @@ def make_key(seed: int) -> jax.Array:
     return jax.random.key(int(seed), impl="rbg")
 
 
-def _loguniform_from(u, lo, hi):
+def _loguniform_from(u: jax.Array, lo: float, hi: float) -> jax.Array:
     return jnp.exp(jnp.log(lo) + u * (jnp.log(hi) - jnp.log(lo)))
 
 
 @partial(jax.jit, static_argnames=("n", "width", "kind", "law"))
-def _alignment(key, n: int, width: int, kind: str, law: str) -> AlignmentBatch:
+def _alignment(key: jax.Array, n: int, width: int, kind: str, law: str) -> tuple[jax.Array, ...]:
     # few random calls (each one costs compile time): per-token and per-instance blocks
     k = jax.random.split(key, 4)
     uw = jax.random.uniform(k[0], (n, width, 8))
     ui = jax.random.uniform(k[1], (n, 16))
     zn = jax.random.normal(k[2], (n, width))
     dl = standard_draws(k[3], law, (n, width, 2))
-    col = lambda j: ui[:, j : j + 1]  # noqa: E731  per-instance uniform, shape (n, 1)
+
+    def col(j: int) -> jax.Array:  # per-instance uniform, shape (n, 1)
+        return ui[:, j : j + 1]
 
     idx = jnp.arange(width)[None, :]
     min_tokens = 3 if kind == "trinary" else 2
@@ -180,7 +184,7 @@ def _alignment(key, n: int, width: int, kind: str, law: str) -> AlignmentBatch:
     X = jnp.where(valid, X, 0.0)
 
     lam = _loguniform_from(ui[:, 15], *LAMBDA_RANGE)
-    return AlignmentBatch(logits, X, score, mis, lam, b_plus)
+    return logits, X, score, mis, lam, b_plus
 
 
 def alignment_batch(
@@ -212,12 +216,17 @@ def alignment_batch(
 
 
 @partial(jax.jit, static_argnames=("n", "width", "n_top", "t_max", "law"))
-def _helpfulness(key, n: int, width: int, n_top: int, t_max: int, law: str) -> HelpfulnessBatch:
+def _helpfulness(
+    key: jax.Array, n: int, width: int, n_top: int, t_max: int, law: str
+) -> tuple[jax.Array, ...]:
     k = jax.random.split(key, 4)
     ui = jax.random.uniform(k[0], (n, 10))
     zn = jax.random.normal(k[1], (n, width, 2))
     dl = standard_draws(k[2], law, (n, width))
-    col = lambda j: ui[:, j : j + 1]  # noqa: E731
+
+    def col(j: int) -> jax.Array:
+        return ui[:, j : j + 1]
+
     idx = jnp.arange(width)[None, :]
     T = jnp.full((n, 1), n_top) if n_top else 2 + jnp.floor(col(0) * (t_max - 1))
     top = idx < T
@@ -234,7 +243,7 @@ def _helpfulness(key, n: int, width: int, n_top: int, t_max: int, law: str) -> H
     lam = _loguniform_from(ui[:, 6], *LAMBDA_RANGE)
     sigma = _loguniform_from(ui[:, 7], *SIGMA_RANGE)
     X = sigma[:, None] * dl * jnp.where(top, 1.0, 3.0 * col(8))
-    return HelpfulnessBatch(logits, X, top, lam, sigma)
+    return logits, X, top, lam, sigma
 
 
 def helpfulness_batch(
@@ -266,8 +275,8 @@ def helpfulness_batch(
         return HelpfulnessBatch(*(np.asarray(a) for a in batch))
 
 
-@partial(jax.jit, static_argnames=("n", "vocab", "d", "n_top"))
-def _explicit(key, n: int, vocab: int, d: int, n_top: int):
+@partial(jax.jit, static_argnames=("n", "vocab", "d"))
+def _explicit(key: jax.Array, n: int, vocab: int, d: int) -> tuple[jax.Array, ...]:
     k = jax.random.split(key, 6)
     sigma = _loguniform_from(jax.random.uniform(k[0], ()), *SIGMA_RANGE)
     U = sigma * jax.random.normal(k[1], (vocab, d))
@@ -303,7 +312,7 @@ def explicit_helpfulness_batch(
     if not (isinstance(n_top, (int, np.integer)) and 2 <= n_top <= vocab):
         raise InputError(f"n_top must be an integer in [2, vocab={vocab}]; got {n_top!r}")
     with jax.enable_x64(True):
-        U, r, u, lam, sigma = _explicit(key, int(n), int(vocab), int(d), int(n_top))
+        U, r, u, lam, sigma = _explicit(key, int(n), int(vocab), int(d))
         z = r @ U.T
         X = u @ U.T
         order = jnp.argsort(-z, axis=1)
@@ -313,30 +322,30 @@ def explicit_helpfulness_batch(
         z = jnp.take_along_axis(z, order, axis=1)
         X = jnp.take_along_axis(X, order, axis=1)
         top = jnp.broadcast_to(jnp.arange(vocab)[None, :] < n_top, (n, vocab))
-        batch = HelpfulnessBatch(z, X, top, lam, jnp.full((n,), sigma))
-        return HelpfulnessBatch(*(np.asarray(a) for a in batch)), np.asarray(U), np.asarray(r), np.asarray(u)
+        batch = HelpfulnessBatch(*(np.asarray(a) for a in (z, X, top, lam, jnp.full((n,), sigma))))
+        return batch, np.asarray(U), np.asarray(r), np.asarray(u)
 
 
-def steered_logits(U, r, u, lam, r_e) -> np.ndarray:
+def steered_logits(U: ArrayLike, r: ArrayLike, u: ArrayLike, lam: ArrayLike, r_e: ArrayLike) -> np.ndarray:
     """The literal eq. 1 with Assumption 1: ``U (r + λ·r_e·u)`` for each instance (row)."""
     with jax.enable_x64(True):
-        U, r, u = (jnp.asarray(a, dtype=jnp.float64) for a in (U, r, u))
-        lam, r_e = jnp.asarray(lam, dtype=jnp.float64), jnp.asarray(r_e, dtype=jnp.float64)
-        return np.asarray((r + (lam * r_e)[..., None] * u) @ U.T)
+        Uj, rj, uj, lj, rej = (jnp.asarray(a, dtype=jnp.float64) for a in (U, r, u, lam, r_e))
+        return np.asarray((rj + (lj * rej)[..., None] * uj) @ Uj.T)
 
 
 # --------------------------------------------------------------------------- exact curves
 
 
-def _grid(r_e, n: int) -> jax.Array:
-    r = jnp.asarray(r_e, dtype=jnp.float64)
+def _grid(r_e: ArrayLike, n: int) -> np.ndarray:
+    """Coefficients ``(n, K)`` from ``(K,)`` (shared), ``(n, K)`` or a scalar."""
+    r = np.asarray(r_e, dtype=np.float64)
     if r.ndim == 0:
         r = r[None]
-    return jnp.broadcast_to(r, (n, r.shape[-1]))
+    return np.broadcast_to(r, (n, r.shape[-1]))
 
 
 @jax.jit
-def behaviour_from_logits(logits, score):
+def behaviour_from_logits(logits: jax.Array, score: jax.Array) -> jax.Array:
     """B = Σ_i s_i softmax(logits)_i (Definition 1, eq. 3) over the last axis.
 
     Max-shifted (the logsumexp trick): ``e = exp(z − max z) ≤ 1``, ``B = Σ e·s / Σ e``;
@@ -347,31 +356,34 @@ def behaviour_from_logits(logits, score):
 
 
 @jax.jit
-def _behaviour_curve(logits, X, score, lam, r):
-    def one(rk):  # rk: (n,)
+def _behaviour_curve(
+    logits: jax.Array, X: jax.Array, score: jax.Array, lam: jax.Array, r: jax.Array
+) -> jax.Array:
+    def one(rk: jax.Array) -> jax.Array:  # rk: (n,)
         return behaviour_from_logits(logits + (lam * rk)[:, None] * X, score)
 
     return jax.lax.map(one, r.T).T
 
 
-def behaviour_curve(batch: AlignmentBatch, r_e) -> np.ndarray:
+def behaviour_curve(batch: AlignmentBatch, r_e: ArrayLike) -> np.ndarray:
     """True B(r_e) per instance, ``(n, K)``, exactly from the steered softmax (eq. 3, eq. 13).
 
-    ``r_e`` is ``(K,)`` (shared) or ``(n, K)`` (per instance).
+    ``r_e`` is ``(K,)`` (shared) or ``(n, K)`` (per instance). Batches of at least
+    :data:`~steerbounds.simulate.wide.WIDE` slots go row by row (:mod:`~steerbounds.simulate.wide`).
     """
+    r = _grid(r_e, batch.logits.shape[0])
+    if wide.is_wide(batch.logits.shape[-1]):
+        lengths = wide.present_lengths(np.isfinite(batch.logits))
+        tokens = (batch.logits, batch.X, batch.score)
+        return wide.rowwise(wide.behaviour_rows, tokens, (batch.lam, r), lengths)[0]
     with jax.enable_x64(True):
-        logits = jnp.asarray(batch.logits, dtype=jnp.float64)
-        r = _grid(r_e, logits.shape[0])
-        return np.asarray(
-            _behaviour_curve(
-                logits, jnp.asarray(batch.X), jnp.asarray(batch.score), jnp.asarray(batch.lam), r
-            )
-        )
+        args = (batch.logits, batch.X, batch.score, batch.lam, r)
+        return np.asarray(_behaviour_curve(*(jnp.asarray(a, dtype=jnp.float64) for a in args)))
 
 
 @jax.jit
-def _helpfulness_curve(logits, X, lam, r):
-    def one(rk):
+def _helpfulness_curve(logits: jax.Array, X: jax.Array, lam: jax.Array, r: jax.Array) -> jax.Array:
+    def one(rk: jax.Array) -> jax.Array:
         steered = logits + (lam * rk)[:, None] * X
         e = jnp.exp(steered - jnp.max(steered, axis=-1, keepdims=True))
         return e[:, 0] / jnp.sum(e, axis=-1)
@@ -379,9 +391,15 @@ def _helpfulness_curve(logits, X, lam, r):
     return jax.lax.map(one, r.T).T
 
 
-def helpfulness_curve(batch: HelpfulnessBatch, r_e) -> np.ndarray:
-    """True helpfulness P_{θ,r_e}(a_correct|q) (eq. 4) per instance, ``(n, K)``, max-shifted softmax."""
+def helpfulness_curve(batch: HelpfulnessBatch, r_e: ArrayLike) -> np.ndarray:
+    """True helpfulness P_{θ,r_e}(a_correct|q) (eq. 4) per instance, ``(n, K)``, max-shifted softmax.
+
+    Batches of at least :data:`~steerbounds.simulate.wide.WIDE` slots go row by row.
+    """
+    r = _grid(r_e, batch.logits.shape[0])
+    if wide.is_wide(batch.logits.shape[-1]):
+        lengths = wide.present_lengths(np.isfinite(batch.logits))
+        return wide.rowwise(wide.helpfulness_rows, (batch.logits, batch.X), (batch.lam, r), lengths)[0]
     with jax.enable_x64(True):
-        logits = jnp.asarray(batch.logits, dtype=jnp.float64)
-        r = _grid(r_e, logits.shape[0])
-        return np.asarray(_helpfulness_curve(logits, jnp.asarray(batch.X), jnp.asarray(batch.lam), r))
+        args = (batch.logits, batch.X, batch.lam, r)
+        return np.asarray(_helpfulness_curve(*(jnp.asarray(a, dtype=jnp.float64) for a in args)))

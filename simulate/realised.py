@@ -6,8 +6,11 @@ these are the quantities the theorems' assumptions name, measured exactly:
 * alignment (Assumptions 2 and 4; Theorems 1, 3-5): B0 (eq. 3), the aligned mass P+
   (score > b+), Δ = min_{aligned} X − max_{other} X (eq. 8), δ = P(misclassified)/P(aligned)
   (eq. 47) and the depth M = max(0, max_{misclassified} X − min_{aligned} X) (eq. 53);
-* helpfulness (proof of Theorem 2, eqs. 32-38): P0, P±, c±, ε, α, σβ = min(|c−|, c+),
-  for the direction actually used (``sign = −1`` for r_e < 0 flips X).
+* helpfulness (proof of Theorem 2, eqs. 32-38): P0, P±, c±, ε, α, α(1 − ε),
+  σβ = min(|c−|, c+), for the direction actually used (``sign = −1`` for r_e < 0 flips
+  X), computed by :func:`steerbounds.bounds.estimators.theorem2_parameters_kernel`, the
+  same code as the empirical side's per-query
+  :func:`~steerbounds.bounds.estimators.realised_theorem2_parameters`.
 
 Float64 JAX inside a local ``jax.enable_x64(True)``; numpy out.
 """
@@ -19,8 +22,13 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
+from steerbounds.bounds.estimators import Theorem2Parameters, theorem2_parameters_kernel
+from steerbounds.simulate import wide
 from steerbounds.simulate.instances import AlignmentBatch, HelpfulnessBatch, behaviour_from_logits
+
+__all__ = ["AlignmentParameters", "Theorem2Parameters", "alignment_parameters", "helpfulness_parameters"]
 
 
 class AlignmentParameters(NamedTuple):
@@ -34,26 +42,14 @@ class AlignmentParameters(NamedTuple):
     ok: np.ndarray
 
 
-class HelpfulnessParameters(NamedTuple):
-    """Per instance ``(n,)``: the realised quantities of the proof of Theorem 2 (eqs. 32-38)."""
-
-    p0: np.ndarray
-    p_plus: np.ndarray
-    p_minus: np.ndarray
-    c_plus: np.ndarray
-    c_minus: np.ndarray
-    eps: np.ndarray
-    alpha: np.ndarray
-    sigma_beta: np.ndarray
-    both_nonempty: np.ndarray
-
-
-def _lse(x, mask):
+def _lse(x: jax.Array, mask: jax.Array) -> jax.Array:
     return jax.nn.logsumexp(jnp.where(mask, x, -jnp.inf), axis=-1)
 
 
 @jax.jit
-def _alignment(logits, X, score, mis, b_plus):
+def _alignment(
+    logits: jax.Array, X: jax.Array, score: jax.Array, mis: jax.Array, b_plus: jax.Array
+) -> tuple[jax.Array, ...]:
     valid = jnp.isfinite(logits)
     aligned = valid & (score > b_plus[..., None])
     others = valid & ~aligned & ~mis
@@ -71,7 +67,15 @@ def _alignment(logits, X, score, mis, b_plus):
 
 
 def alignment_parameters(batch: AlignmentBatch) -> AlignmentParameters:
-    """Realised B0, P+, Δ, δ, M of each alignment instance (eqs. 3, 8, 47, 53)."""
+    """Realised B0, P+, Δ, δ, M of each alignment instance (eqs. 3, 8, 47, 53).
+
+    Batches of at least :data:`~steerbounds.simulate.wide.WIDE` slots go row by row, cut
+    to their present slots (absent ones are outside every group).
+    """
+    if wide.is_wide(batch.logits.shape[-1]):
+        lengths = wide.present_lengths(np.isfinite(batch.logits))
+        tokens = (batch.logits, batch.X, batch.score, batch.misclassified)
+        return AlignmentParameters(*wide.rowwise(_alignment, tokens, (batch.b_plus,), lengths))
     with jax.enable_x64(True):
         out = _alignment(
             *(jnp.asarray(a) for a in (batch.logits, batch.X, batch.score, batch.misclassified, batch.b_plus))
@@ -80,36 +84,30 @@ def alignment_parameters(batch: AlignmentBatch) -> AlignmentParameters:
 
 
 @jax.jit
-def _helpfulness(logits, X, top, sign):
-    lt = jax.nn.logsumexp(logits, axis=-1)
-    logp = logits - lt[..., None]
-    p = jnp.exp(logp)
-    d = sign[..., None] * (X - X[..., :1])
-    incorrect = top & (jnp.arange(X.shape[-1]) > 0)
-    plus, minus = incorrect & (d > 0), incorrect & (d < 0)
-    p_plus = jnp.sum(jnp.where(plus, p, 0.0), axis=-1)
-    p_minus = jnp.sum(jnp.where(minus, p, 0.0), axis=-1)
-    c_plus = jnp.sum(jnp.where(plus, p * d, 0.0), axis=-1) / jnp.where(p_plus > 0, p_plus, 1.0)
-    c_minus = jnp.sum(jnp.where(minus, p * d, 0.0), axis=-1) / jnp.where(p_minus > 0, p_minus, 1.0)
-    p0 = p[..., 0]
-    total = p_plus + p_minus
-    both = (p_plus > 0) & (p_minus > 0)
-    eps = jnp.where(total > 0, jnp.clip(1.0 - total / (1.0 - p0), 0.0, 1.0), 0.0)
-    alpha = jnp.where(total > 0, jnp.minimum(p_plus, p_minus) / jnp.where(total > 0, total, 1.0), 0.0)
-    sigma_beta = jnp.where(both, jnp.minimum(-c_minus, c_plus), 0.0)
-    return p0, p_plus, p_minus, c_plus, c_minus, eps, alpha, sigma_beta, both
+def _helpfulness(logits: jax.Array, X: jax.Array, top: jax.Array, sign: jax.Array) -> Theorem2Parameters:
+    p = jnp.exp(logits - jax.nn.logsumexp(logits, axis=-1)[..., None])
+    d = sign[..., None] * (X - X[..., :1])  # X_i − X_correct on the direction sign·u
+    incorrect = top & (jnp.arange(X.shape[-1]) > 0)  # incorrect(ε): top-T minus the correct slot 0
+    return theorem2_parameters_kernel(jnp, p[..., 0], p, d, incorrect)
 
 
-def helpfulness_parameters(batch: HelpfulnessBatch, sign=1.0) -> HelpfulnessParameters:
-    """Realised P0, P±, c±, ε, α, σβ (App. C, eqs. 32-38) for direction ``sign·u``.
+def helpfulness_parameters(batch: HelpfulnessBatch, sign: ArrayLike = 1.0) -> Theorem2Parameters:
+    """Realised P0, P±, c±, ε, α, α(1 − ε), σβ (App. C, eqs. 32-38) for direction ``sign·u``.
 
-    ε is defined by the proof's normalisation ``P+ + P− = (1 − ε)(1 − P0)`` (eq. 38), so
-    ``α(1 − ε) = min(P+, P−)/(1 − P0)`` and ``λσβ = λ·sigma_beta``. Mirrors
-    :func:`steerbounds.simulate.estimators.realised_theorem2_parameters` (numpy) for the
-    batch layout (correct token in slot 0).
+    The batch layout (correct token in slot 0, ``top`` the top-T set) is passed to
+    :func:`~steerbounds.bounds.estimators.theorem2_parameters_kernel` over all W slots;
+    ε follows its guard (eq. 38: ``P+ + P− = (1 − ε)(1 − P0)``; ε = 0 where that is
+    degenerate), so ``α(1 − ε) = min(P+, P−)/(1 − P0)`` and ``λσβ = λ·sigma_beta``.
+    ``sign`` is a scalar or ``(n,)`` (±1: −1 for r_e < 0). Batches of at least
+    :data:`~steerbounds.simulate.wide.WIDE` slots go row by row, cut to their present
+    slots (absent ones carry P_i^0 = 0).
     """
+    signs = np.broadcast_to(np.asarray(sign, dtype=np.float64), batch.logits.shape[:-1])
+    if wide.is_wide(batch.logits.shape[-1]):
+        lengths = wide.present_lengths(np.isfinite(batch.logits) | batch.top)
+        return Theorem2Parameters(
+            *wide.rowwise(_helpfulness, (batch.logits, batch.X, batch.top), (signs,), lengths)
+        )
     with jax.enable_x64(True):
-        logits = jnp.asarray(batch.logits)
-        s = jnp.broadcast_to(jnp.asarray(sign, dtype=jnp.float64), logits.shape[:-1])
-        out = _helpfulness(logits, jnp.asarray(batch.X), jnp.asarray(batch.top), s)
-        return HelpfulnessParameters(*(np.asarray(a) for a in out))
+        out = _helpfulness(*(jnp.asarray(a) for a in (batch.logits, batch.X, batch.top, signs)))
+        return Theorem2Parameters(*(np.asarray(a) for a in out))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 from tabulate import tabulate
 
@@ -17,7 +18,7 @@ from steerbounds.simulate.claims import Claim, Probe
 from steerbounds.simulate.verdicts import Verdict, exit_status
 
 
-def _num(x: float) -> str:
+def _num(x: float | None) -> str:
     if x is None or (isinstance(x, float) and math.isinf(x)):
         return "—"
     return f"{x:.4g}"
@@ -39,7 +40,8 @@ def findings(verdicts: list[Verdict]) -> list[str]:
         tokens = len(c.get("instance", {}).get("logits", []))
         status = "DEFAULT FORM VIOLATED" if v.default else "fails"
         lines.append(
-            f"{v.result} [{v.form or 'only form'}] ({v.equations}) {status}: {v.violations}/{v.instances} instances; "
+            f"{v.result} [{v.form or 'only form'}] ({v.equations}) {status}: "
+            f"{v.violations}/{v.instances} instances; "
             f"counterexample with {tokens} tokens: r_e={_num(c.get('r_e'))}, true={_num(c.get('true'))}, "
             f"bound={_num(c.get('bound'))} ({shown})"
         )
@@ -54,7 +56,7 @@ def build_report(
     seed: int,
     thorough: bool,
     n_instances: int | None,
-) -> dict:
+) -> dict[str, Any]:
     """The JSON-able report (``steerbounds simulate --json`` prints it; ``--out`` saves it)."""
     return {
         "steerbounds_version": __version__,
@@ -67,22 +69,40 @@ def build_report(
     }
 
 
-def to_json(report: dict) -> str:
+_NON_FINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
+
+
+def jsonable(obj: Any) -> Any:
+    """``obj`` with each non-finite float as the string ``"inf"``, ``"-inf"`` or ``"nan"``
+    (strict JSON that keeps the value; :func:`from_jsonable` reverses it)."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return "nan" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
+    if isinstance(obj, dict):
+        return {k: jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [jsonable(v) for v in obj]
+    return obj
+
+
+def from_jsonable(obj: Any) -> Any:
+    """Inverse of :func:`jsonable`: the strings ``"inf"``, ``"-inf"``, ``"nan"`` back to
+    floats (no other string of a report takes these values: names, forms, equations)."""
+    if isinstance(obj, str):
+        return _NON_FINITE.get(obj, obj)
+    if isinstance(obj, dict):
+        return {k: from_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [from_jsonable(v) for v in obj]
+    return obj
+
+
+def to_json(report: dict[str, Any]) -> str:
     """JSON text (infinities as strings, so the output is strict JSON)."""
-
-    def fix(o):
-        if isinstance(o, float) and not math.isfinite(o):
-            return "inf" if o > 0 else ("-inf" if o < 0 else "nan")
-        if isinstance(o, dict):
-            return {k: fix(v) for k, v in o.items()}
-        if isinstance(o, list):
-            return [fix(v) for v in o]
-        return o
-
-    return json.dumps(fix(report), indent=1, allow_nan=False)
+    return json.dumps(jsonable(report), indent=1, allow_nan=False)
 
 
 def verdict_table(verdicts: list[Verdict]) -> str:
+    """Result × form × instances × evaluations × violations × worst slack × verdict."""
     rows = [
         (
             v.result,
@@ -112,6 +132,7 @@ def verdict_table(verdicts: list[Verdict]) -> str:
 
 
 def claim_table(claims: list[Claim]) -> str:
+    """Each statistical claim: expected, estimate, interval, n, consistent."""
     rows = [
         (
             c.name,
@@ -127,6 +148,7 @@ def claim_table(claims: list[Claim]) -> str:
 
 
 def probe_table(probes: list[Probe]) -> str:
+    """Each probe outside the assumptions: instances, failures, rate, worst slack."""
     rows = [(p.name, p.instances, p.failures, f"{p.failure_rate:.1%}", _num(p.worst_slack)) for p in probes]
     return tabulate(
         rows, headers=("probe (outside the assumptions)", "instances", "failures", "rate", "worst slack")

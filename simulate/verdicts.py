@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import jax
 import numpy as np
@@ -25,7 +26,17 @@ from tqdm import tqdm
 from steerbounds.bounds import RESULTS
 from steerbounds.errors import InputError
 from steerbounds.simulate import instances as inst
-from steerbounds.simulate.checks import CHECKS, TOLERANCE, Check, Evaluation, draw_batch
+from steerbounds.simulate.checks import (
+    CHECKS,
+    TOLERANCE,
+    B,
+    Batch,
+    Check,
+    Evaluation,
+    Extras,
+    draw_batch,
+    with_fields,
+)
 
 QUICK_INSTANCES = 1500
 """Instances per result in the quick run (``steerbounds simulate``)."""
@@ -67,24 +78,24 @@ class Verdict:
     violations: int
     worst_slack: float
     verdict: str  # "holds" or "violated"
-    counterexample: dict | None
+    counterexample: dict[str, Any] | None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> Verdict:
+    def from_dict(cls, d: dict[str, Any]) -> Verdict:
         return cls(**d)
 
 
 # --------------------------------------------------------------------------- shrinking
 
 
-def _take(batch, i: int):
+def _take(batch: B, i: int) -> B:
     return type(batch)(*(a[i : i + 1] for a in batch))
 
 
-def _slice_extras(extras: dict, i: int, column: int | None) -> dict:
+def _slice_extras(extras: Extras, i: int, column: int | None) -> Extras:
     out = {}
     for k, v in extras.items():
         v = v[i : i + 1]
@@ -94,33 +105,38 @@ def _slice_extras(extras: dict, i: int, column: int | None) -> dict:
     return out
 
 
-def _violates(check: Check, batch, extras, form) -> tuple[bool, Evaluation]:
+def _violates(check: Check, batch: Batch, extras: Extras, form: str | None) -> tuple[bool, Evaluation]:
     ev = check.evaluate(batch, extras, form)
     return bool(ev.ok[0] and np.min(ev.slack[0]) < -TOLERANCE), ev
 
 
-def _remove(batch, j: int, family: str):
+def _remove(batch: B, j: int) -> B:
     logits = batch.logits.copy()
     logits[0, j] = -np.inf
-    if family == "helpfulness":
-        return batch._replace(logits=logits, top=batch.top & (np.arange(logits.shape[1]) != j))
-    return batch._replace(logits=logits)
+    if isinstance(batch, inst.HelpfulnessBatch):
+        return with_fields(batch, logits=logits, top=batch.top & (np.arange(logits.shape[1]) != j))
+    return with_fields(batch, logits=logits)
 
 
-def _compact(batch, family: str):
+def _compact(batch: B) -> B:
     keep = np.isfinite(batch.logits[0])
-    if family == "helpfulness":
+    if isinstance(batch, inst.HelpfulnessBatch):
         keep |= batch.top[0]  # the top-T set keeps its slots
     return type(batch)(*(a[:, keep] if a.ndim == 2 else a for a in batch))
 
 
-def _round(batch, digits: int):
-    return batch._replace(
-        logits=np.round(batch.logits, digits), X=np.round(batch.X, digits), lam=np.round(batch.lam, digits)
+def _round(batch: B, digits: int) -> B:
+    return with_fields(
+        batch,
+        logits=np.round(batch.logits, digits),
+        X=np.round(batch.X, digits),
+        lam=np.round(batch.lam, digits),
     )
 
 
-def shrink(check: Check, batch, extras: dict, form, index: int, column: int | None) -> tuple:
+def shrink(
+    check: Check, batch: B, extras: Extras, form: str | None, index: int, column: int | None
+) -> tuple[B, Extras]:
     """Smallest instance that still violates: remove tokens greedily, then round numbers."""
     b = _take(batch, index)
     e = _slice_extras(extras, index, column)
@@ -132,10 +148,10 @@ def shrink(check: Check, batch, extras: dict, form, index: int, column: int | No
             for j in np.flatnonzero(np.isfinite(b.logits[0]))[::-1]:
                 if family == "helpfulness" and j == 0:
                     continue  # the correct token stays
-                trial = _remove(b, int(j), family)
+                trial = _remove(b, int(j))
                 if _violates(check, trial, e, form)[0]:
                     b, changed = trial, True
-        b = _compact(b, family)
+        b = _compact(b)
         for digits in (2, 4, 6):
             trial = _round(b, digits)
             if _violates(check, trial, e, form)[0]:
@@ -144,7 +160,9 @@ def shrink(check: Check, batch, extras: dict, form, index: int, column: int | No
     return b, e
 
 
-def counterexample(check: Check, batch, extras: dict, form, ev: Evaluation) -> dict:
+def counterexample(
+    check: Check, batch: Batch, extras: Extras, form: str | None, ev: Evaluation
+) -> dict[str, Any]:
     """A minimal, re-runnable violating instance of ``check`` (see :func:`replay`)."""
     bad = ev.ok & (ev.slack.min(axis=1) < -TOLERANCE)
     sizes = np.isfinite(batch.logits).reshape(batch.logits.shape[0], -1).sum(axis=1)
@@ -165,19 +183,19 @@ def counterexample(check: Check, batch, extras: dict, form, ev: Evaluation) -> d
         "bound": float(final.bound[0, k]),
         "slack": float(final.slack[0, k]),
         "realised": {key: np.asarray(v[0]).tolist() for key, v in final.params.items()},
-        "instance": {name: np.asarray(a[0]).tolist() for name, a in zip(b._fields, b)},
+        "instance": {name: np.asarray(a[0]).tolist() for name, a in b._asdict().items()},
         "extras": {key: np.asarray(v[0]).tolist() for key, v in e.items()},
     }
 
 
-def replay(example: dict) -> Evaluation:
+def replay(example: dict[str, Any]) -> Evaluation:
     """Re-evaluate a counterexample dict (as printed/saved) from its parameters alone."""
-    check = CHECKS.get(example.get("result"))
+    check = CHECKS.get(str(example.get("result")))
     if check is None:
         raise InputError(
             f"example['result'] must be one of {', '.join(CHECKS)}; got {example.get('result')!r}"
         )
-    cls = inst.HelpfulnessBatch if "top" in example["instance"] else inst.AlignmentBatch
+    cls: type[Batch] = inst.HelpfulnessBatch if "top" in example["instance"] else inst.AlignmentBatch
     fields = {}
     for name in cls._fields:
         value = example["instance"][name]
@@ -196,7 +214,8 @@ def _plan(name: str, thorough: bool, n_instances: int | None) -> list[tuple[int,
     total = n_instances or (THOROUGH_INSTANCES if thorough else QUICK_INSTANCES)
     widths = WIDTHS[CHECKS[name].family]
     chunk = min(CHUNK, total)
-    plan, left, w = [], total, 0
+    plan: list[tuple[int, int]] = []
+    left, w = total, 0
     while left > 0:
         n = min(chunk, left)
         plan.append((n, widths[w % len(widths)]))
@@ -208,7 +227,7 @@ def _plan(name: str, thorough: bool, n_instances: int | None) -> list[tuple[int,
     return plan
 
 
-def _validate(thorough, seed, n_instances) -> None:
+def _validate(thorough: object, seed: object, n_instances: object) -> None:
     if not isinstance(thorough, bool):
         raise InputError(f"thorough must be True or False; got {thorough!r}")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**32:
@@ -219,6 +238,28 @@ def _validate(thorough, seed, n_instances) -> None:
         or not 1 <= n_instances <= 10**7
     ):
         raise InputError(f"n_instances must be an integer in [1, 10^7] or None; got {n_instances!r}")
+
+
+@dataclass
+class _Tally:
+    """Running counts of one (result, form): valid instances, evaluations, violations,
+    the worst slack, and the narrowest chunk with a violation (for its counterexample)."""
+
+    n: int = 0
+    evals: int = 0
+    viol: int = 0
+    worst: float = math.inf
+    example: tuple[int, Batch, Extras, Evaluation] | None = None
+
+    def add(self, ev: Evaluation, width: int, batch: Batch, extras: Extras) -> None:
+        slack = np.where(ev.ok[:, None], ev.slack, np.inf)
+        bad = ev.ok & (slack.min(axis=1) < -TOLERANCE)
+        self.n += int(ev.ok.sum())
+        self.evals += int(ev.ok.sum()) * slack.shape[1]
+        self.viol += int(bad.sum())
+        self.worst = min(self.worst, float(slack.min()))
+        if bad.any() and (self.example is None or width < self.example[0]):
+            self.example = (width, batch, extras, ev)
 
 
 def run_verdicts(
@@ -259,12 +300,11 @@ def run_verdicts(
         r_index = list(RESULTS).index(name)
         check = CHECKS[name]
         res = RESULTS[name]
-        stats = {
-            form: {"n": 0, "evals": 0, "viol": 0, "worst": math.inf, "example": None} for form in check.forms
-        }
+        stats = {form: _Tally() for form in check.forms}
         for c_index, (n, width) in enumerate(_plan(name, thorough, n_instances)):
             key = jax.random.fold_in(jax.random.fold_in(root, r_index), c_index)
             k_batch, k_extra = jax.random.split(key)
+            batch: Batch
             if width == FULL_VOCAB and check.family == "helpfulness":
                 batch = inst.explicit_helpfulness_batch(k_batch, n, vocab=FULL_VOCAB)[0]  # explicit U, r, u
             else:
@@ -272,21 +312,13 @@ def run_verdicts(
             extras = check.draw_extras(k_extra, batch)
             for form in check.forms:
                 ev = check.evaluate(batch, extras, form)
-                s = stats[form]
-                slack = np.where(ev.ok[:, None], ev.slack, np.inf)
-                bad = ev.ok & (slack.min(axis=1) < -TOLERANCE)
-                s["n"] += int(ev.ok.sum())
-                s["evals"] += int(ev.ok.sum()) * slack.shape[1]
-                s["viol"] += int(bad.sum())
-                s["worst"] = min(s["worst"], float(slack.min()))
-                if bad.any() and (s["example"] is None or width < s["example"][0]):
-                    s["example"] = (width, batch, extras, ev)
+                stats[form].add(ev, width, batch, extras)
         mine = []
         for form in check.forms:
             s = stats[form]
             example = None
-            if s["example"] is not None:
-                _, batch, extras, ev = s["example"]
+            if s.example is not None:
+                _, batch, extras, ev = s.example
                 example = counterexample(check, batch, extras, form, ev)
             default = form in check.default_forms
             mine.append(
@@ -296,11 +328,11 @@ def run_verdicts(
                     default=default,
                     equations=res.equations,
                     kind=res.kind,
-                    instances=s["n"],
-                    evaluations=s["evals"],
-                    violations=s["viol"],
-                    worst_slack=s["worst"],
-                    verdict="holds" if s["viol"] == 0 else "violated",
+                    instances=s.n,
+                    evaluations=s.evals,
+                    violations=s.viol,
+                    worst_slack=s.worst,
+                    verdict="holds" if s.viol == 0 else "violated",
                     counterexample=example,
                 )
             )

@@ -45,9 +45,9 @@ import pandas as pd
 from scipy import stats
 
 from steerbounds import io
+from steerbounds.bounds import estimators as est
 from steerbounds.empirical.reduce.tables import Tables
 from steerbounds.errors import InputError
-from steerbounds.simulate import estimators as est
 
 FORMAT = "steerbounds.summary/1"
 SMALL_FRACTION = 0.5  # default fit range: |r_e| ≤ SMALL_FRACTION · max |r_e| of the grid
@@ -414,7 +414,11 @@ def _noise_part(s: Summary, noise: pd.DataFrame, realised: pd.DataFrame, limit: 
             Estimate(_finite(res.sigma)) if res.sigma is not None else Estimate(error="λ not measured")
         )
         s.parameters["lam_sigma_beta_half_normal"] = Estimate(_finite(res.lam_sigma_beta_half_normal))
-        s.parameters["lam_sigma_beta_proof"] = _slope_estimate(res.lam_sigma_beta_proof)
+        s.parameters["lam_sigma_beta_proof"] = (
+            _slope_estimate(res.lam_sigma_beta_proof)
+            if res.lam_sigma_beta_proof is not None
+            else Estimate(error="no steered row has logit-noise differences of both signs (I+ or I− empty)")
+        )
         s.parameters["noise_skewness"] = Estimate(_finite(res.skewness), n=res.n_values)
         s.parameters["noise_excess_kurtosis"] = Estimate(_finite(res.excess_kurtosis), n=res.n_values)
         s.parameters["noise_normaltest_p"] = Estimate(_finite(res.normaltest_pvalue), n=res.n_values)

@@ -30,6 +30,7 @@ from typing import Any, cast
 import numpy as np
 import torch
 
+from steerbounds.bounds.estimators import realised_theorem2_parameters
 from steerbounds.empirical.steering.batched import forward_sweep, generate_sweep
 from steerbounds.empirical.steering.derivative import jvp_final_representation
 from steerbounds.empirical.steering.models import SteerableModel
@@ -46,7 +47,6 @@ from steerbounds.empirical.sweep.records import (
 )
 from steerbounds.empirical.workloads.judges import Judge, score_texts
 from steerbounds.errors import InputError
-from steerbounds.simulate.estimators import realised_theorem2_parameters
 
 TOP_T = 10  # App. A.3: top-10 tokens (≈ 90 % of the mass on knowledge queries)
 TOP_CLUSTER = 40  # App. A.3: good/bad clusters = top-40 tokens with/without steering

@@ -236,10 +236,15 @@ def test_one_failing_estimate_never_sinks_the_rest():
         for c in COEFFS
     ]
     s = S.summarize(_tables(rows + help_rows), fit_max_abs=2.0)
-    assert not s.parameter("lam_sigma").ok and s.parameter("lam_sigma").error
+    assert s.parameter("lam_sigma").ok and s.parameter("lam_sigma_pooled").ok
+    assert (
+        not s.parameter("lam_sigma_beta_proof").ok
+        and "both signs" in s.parameter("lam_sigma_beta_proof").error
+    )
     assert s.fit("theorem2_full_vocab") is not None and s.curves["full_vocab"]["mean"].max() == 0.5
     doc = s.to_dict()
-    assert doc["parameters"]["lam_sigma"]["error"] and "value" not in doc["parameters"]["lam_sigma"]
+    proof = doc["parameters"]["lam_sigma_beta_proof"]
+    assert proof["error"] and "value" not in proof
 
 
 def test_delta_slopes():

@@ -1,4 +1,4 @@
-"""steerbounds.simulate.estimators: planted λ, σ, β, Δλ, α recovered; bad input rejected."""
+"""steerbounds.bounds.estimators: planted λ, σ, β, Δλ, α recovered; bad input rejected."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
+from steerbounds.bounds import estimators as est
 from steerbounds.errors import InputError
-from steerbounds.simulate import estimators as est
 
 SQRT2 = math.sqrt(2.0)
 

@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats
 
 from steerbounds.errors import InputError
@@ -41,6 +44,7 @@ __all__ = [
     "fit_slope",
     "logit_noise_projections",
     "realised_theorem2_parameters",
+    "theorem2_parameters_kernel",
 ]
 
 HALF_NORMAL_MEAN = math.sqrt(2.0 / math.pi)
@@ -50,7 +54,7 @@ HALF_NORMAL_MEAN = math.sqrt(2.0 / math.pi)
 # --------------------------------------------------------------------------- validation
 
 
-def _array(name: str, value, *, ndim: tuple[int, ...] | None = None) -> np.ndarray:
+def _array(name: str, value: ArrayLike, *, ndim: tuple[int, ...] | None = None) -> np.ndarray:
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -62,7 +66,7 @@ def _array(name: str, value, *, ndim: tuple[int, ...] | None = None) -> np.ndarr
     return arr
 
 
-def _ids(name: str, value, vocab: int) -> np.ndarray:
+def _ids(name: str, value: ArrayLike, vocab: int) -> np.ndarray:
     arr = np.asarray(value)
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
         if not np.all(np.isfinite(arr.astype(float))) or np.any(arr != np.round(arr)):
@@ -74,7 +78,7 @@ def _ids(name: str, value, vocab: int) -> np.ndarray:
     return arr
 
 
-def _logit_change(delta_r, U) -> np.ndarray:
+def _logit_change(delta_r: ArrayLike, U: ArrayLike | None) -> np.ndarray:
     """``U δr`` per row: ``(rows, V)``. With U None, delta_r already is ``U δr``."""
     dr = _array("delta_r", delta_r, ndim=(1, 2))
     if dr.ndim == 1:
@@ -87,7 +91,7 @@ def _logit_change(delta_r, U) -> np.ndarray:
     return dr @ u.T
 
 
-def _r_e(r_e, rows: int) -> np.ndarray:
+def _r_e(r_e: ArrayLike, rows: int) -> np.ndarray:
     r = _array("r_e", r_e, ndim=(0, 1))
     r = np.broadcast_to(r, (rows,)) if r.ndim == 0 else r
     if r.shape[0] != rows:
@@ -114,7 +118,9 @@ class SlopeFit:
     n: int
 
 
-def fit_slope(x, y, *, through_origin: bool = True, max_abs_x: float | None = None) -> SlopeFit:
+def fit_slope(
+    x: ArrayLike, y: ArrayLike, *, through_origin: bool = True, max_abs_x: float | None = None
+) -> SlopeFit:
     """Ordinary least squares of y on x (the slopes of App. A.3, figs. 6-12).
 
     Args:
@@ -124,39 +130,39 @@ def fit_slope(x, y, *, through_origin: bool = True, max_abs_x: float | None = No
         max_abs_x: keep only points with ``|x| ≤ max_abs_x`` (the linear regime of
             Assumption 1, "for small coefficients"); None keeps all.
     """
-    x = _array("x", x, ndim=(1,))
-    y = _array("y", y, ndim=(1,))
-    if x.shape != y.shape:
-        raise InputError(f"x and y must have the same length; got {x.shape[0]} and {y.shape[0]}")
+    xs = _array("x", x, ndim=(1,))
+    ys = _array("y", y, ndim=(1,))
+    if xs.shape != ys.shape:
+        raise InputError(f"x and y must have the same length; got {xs.shape[0]} and {ys.shape[0]}")
     if max_abs_x is not None:
         if not (isinstance(max_abs_x, (int, float)) and math.isfinite(max_abs_x) and max_abs_x > 0):
             raise InputError(f"max_abs_x must be a finite number > 0 or None; got {max_abs_x!r}")
-        keep = np.abs(x) <= max_abs_x
-        x, y = x[keep], y[keep]
-    n = int(x.shape[0])
+        keep = np.abs(xs) <= max_abs_x
+        xs, ys = xs[keep], ys[keep]
+    n = int(xs.shape[0])
     need = 2 if through_origin else 3
     if n < need:
         raise InputError(f"x must have at least {need} points (after max_abs_x); got {n}")
     if through_origin:
-        sxx = float(np.dot(x, x))
+        sxx = float(np.dot(xs, xs))
         if sxx == 0.0:
             raise InputError("x must not be all zero for a fit through the origin")
-        slope = float(np.dot(x, y)) / sxx
+        slope = float(np.dot(xs, ys)) / sxx
         intercept = 0.0
-        resid = y - slope * x
+        resid = ys - slope * xs
         dof = n - 1
         stderr = math.sqrt(float(np.dot(resid, resid)) / dof / sxx)
     else:
-        xm, ym = float(x.mean()), float(y.mean())
-        sxx = float(np.dot(x - xm, x - xm))
+        xm, ym = float(xs.mean()), float(ys.mean())
+        sxx = float(np.dot(xs - xm, xs - xm))
         if sxx == 0.0:
             raise InputError("x must take at least two distinct values")
-        slope = float(np.dot(x - xm, y - ym)) / sxx
+        slope = float(np.dot(xs - xm, ys - ym)) / sxx
         intercept = ym - slope * xm
-        resid = y - slope * x - intercept
+        resid = ys - slope * xs - intercept
         dof = n - 2
         stderr = math.sqrt(float(np.dot(resid, resid)) / dof / sxx)
-    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    ss_tot = float(np.sum((ys - ys.mean()) ** 2))
     ss_res = float(np.dot(resid, resid))
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else (1.0 if ss_res == 0 else 0.0)
     return SlopeFit(slope=slope, stderr=stderr, intercept=intercept, r2=r2, n=n)
@@ -173,7 +179,9 @@ class LambdaEstimate:
     lam_logits: SlopeFit | None
 
 
-def estimate_lambda(r_e, delta_r, U=None, *, max_abs_x: float | None = None) -> LambdaEstimate:
+def estimate_lambda(
+    r_e: ArrayLike, delta_r: ArrayLike, U: ArrayLike | None = None, *, max_abs_x: float | None = None
+) -> LambdaEstimate:
     """λ from measured final-layer changes (eq. 7; App. A.3, figs. 6-8).
 
     Args:
@@ -200,7 +208,9 @@ def estimate_lambda(r_e, delta_r, U=None, *, max_abs_x: float | None = None) -> 
 # --------------------------------------------------------------------------- σ, β
 
 
-def logit_noise_projections(delta_r, U, top_ids, correct_ids) -> np.ndarray:
+def logit_noise_projections(
+    delta_r: ArrayLike, U: ArrayLike | None, top_ids: ArrayLike, correct_ids: ArrayLike
+) -> np.ndarray:
     """``⟨δr, Uᵀ(e_i − e_correct)⟩`` for the top-T tokens i (App. A.3, figs. 9-10).
 
     Args:
@@ -257,7 +267,9 @@ class SigmaEstimate:
       half-normal mean measured rather than assumed);
     * ``lam_sigma_beta_proof`` -- slope of ``min(|c−|, c+)`` (P-weighted means over
       I∓, eq. 32) vs |r_e|: λ·σβ with β = min(|c'−|, c'+) as the proof defines it;
-    * ``beta_half_normal``/``beta_proof`` -- those divided by ``lam_sigma``;
+    * ``beta_half_normal``/``beta_proof`` -- those divided by ``lam_sigma``; the proof's
+      two are None when no steered row has differences of both signs (I+ or I− empty
+      everywhere: β is undefined there, while every other quantity still is);
     * normality of the standardised differences: skewness, excess kurtosis,
       D'Agostino-Pearson and Kolmogorov-Smirnov p-values (H0: normal).
     """
@@ -267,9 +279,9 @@ class SigmaEstimate:
     sigma: float | None
     lam_sigma_beta_half_normal: float
     lam_sigma_beta_mean_abs: SlopeFit
-    lam_sigma_beta_proof: SlopeFit
+    lam_sigma_beta_proof: SlopeFit | None
     beta_half_normal: float
-    beta_proof: float
+    beta_proof: float | None
     skewness: float
     excess_kurtosis: float
     normaltest_pvalue: float
@@ -286,7 +298,12 @@ def _group_rms(abs_r: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def estimate_sigma(
-    r_e, projections, *, lam: float | None = None, weights=None, max_abs_x: float | None = None
+    r_e: ArrayLike,
+    projections: ArrayLike,
+    *,
+    lam: float | None = None,
+    weights: ArrayLike | None = None,
+    max_abs_x: float | None = None,
 ) -> SigmaEstimate:
     """λσ, σ and β from logit-noise projections (App. A.3; App. C eqs. 32-37).
 
@@ -340,9 +357,8 @@ def estimate_sigma(
     zero = r == 0
     use = both | zero
     kappa = np.minimum(np.abs(c_minus), c_plus)
-    if np.count_nonzero(use & ~zero) < 1:
-        raise InputError("projections must have, in some row with r_e ≠ 0, differences of both signs")
-    lam_sigma_beta_proof = fit_slope(r[use], kappa[use])
+    two_sided = np.count_nonzero(use & ~zero) >= 1
+    lam_sigma_beta_proof = fit_slope(r[use], kappa[use]) if two_sided else None
 
     # normality of the standardised differences (per row, X_c removed)
     # centred within its row, X_i − mean_row has variance σ²|δr|²(1 − 1/T'); scale by the
@@ -365,7 +381,11 @@ def estimate_sigma(
         lam_sigma_beta_mean_abs=lam_sigma_beta_mean_abs,
         lam_sigma_beta_proof=lam_sigma_beta_proof,
         beta_half_normal=HALF_NORMAL_MEAN * lam_sigma_pooled.slope / ls if ls > 0 else float("inf"),
-        beta_proof=lam_sigma_beta_proof.slope / ls if ls > 0 else float("inf"),
+        beta_proof=(
+            None
+            if lam_sigma_beta_proof is None
+            else (lam_sigma_beta_proof.slope / ls if ls > 0 else float("inf"))
+        ),
         skewness=skew,
         excess_kurtosis=kurt,
         normaltest_pvalue=normal_p,
@@ -377,20 +397,25 @@ def estimate_sigma(
 # --------------------------------------------------------------------------- Theorem 2 realised
 
 
-@dataclass(frozen=True)
-class Theorem2Parameters:
-    """Realised quantities of the proof of Theorem 2 (App. C, eqs. 32-38), per query.
+class Theorem2Parameters(NamedTuple):
+    """Realised quantities of the proof of Theorem 2 (App. C, eqs. 32-38).
 
-    All fields are arrays over the leading (query) axes.
+    Every field is an array over the leading (query or instance) axes. The one
+    definition for the empirical side (:func:`realised_theorem2_parameters`, per query)
+    and the simulator (:func:`steerbounds.simulate.realised.helpfulness_parameters`,
+    batched over instances); both compute it with :func:`theorem2_parameters_kernel`.
 
     * ``p0`` -- P0 = P_correct^0;
-    * ``p_plus``/``p_minus`` -- P± = Σ_{I±} P_i^0, I± = incorrect top-T tokens with
-      ±(X_i − X_correct) > 0;
-    * ``c_plus``/``c_minus`` -- P-weighted means of X_i − X_correct over I± (0 if empty);
-    * ``eps`` -- ε with (1 − ε)(1 − P0) = P+ + P− (the proof's normalisation, eq. 38);
-    * ``alpha_one_minus_eps`` -- α(1 − ε) = min(P+, P−)/(1 − P0);
-    * ``alpha`` -- α = min(P+, P−)/(P+ + P−) (0 when both are empty);
-    * ``sigma_beta`` -- σβ = min(|c−|, c+) on the normalised direction, so λσβ = λ·σβ;
+    * ``p_plus``/``p_minus`` -- P± = Σ_{I±} P_i^0, I± = the incorrect top-T tokens with
+      ±(X_i − X_correct) > 0 (eq. 32);
+    * ``c_plus``/``c_minus`` -- P-weighted means of X_i − X_correct over I± (eq. 33; 0
+      if the set is empty);
+    * ``eps`` -- ε of the proof's normalisation P+ + P− = (1 − ε)(1 − P0) (eq. 38), with
+      the guard of :func:`theorem2_parameters_kernel`;
+    * ``alpha_one_minus_eps`` -- α(1 − ε) = min(P+, P−)/(1 − P0) (eq. 37 → 38);
+    * ``alpha`` -- α = min(P+, P−)/(P+ + P−) (0 when both sets are empty);
+    * ``sigma_beta`` -- σβ = min(|c−|, c+) on the direction used (eq. 37), 0 unless both
+      sets are non-empty; λσβ = λ·sigma_beta;
     * ``both_nonempty`` -- I+ and I− both non-empty (probability 1 − 2/T, App. C).
     """
 
@@ -406,8 +431,55 @@ class Theorem2Parameters:
     both_nonempty: np.ndarray
 
 
-def realised_theorem2_parameters(p0_probs, correct_id, X, top_ids) -> Theorem2Parameters:
-    """P0, P±, c±, α, ε and σβ of the proof of Theorem 2 (eqs. 32-38).
+def theorem2_parameters_kernel(xp: ModuleType, p0: Any, p: Any, d: Any, incorrect: Any) -> Theorem2Parameters:
+    """Eqs. 32-38 on arrays of either module: ``xp`` is ``numpy`` or ``jax.numpy``.
+
+    Args:
+        xp: the array module (``numpy``, or ``jax.numpy`` inside a trace; float64).
+        p0: ``(...)`` P0, the unsteered probability of the correct token.
+        p: ``(..., K)`` unsteered probabilities P_i^0 of K candidate tokens.
+        d: ``(..., K)`` differences X_i − X_correct on the normalised direction used.
+        incorrect: ``(..., K)`` bool, the candidates in incorrect(ε) (the top-T tokens
+            other than the correct one); the others are ignored.
+
+    The ε guard (eq. 38): ε = 1 − (P+ + P−)/(1 − P0), clipped to [0, 1] against
+    round-off (I± ⊆ incorrect(ε), so P+ + P− ≤ 1 − P0 exactly). Where the normalisation
+    is degenerate -- I+ and I− both empty (P+ + P− = 0, where it would give ε = 1,
+    outside the theorem's ε ∈ [0, 1)) or no incorrect mass (1 − P0 = 0, P0 rounded to
+    1) -- the bound's factor (1 − P0)·α(1 − ε) = min(P+, P−) (eq. 37 → 38) does not
+    depend on ε, so ε = 0 is returned (and α = 0 when both sets are empty): eq. 38 keeps
+    its value and (α, ε) stay valid inputs of the public bounds. ``alpha_one_minus_eps``
+    is 0 when 1 − P0 = 0.
+    """
+    plus, minus = incorrect & (d > 0), incorrect & (d < 0)
+    p_plus = xp.sum(xp.where(plus, p, 0.0), axis=-1)
+    p_minus = xp.sum(xp.where(minus, p, 0.0), axis=-1)
+    c_plus = xp.sum(xp.where(plus, p * d, 0.0), axis=-1) / xp.where(p_plus > 0, p_plus, 1.0)
+    c_minus = xp.sum(xp.where(minus, p * d, 0.0), axis=-1) / xp.where(p_minus > 0, p_minus, 1.0)
+    both = (p_plus > 0) & (p_minus > 0)
+    m = xp.minimum(p_plus, p_minus)
+    total = p_plus + p_minus
+    rest = 1.0 - p0  # 1 − P0
+    safe_rest = xp.where(rest > 0, rest, 1.0)
+    eps = xp.where((total > 0) & (rest > 0), xp.clip(1.0 - total / safe_rest, 0.0, 1.0), 0.0)
+    return Theorem2Parameters(
+        p0=p0,
+        p_plus=p_plus,
+        p_minus=p_minus,
+        c_plus=c_plus,
+        c_minus=c_minus,
+        eps=eps,
+        alpha_one_minus_eps=xp.where(rest > 0, m / safe_rest, 0.0),
+        alpha=xp.where(total > 0, m / xp.where(total > 0, total, 1.0), 0.0),
+        sigma_beta=xp.where(both, xp.minimum(xp.abs(c_minus), c_plus), 0.0),
+        both_nonempty=both,
+    )
+
+
+def realised_theorem2_parameters(
+    p0_probs: ArrayLike, correct_id: ArrayLike, X: ArrayLike, top_ids: ArrayLike
+) -> Theorem2Parameters:
+    """P0, P±, c±, α, ε and σβ of the proof of Theorem 2 (eqs. 32-38), per query.
 
     Args:
         p0_probs: ``(..., V)`` unsteered next-token probabilities P_i^0.
@@ -419,7 +491,8 @@ def realised_theorem2_parameters(p0_probs, correct_id, X, top_ids) -> Theorem2Pa
             the correct token may or may not be among them (it never enters I±).
 
     Returns:
-        :class:`Theorem2Parameters`; ``λσβ = λ·sigma_beta`` (eq. 36 → 38).
+        :class:`Theorem2Parameters` (numpy) from :func:`theorem2_parameters_kernel`;
+        ``λσβ = λ·sigma_beta`` (eq. 36 → 38).
     """
     p = _array("p0_probs", p0_probs)
     x = _array("X", X)
@@ -431,38 +504,13 @@ def realised_theorem2_parameters(p0_probs, correct_id, X, top_ids) -> Theorem2Pa
     lead = p.shape[:-1]
     correct = np.broadcast_to(_ids("correct_id", correct_id, vocab), lead)
     top = _ids("top_ids", top_ids, vocab)
-    top = np.broadcast_to(top, lead + (top.shape[-1],))
+    top = np.broadcast_to(top, (*lead, top.shape[-1]))
     p0 = np.take_along_axis(p, correct[..., None], axis=-1)[..., 0]
     if np.any(p0 >= 1.0):
         raise InputError("p0_probs: P0 of the correct token must be < 1 (no incorrect mass to move)")
-    x_c = np.take_along_axis(x, correct[..., None], axis=-1)
+    d = np.take_along_axis(x, top, axis=-1) - np.take_along_axis(x, correct[..., None], axis=-1)
     pt = np.take_along_axis(p, top, axis=-1)
-    d = np.take_along_axis(x, top, axis=-1) - x_c
-    incorrect = top != correct[..., None]
-    plus, minus = incorrect & (d > 0), incorrect & (d < 0)
-    p_plus = np.where(plus, pt, 0.0).sum(axis=-1)
-    p_minus = np.where(minus, pt, 0.0).sum(axis=-1)
-    c_plus = np.where(
-        p_plus > 0, np.where(plus, pt * d, 0.0).sum(axis=-1) / np.where(p_plus > 0, p_plus, 1.0), 0.0
-    )
-    c_minus = np.where(
-        p_minus > 0, np.where(minus, pt * d, 0.0).sum(axis=-1) / np.where(p_minus > 0, p_minus, 1.0), 0.0
-    )
-    both = (p_plus > 0) & (p_minus > 0)
-    m = np.minimum(p_plus, p_minus)
-    total = p_plus + p_minus
-    return Theorem2Parameters(
-        p0=p0,
-        p_plus=p_plus,
-        p_minus=p_minus,
-        c_plus=c_plus,
-        c_minus=c_minus,
-        eps=np.clip(1.0 - total / (1.0 - p0), 0.0, 1.0),
-        alpha_one_minus_eps=m / (1.0 - p0),
-        alpha=np.where(total > 0, m / np.where(total > 0, total, 1.0), 0.0),
-        sigma_beta=np.where(both, np.minimum(np.abs(c_minus), c_plus), 0.0),
-        both_nonempty=both,
-    )
+    return theorem2_parameters_kernel(np, p0, pt, d, top != correct[..., None])
 
 
 @dataclass(frozen=True)
@@ -477,7 +525,9 @@ class AlphaEstimate:
     fraction_both_nonempty: float
 
 
-def estimate_alpha(p0_probs, correct_ids, top_ids, logit_change) -> AlphaEstimate:
+def estimate_alpha(
+    p0_probs: ArrayLike, correct_ids: ArrayLike, top_ids: ArrayLike, logit_change: ArrayLike
+) -> AlphaEstimate:
     """α, ε and α(1 − ε) of Theorem 2 from measured logit changes (eq. 38).
 
     I± depend only on the signs of ``X_i − X_correct``, so the logit change
@@ -525,7 +575,13 @@ class DeltaLambdaEstimate:
 
 
 def estimate_delta_lambda(
-    r_e, delta_r, U, good_ids, bad_ids, *, max_abs_x: float | None = None
+    r_e: ArrayLike,
+    delta_r: ArrayLike,
+    U: ArrayLike | None,
+    good_ids: ArrayLike,
+    bad_ids: ArrayLike,
+    *,
+    max_abs_x: float | None = None,
 ) -> DeltaLambdaEstimate:
     """Δλ as slopes vs r_e of the hard margin and of the cluster separation (eqs. 8, 10-11).
 
