@@ -12,6 +12,7 @@ from steerbounds.errors import InputError
 _MEASURES = ("all", "helpfulness", "behavior", "lambda", "sigma", "delta")
 _BEHAVIORS = ("harmful", "harmless", "racist", "not_racist")
 DTYPE_CHOICES = ("float32", "bfloat16", "float16")
+_JUDGES = ("compliance", "refusal", "agreement", "disagreement")  # workloads.judges.JUDGES
 METHOD_CHOICES = ("pca", "pca_centered", "mean_diff")
 
 
@@ -55,13 +56,49 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _measurement_options(p: argparse.ArgumentParser) -> None:
+    """The options that give a behaviour's measurement or a task as files."""
+    p.add_argument(
+        "--prompts",
+        dest="prompts_file",
+        default=None,
+        help="behaviour prompts file: JSONL/CSV with a prompt (verbatim) or text (chat-templated) field, "
+        "or plain text, one user turn per line (default: the recipe's)",
+    )
+    p.add_argument(
+        "--answers",
+        dest="answers_file",
+        default=None,
+        help='answer starts of the next-token B (eq. 3): JSON {"positive": [...], "negative": [...]} '
+        "(default: the recipe's)",
+    )
+    p.add_argument(
+        "--judge",
+        default=None,
+        choices=_JUDGES,
+        help="judge of generated text, +1 = the named behaviour (default: the recipe's)",
+    )
+    p.add_argument(
+        "--task-file",
+        dest="task_file",
+        default=None,
+        help="helpfulness task as a CSV in the MMLU layout: question, A, B, C, D, answer (letter or index)",
+    )
+
+
 def _recipe_options(p: argparse.ArgumentParser) -> None:
     """The options of a behaviour's vector recipe (App. F.2)."""
     p.add_argument(
         "--behavior",
         default="harmful",
-        choices=_BEHAVIORS,
-        help="the behaviour steered toward: r_e > 0 increases it (default harmful)",
+        help=f"the behaviour steered toward, r_e > 0 increases it: a recipe ({', '.join(_BEHAVIORS)}; "
+        "default harmful) or your own name with --pairs (and --prompts, --answers, --judge to measure it)",
+    )
+    p.add_argument(
+        "--pairs",
+        dest="pairs_file",
+        default=None,
+        help="contrast pairs file: JSONL or CSV with fields positive, negative (positive = steered toward)",
     )
     p.add_argument(
         "--layers",
@@ -101,11 +138,20 @@ def register(subparsers: Any) -> None:
         "per work unit to OUT/results.jsonl, summarised in OUT/summary.json and OUT/summary.csv.",
     )
     _recipe_options(sw)
+    _measurement_options(sw)
     _model_options(sw)
     sw.add_argument("--measure", default="all", help=f"comma list of {', '.join(_MEASURES)} (default all)")
-    sw.add_argument("--task", default="mmlu", choices=("mmlu", "arithmetic", "facts"))
     sw.add_argument(
-        "--coefficients", default=None, help="start:stop:step (inclusive) or a comma list (default -32:32:8)"
+        "--task",
+        default="mmlu",
+        choices=("mmlu", "arithmetic", "facts"),
+        help="helpfulness task (default mmlu; --task-file replaces it)",
+    )
+    sw.add_argument(
+        "--coefficients",
+        default=None,
+        help="r_e grid: start:stop:step (inclusive) or a comma list; prefixed rel: it is in units of the "
+        "model's scale r_max (residual norm at the steered blocks / their number) — default rel:-1:1:0.25",
     )
     sw.add_argument(
         "--n",
@@ -148,13 +194,22 @@ def register(subparsers: Any) -> None:
 def _extract(args: argparse.Namespace) -> int:
     from steerbounds import io
     from steerbounds.empirical.steering.models import load_model
+    from steerbounds.empirical.workloads.behavior import is_recipe
     from steerbounds.empirical.workloads.behavior_vector import extract_behavior_vector, recipe_of
+    from steerbounds.empirical.workloads.files import read_pairs
 
+    if not is_recipe(args.behavior) and args.pairs_file is None:
+        raise InputError(
+            f"--behavior: {args.behavior!r} is not a recipe ({', '.join(_BEHAVIORS)}); give --pairs"
+        )
+    pairs = read_pairs(args.pairs_file) if args.pairs_file is not None else None  # refused before the model
     if not args.out.endswith(".safetensors"):
         raise InputError(f"--out: expected a .safetensors file name, got {args.out!r}")
     io.check_output_file(args.out, option="--out")  # before the model is loaded
     model = load_model(args.model, device=args.device, dtype=args.dtype)
-    vec = extract_behavior_vector(model, args.behavior, **recipe_of(args))
+    if pairs is not None:
+        pairs = (pairs[0][: args.n_pairs], pairs[1][: args.n_pairs])
+    vec = extract_behavior_vector(model, args.behavior, **recipe_of(args), pairs=pairs)
     path = vec.save(args.out)
     print(
         f"wrote {path} ({args.behavior}, {vec.method}, layers {vec.layers[0]}…{vec.layers[-1]}, "
@@ -169,9 +224,8 @@ def _sweep(args: argparse.Namespace) -> int:
     from steerbounds import io
     from steerbounds.empirical.reduce.summary import summary_rows
     from steerbounds.empirical.sweep.config import (
-        DEFAULT_COEFFICIENTS,
         SweepConfig,
-        parse_coefficients,
+        parse_grid,
         validate,
     )
 
@@ -182,16 +236,17 @@ def _sweep(args: argparse.Namespace) -> int:
             f"--measure: {bad[0] if bad else args.measure!r} is not allowed; use a comma list of "
             f"{', '.join(_MEASURES)}"
         )
-    coeffs = (
-        parse_coefficients(args.coefficients, option="--coefficients")
+    grid, relative = (
+        parse_grid(args.coefficients, option="--coefficients")
         if args.coefficients is not None
-        else DEFAULT_COEFFICIENTS
+        else ((), True)
     )
     config = SweepConfig(
         behavior=args.behavior,
         measures=measures,
         task=args.task,
-        coefficients=coeffs,
+        coefficients=() if relative else grid,
+        relative=grid if relative and grid else None,
         n=args.n,
         seed=args.seed,
         model=args.model,
@@ -207,6 +262,11 @@ def _sweep(args: argparse.Namespace) -> int:
         fit_max_abs=args.fit_max_abs,
         delta_ref=args.delta_ref,
         data_dir=args.data_dir,
+        pairs_file=args.pairs_file,
+        prompts_file=args.prompts_file,
+        answers_file=args.answers_file,
+        judge=args.judge,
+        task_file=args.task_file,
         device=args.device,
         dtype=args.dtype,
         out=args.out,

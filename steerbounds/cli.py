@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import re
 import sys
 from collections.abc import Sequence
@@ -63,12 +64,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _warnings_to_stderr(command: str) -> None:
+    """Warnings of the ``steerbounds`` logger (e.g. a grid past the small-r_e regime)
+    as one line each on stderr: ``steerbounds COMMAND: warning: …``."""
+    log = logging.getLogger("steerbounds")
+    for old in [h for h in log.handlers if getattr(h, "steerbounds_cli", False)]:
+        log.removeHandler(old)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"steerbounds {command}: warning: %(message)s"))
+    handler.steerbounds_cli = True  # type: ignore[attr-defined]
+    log.addHandler(handler)
+    log.setLevel(logging.WARNING)
+    log.propagate = False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
         parser.print_help(sys.stderr)
         return 2
+    _warnings_to_stderr(args.command)
     try:
         return int(args.func(args) or 0)
     except InputError as exc:

@@ -516,7 +516,9 @@ def summarize(tables: Tables, *, fit_max_abs: float | None = None) -> Summary:
     """The one reduction of a run's tables (see the module docstring)."""
     cfg = tables.manifest.get("config", {})
     grid = np.asarray(
-        cfg.get("coefficients") or sorted({float(c) for n in tables.names for c in tables[n]["r_e"]}),
+        tables.manifest.get("grid")
+        or cfg.get("coefficients")
+        or sorted({float(c) for n in tables.names for c in tables[n]["r_e"]}),
         dtype=float,
     )
     s = Summary(behavior=str(cfg.get("behavior", "")), task=str(cfg.get("task", "")), fit_max_abs=None)

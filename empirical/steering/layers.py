@@ -38,6 +38,7 @@ PAPER_LAYERS: dict[str, tuple[int, int]] = {
     "bias": (10, 30),
 }
 BEHAVIOR_FAMILY: dict[str, str] = {
+    "custom": "bias",  # a behaviour given as files: the broad middle band
     "harmful": "harm",
     "harmless": "harm",
     "harmfulness": "harm",

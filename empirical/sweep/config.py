@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from steerbounds.errors import InputError
@@ -12,7 +13,9 @@ MEASURES = ("helpfulness", "lambda", "sigma", "delta", "behavior")
 TASK_MEASURES = ("helpfulness", "lambda", "sigma")
 BEHAVIOR_MEASURES = ("delta", "behavior")
 GENERATE_CHOICES = ("none", "greedy", "sampled", "both")
-DEFAULT_COEFFICIENTS = (-32.0, -24.0, -16.0, -8.0, 0.0, 8.0, 16.0, 24.0, 32.0)
+# the default grid, relative to the model's scale r_max (steerbounds.empirical.sweep.scale)
+DEFAULT_RELATIVE = (-1.0, -0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0)
+RELATIVE_PREFIX = "rel:"
 MAX_COEFFICIENTS = 10_000
 # |r_e| beyond this drives float32 hidden states to overflow (norms square it): refused
 MAX_ABS_COEFFICIENT = 1e9
@@ -22,14 +25,20 @@ MAX_ABS_COEFFICIENT = 1e9
 class SweepConfig:
     """Everything that determines a sweep's results (see ``steerbounds sweep --help``).
 
-    ``coefficients``: the r_e grid (0 is always measured as the reference);
+    ``coefficients``: the r_e grid (0 is always measured as the reference), or
+    ``relative``: the grid as fractions of the model's scale r_max
+    (:func:`~steerbounds.empirical.sweep.scale.residual_scale`), measured on the
+    model at the vector's blocks when the run starts (with neither given:
+    :data:`DEFAULT_RELATIVE`, ``rel:-1:1:0.25``);
     ``n``: queries per task group (MMLU: per subject) and behaviour prompts;
     ``measures``: subset of :data:`MEASURES` (``("all",)`` = every one);
     ``generate``: judged generations for the behaviour measure (none, greedy,
     sampled, both); ``coef_chunk`` × ``batch_size``: the size of one work unit;
     ``delta_ref``: the coefficient whose top-40 tokens define the good cluster
-    (default: the largest coefficient). Fields marked ``run`` say where and how
-    the run is done, not what it measures: ``fit_max_abs`` (the |r_e| range of the
+    (default: the largest coefficient). ``pairs_file``, ``prompts_file``,
+    ``answers_file``, ``judge`` and ``task_file`` give a behaviour or a task as files
+    (:mod:`steerbounds.empirical.workloads.behavior`; ``task="file"``). Fields marked
+    ``run`` say where and how the run is done, not what it measures: ``fit_max_abs`` (the |r_e| range of the
     linear λ, λσ and Δλ fits; None = half the grid's largest |r_e|) only affects the
     summary, so a finished run can be resumed with another.
     """
@@ -37,7 +46,8 @@ class SweepConfig:
     behavior: str = "harmful"
     measures: tuple[str, ...] = ("all",)
     task: str = "mmlu"
-    coefficients: tuple[float, ...] = DEFAULT_COEFFICIENTS
+    coefficients: tuple[float, ...] = ()
+    relative: tuple[float, ...] | None = None
     n: int = 8
     seed: int = 0
     model: str | None = None
@@ -52,6 +62,11 @@ class SweepConfig:
     coef_chunk: int = 3
     delta_ref: float | None = None
     data_dir: str | None = None
+    pairs_file: str | None = None
+    prompts_file: str | None = None
+    answers_file: str | None = None
+    judge: str | None = None
+    task_file: str | None = None
     device: str = "cpu"
     dtype: str = "float32"
     fit_max_abs: float | None = field(default=None, metadata={"run": True})
@@ -61,12 +76,22 @@ class SweepConfig:
     progress: bool = field(default=True, metadata={"run": True})
 
     def result_key(self) -> dict[str, Any]:
-        """The fields that determine the results (not where/how the run is done)."""
+        """The fields that determine the results (not where/how the run is done); a
+        relative grid stands for the absolute one it resolves to on the model."""
+        skip = {"coefficients"} if self.relative is not None else set()
         return {
             f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
             for f in fields(self)
-            if not f.metadata.get("run")
+            if not f.metadata.get("run") and f.name not in skip
         }
+
+
+def parse_grid(spec: str, *, option: str = "coefficients") -> tuple[tuple[float, ...], bool]:
+    """A grid and whether it is relative: ``"rel:" + grid`` gives fractions of the
+    model's scale r_max (see :class:`SweepConfig`), anything else absolute r_e."""
+    text = str(spec).strip()
+    relative = text.startswith(RELATIVE_PREFIX)
+    return parse_coefficients(text[len(RELATIVE_PREFIX) :] if relative else text, option=option), relative
 
 
 def parse_coefficients(spec: str, *, option: str = "coefficients") -> tuple[float, ...]:
@@ -104,13 +129,19 @@ def parse_coefficients(spec: str, *, option: str = "coefficients") -> tuple[floa
 
 def validate(config: SweepConfig) -> SweepConfig:
     """Check every field; expand ``measures=("all",)``; return the config."""
+    from steerbounds.empirical.workloads import behavior
+    from steerbounds.empirical.workloads.judges import JUDGES
     from steerbounds.empirical.workloads.recipes import BEHAVIORS
     from steerbounds.empirical.workloads.tasks import TASKS
 
     beh = str(config.behavior).strip().lower().replace("-", "_")
-    if beh not in BEHAVIORS:
-        raise InputError(f"behavior: unknown behaviour {config.behavior!r}; allowed: {', '.join(BEHAVIORS)}")
-    config.behavior = beh
+    config.behavior = beh if beh in BEHAVIORS else str(config.behavior).strip()
+    if not config.behavior:
+        raise InputError(f"behavior: expected a name ({', '.join(BEHAVIORS)} or your own with files)")
+    if config.judge is not None and config.judge not in JUDGES:
+        raise InputError(f"judge: {config.judge!r} is not allowed; use one of {', '.join(JUDGES)}")
+    if config.task_file is not None:
+        config.task = "file"
     ms = tuple(config.measures)
     if ms == ("all",) or "all" in ms:
         ms = MEASURES
@@ -120,8 +151,27 @@ def validate(config: SweepConfig) -> SweepConfig:
             f"measure: {bad[0] if bad else ''!r} is not allowed; use all or {', '.join(MEASURES)}"
         )
     config.measures = tuple(m for m in MEASURES if m in ms)
+    behavior.check(
+        config,
+        needs_prompts=any(m in config.measures for m in BEHAVIOR_MEASURES),
+        needs_judge="behavior" in config.measures and config.generate != "none",
+    )
+    for name in ("pairs_file", "prompts_file", "answers_file", "task_file"):
+        path = getattr(config, name)
+        if path is not None and not Path(path).expanduser().is_file():
+            raise InputError(f"{name}: no such file {path!r}")
     if config.task not in TASKS:
         raise InputError(f"task: {config.task!r} is not allowed; use one of {', '.join(TASKS)}")
+    if config.relative is None and not config.coefficients:
+        config.relative = DEFAULT_RELATIVE
+    if config.relative is not None:
+        rel = [float(c) for c in config.relative]
+        if not rel or not all(math.isfinite(c) and abs(c) <= 100 for c in rel):
+            raise InputError("relative: need finite fractions of the model's scale with |fraction| ≤ 100")
+        config.relative = tuple(sorted(set(rel) | {0.0}))
+        if config.coefficients:
+            raise InputError("coefficients: give an absolute grid or a relative one (rel:…), not both")
+        return _validate_rest(config)
     coeffs = [float(c) for c in config.coefficients]
     if not coeffs or not all(math.isfinite(c) for c in coeffs):
         raise InputError("coefficients: need at least one finite coefficient")
@@ -134,6 +184,21 @@ def validate(config: SweepConfig) -> SweepConfig:
             f"got {big:g}"
         )
     config.coefficients = tuple(sorted(set(coeffs) | {0.0}))
+    return _validate_rest(config)
+
+
+def resolve_grid(config: SweepConfig, r_max: float) -> tuple[float, ...]:
+    """The absolute grid of a relative config: fractions × r_max, rounded to 4 digits
+    (the paper's grids are printed so)."""
+    if config.relative is None:
+        return config.coefficients
+    grid = tuple(sorted({round(r_max * f, 4) for f in config.relative} | {0.0}))
+    if max(abs(c) for c in grid) > MAX_ABS_COEFFICIENT:
+        raise InputError(f"relative: the grid reaches |r_e| > {MAX_ABS_COEFFICIENT:g} on this model")
+    return grid
+
+
+def _validate_rest(config: SweepConfig) -> SweepConfig:
     for name in ("n", "n_pairs", "max_new_tokens", "batch_size", "coef_chunk"):
         v = getattr(config, name)
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -154,6 +219,7 @@ def validate(config: SweepConfig) -> SweepConfig:
         raise InputError(f"fit_max_abs: expected a finite number > 0, got {config.fit_max_abs!r}")
     if config.delta_ref is not None and not (math.isfinite(config.delta_ref) and config.delta_ref != 0):
         raise InputError(f"delta_ref: expected a finite non-zero coefficient, got {config.delta_ref!r}")
-    if "delta" in config.measures and config.delta_ref is None and max(config.coefficients) <= 0:
+    grid = config.relative if config.relative is not None else config.coefficients
+    if "delta" in config.measures and config.delta_ref is None and max(grid) <= 0:
         raise InputError("delta_ref: no positive coefficient to define the steered cluster; give delta_ref")
     return config

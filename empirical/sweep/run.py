@@ -24,6 +24,7 @@ when none is given).
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 import platform
 import time
 from collections.abc import Mapping
@@ -35,12 +36,19 @@ from steerbounds import io
 from steerbounds.empirical.steering.models import SteerableModel, configured_hidden_size, load_model
 from steerbounds.empirical.steering.vectors import SteeringVector
 from steerbounds.empirical.sweep import measure as M
-from steerbounds.empirical.sweep.config import BEHAVIOR_MEASURES, TASK_MEASURES, SweepConfig, validate
+from steerbounds.empirical.sweep.config import (
+    BEHAVIOR_MEASURES,
+    TASK_MEASURES,
+    SweepConfig,
+    resolve_grid,
+    validate,
+)
 from steerbounds.empirical.sweep.records import Record
+from steerbounds.empirical.sweep.scale import CoefficientScale, coefficient_scale
 from steerbounds.empirical.sweep.units import Unit, plan_units
-from steerbounds.empirical.workloads import recipes
+from steerbounds.empirical.workloads import behavior
 from steerbounds.empirical.workloads.behavior_vector import extract_behavior_vector, recipe_of
-from steerbounds.empirical.workloads.judges import Judge, default_judge
+from steerbounds.empirical.workloads.judges import Judge
 from steerbounds.empirical.workloads.tasks import task_queries
 from steerbounds.errors import InputError
 
@@ -50,6 +58,8 @@ VECTOR = "vector.safetensors"
 SUMMARY_JSON = "summary.json"
 SUMMARY_CSV = "summary.csv"
 FORMAT = "steerbounds.sweep/2"
+SCALE_PROMPTS = 8  # prompts the coefficient scale is measured on
+log = logging.getLogger("steerbounds")
 
 
 def _versions() -> dict[str, str]:
@@ -87,6 +97,7 @@ class Prepared:
     minus_ids: list[int]
     judge: Judge
     delta_ref: float
+    scale: CoefficientScale
 
     def manifest(self, status: str, done: int, total: int) -> dict[str, Any]:
         cfg, tok = self.config, self.model.tokenizer
@@ -108,6 +119,8 @@ class Prepared:
                 "metadata": self.vector.metadata,
             },
             "layers": self.layers,
+            "grid": list(cfg.coefficients),
+            "scale": self.scale.to_dict(),
             "delta_ref": self.delta_ref,
             "answer_tokens": {
                 "plus": self.plus_ids,
@@ -196,25 +209,24 @@ def prepare(
     if model is None:
         model = load_model(config.model, device=config.device, dtype=config.dtype)
     if vector is None:
-        vector, source = extract_behavior_vector(model, config.behavior, **recipe_of(config)), "extracted"
+        recipe_pairs = behavior.pairs(config, model) if config.pairs_file is not None else None
+        vector = extract_behavior_vector(model, config.behavior, **recipe_of(config), pairs=recipe_pairs)
+        source = "extracted"
     vector.save(folder / VECTOR)
     # inject where asked, else at every layer the vector has a direction for
     layers = model.resolve_layers(config.layers) if config.layers is not None else vector.layers
     need_task = any(m in config.measures for m in TASK_MEASURES)
     need_beh = any(m in config.measures for m in BEHAVIOR_MEASURES)
-    tq = (
-        task_queries(model, config.task, n=config.n, seed=config.seed, data_dir=config.data_dir)
-        if need_task
-        else []
-    )
-    bq = (
-        recipes.behavior_prompts(
-            config.behavior, model, n=config.n, seed=config.seed, data_dir=config.data_dir
-        )
-        if need_beh
-        else []
-    )
-    plus_ids, minus_ids = recipes.answer_token_sets(config.behavior, model.tokenizer)
+    task = {"n": config.n, "seed": config.seed, "data_dir": config.data_dir, "task_file": config.task_file}
+    tq = task_queries(model, config.task, **task) if need_task else []
+    bq = behavior.prompts(config, model) if need_beh else []
+    generates = "behavior" in config.measures and config.generate != "none"
+    plus_ids, minus_ids = behavior.answer_sets(config, model.tokenizer) if need_beh else ([], [])
+    scale = coefficient_scale(model, vector, [q["prompt"] for q in (bq or tq)[:SCALE_PROMPTS]], layers)
+    config.coefficients = resolve_grid(config, scale.r_max)
+    warning = scale.warning(config.coefficients)
+    if warning is not None:
+        log.warning("%s", warning)
     return Prepared(
         config=config,
         model=model,
@@ -225,9 +237,14 @@ def prepare(
         behavior_queries=bq,
         plus_ids=plus_ids,
         minus_ids=minus_ids,
-        judge=default_judge(config.behavior),
+        judge=behavior.judge(config) if generates else _no_judge,
         delta_ref=config.delta_ref if config.delta_ref is not None else max(config.coefficients),
+        scale=scale,
     )
+
+
+def _no_judge(text: str) -> float:
+    raise InputError("judge: this sweep generates no text")
 
 
 # --------------------------------------------------------------------------- resume rules

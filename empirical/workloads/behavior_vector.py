@@ -19,12 +19,23 @@ def extract_behavior_vector(
     n_pairs: int = 128,
     seed: int = 0,
     data_dir: str | None = None,
+    pairs: tuple[list[str], list[str]] | None = None,
 ) -> SteeringVector:
-    """The steering vector of ``behavior`` from its recipe (App. F.2): ``n_pairs``
-    contrast pairs, last-token reading, ``method`` ("pca" or "mean_diff"), at
-    ``layers`` (default: :func:`default_layers` for the behaviour)."""
-    pos, neg = recipes.behavior_pairs(behavior, n_pairs, seed, model=model, data_dir=data_dir)
-    idx = model.resolve_layers(layers) if layers is not None else default_layers(model.n_layers, behavior)
+    """The steering vector of ``behavior`` from its recipe (App. F.2), or from
+    ``pairs`` (positive, negative texts) when given: ``n_pairs`` contrast pairs,
+    last-token reading, ``method`` ("pca" or "mean_diff"), at ``layers`` (default:
+    :func:`default_layers` for the behaviour; the broad middle band for a behaviour
+    that is not a recipe)."""
+    if pairs is None:
+        pos, neg = recipes.behavior_pairs(behavior, n_pairs, seed, model=model, data_dir=data_dir)
+    else:
+        pos, neg = pairs
+    known = behavior in recipes.BEHAVIORS
+    idx = (
+        model.resolve_layers(layers)
+        if layers is not None
+        else default_layers(model.n_layers, behavior if known else "custom")
+    )
     return extract_vector(
         model,
         pos,
@@ -33,7 +44,7 @@ def extract_behavior_vector(
         method=method,
         metadata={
             "behavior": behavior,
-            "recipe": "steerbounds.empirical.workloads.recipes",
+            "recipe": "steerbounds.empirical.workloads.recipes" if pairs is None else "pairs file",
             "n_pairs": n_pairs,
             "seed": seed,
         },

@@ -95,9 +95,23 @@ def default_judge(name: str) -> Judge:
     not_racist: disagreement)."""
     key = canonical_behavior(name)
     base = refusal_judge if family(key) == "harm" else agreement_judge
-    if key in ("harmless", "not_racist"):
-        return lambda text: -base(text)
-    return base
+    return _negated(base) if key in ("harmless", "not_racist") else base
+
+
+def _negated(judge: Judge) -> Judge:
+    def negated(text: str) -> float:
+        return -judge(text)
+
+    return negated
+
+
+# Built-in judges by name (the CLI's --judge): +1 is the named behaviour.
+JUDGES: dict[str, Judge] = {
+    "compliance": refusal_judge,
+    "refusal": _negated(refusal_judge),
+    "agreement": agreement_judge,
+    "disagreement": _negated(agreement_judge),
+}
 
 
 @dataclass(frozen=True)

@@ -151,20 +151,24 @@ def _first_tokens(tokenizer: Any, words: Sequence[str]) -> set[int]:
     return out
 
 
-def answer_token_sets(name: str, tokenizer: Any) -> tuple[list[int], list[int]]:
-    """``(plus_ids, minus_ids)``: first tokens of answers scored B = +1 (the
-    behaviour ``name``) and B = −1 (its opposite), for the next-token form of
-    Definition 1 (eq. 3). Tokens that start words of both kinds are dropped, so
-    the sets are disjoint."""
-    key = canonical_behavior(name)
-    if family(key) == "harm":
-        plus, minus = _first_tokens(tokenizer, COMPLY_WORDS), _first_tokens(tokenizer, REFUSE_WORDS)
-    else:
-        plus, minus = _first_tokens(tokenizer, AGREE_WORDS), _first_tokens(tokenizer, DISAGREE_WORDS)
-    if key in ("harmless", "not_racist"):
-        plus, minus = minus, plus
+def token_sets(
+    tokenizer: Any, plus_words: Sequence[str], minus_words: Sequence[str]
+) -> tuple[list[int], list[int]]:
+    """``(plus_ids, minus_ids)``: the first tokens of answers scored B = +1 and B = −1
+    for the next-token form of Definition 1 (eq. 3). Tokens that start words of both
+    kinds are dropped, so the sets are disjoint."""
+    plus, minus = _first_tokens(tokenizer, plus_words), _first_tokens(tokenizer, minus_words)
     both = plus & minus
     plus_ids, minus_ids = sorted(plus - both), sorted(minus - both)
     if not plus_ids or not minus_ids:
-        raise InputError(f"behavior: the tokenizer gives empty answer-token sets for {name!r}")
+        raise InputError("answers: the tokenizer gives empty (or only shared) first tokens for one side")
     return plus_ids, minus_ids
+
+
+def answer_token_sets(name: str, tokenizer: Any) -> tuple[list[int], list[int]]:
+    """:func:`token_sets` of behaviour ``name``'s answer words (+1 = the behaviour)."""
+    key = canonical_behavior(name)
+    plus, minus = (COMPLY_WORDS, REFUSE_WORDS) if family(key) == "harm" else (AGREE_WORDS, DISAGREE_WORDS)
+    if key in ("harmless", "not_racist"):
+        plus, minus = minus, plus
+    return token_sets(tokenizer, plus, minus)
