@@ -12,9 +12,9 @@ import pytest
 
 pytest.importorskip("torch")
 
-from steerbounds.empirical.reduce.tables import load_results  # noqa: E402
-from steerbounds.empirical.workloads import files  # noqa: E402
-from steerbounds.errors import InputError  # noqa: E402
+from steerbounds.empirical.reduce.tables import load_results
+from steerbounds.empirical.workloads import files
+from steerbounds.errors import InputError
 
 
 def _write(path: Path, text: str) -> Path:
