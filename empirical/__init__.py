@@ -38,6 +38,7 @@ _EXPORTS = {
     "run_last_position": "steering.forward",
     "left_align": "steering.forward",
     "position_ids": "steering.forward",
+    "count_token_forwards": "steering.forward",
     "extract_behavior_vector": "workloads.behavior_vector",
     "SweepConfig": "sweep.run",
     "run_sweep": "sweep.run",

@@ -189,6 +189,139 @@ def register(subparsers: Any) -> None:
     )
     sw.add_argument("--no-progress", action="store_true")
     sw.set_defaults(func=_sweep)
+    _register_calibrate(subparsers)
+
+
+def _register_calibrate(subparsers: Any) -> None:
+    ca = subparsers.add_parser(
+        "calibrate",
+        help="the coefficient for a target behaviour B*, its helpfulness cost, verified on held-out prompts",
+        description="Probe a few coefficients chosen from the forward-mode slope at r_e = 0, fit Theorem 1 "
+        "(eq. 27) per query and pooled, invert it for --target, fit Theorem 2 on --task, and measure B and "
+        "helpfulness at the returned coefficients on held-out prompts.",
+    )
+    ca.add_argument(
+        "--target",
+        required=True,
+        type=_checked("--target", float, lambda v: -1 < v < 1, "a number in (-1, 1)"),
+        help="B* ∈ (−1, 1), the behaviour expectation to reach",
+    )
+    ca.add_argument(
+        "--level",
+        default="next-token",
+        choices=("next-token", "generated"),
+        help="next-token B (eq. 3, default) or judged generations (Theorem 6 with N = --max-new-tokens)",
+    )
+    ca.add_argument(
+        "--task", default="facts", help="helpfulness task: mmlu, arithmetic, facts (default) or none"
+    )
+    ca.add_argument(
+        "--min-helpfulness",
+        type=_checked("--min-helpfulness", float, lambda v: 0 < v < 1, "a number in (0, 1)"),
+        default=None,
+        help="H ∈ (0, 1): the largest alignment whose helpfulness bound stays ≥ H",
+    )
+    ca.add_argument(
+        "--confidence",
+        type=_checked("--confidence", float, lambda v: 0 < v < 1, "a number in (0, 1)"),
+        default=0.9,
+        help="fraction of queries that must reach B* (default 0.9)",
+    )
+    ca.add_argument("--vector", default=None, help="steering vector file (default: extract from the recipe)")
+    ca.add_argument(
+        "--n", type=_positive_int("--n"), default=64, help="behaviour prompts, split in half (default 64)"
+    )
+    ca.add_argument(
+        "--n-task",
+        type=_positive_int("--n-task"),
+        default=24,
+        help="task queries, split in half (default 24)",
+    )
+    ca.add_argument(
+        "--max-new-tokens",
+        type=_positive_int("--max-new-tokens"),
+        default=24,
+        help="answer length N for --level generated (default 24)",
+    )
+    ca.add_argument(
+        "--bootstrap",
+        type=_positive_int("--bootstrap"),
+        default=300,
+        help="bootstrap resamples for the intervals (default 300)",
+    )
+    _recipe_options(ca)
+    _measurement_options(ca)
+    _model_options(ca)
+    ca.add_argument("--plot", default=None, help="write a figure of the probes, fit and checks (PNG/PDF/SVG)")
+    ca.add_argument("--json", action="store_true", help="print the full result as JSON")
+    ca.set_defaults(func=_calibrate, behavior="racist")
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from steerbounds import io
+    from steerbounds.empirical.calibrate import ROW_HEADERS, CalibrateConfig, calibrate, plot, validate
+
+    if args.plot is not None:
+        io.check_output_file(args.plot, option="--plot")
+        if args.plot.rsplit(".", 1)[-1].lower() not in ("png", "pdf", "svg"):
+            raise InputError(f"--plot: {args.plot!r} must end in .png, .pdf or .svg")
+    task = None if args.task == "none" else args.task
+    if task not in (None, "mmlu", "arithmetic", "facts"):
+        raise InputError(f"--task: {args.task!r} is not allowed; use mmlu, arithmetic, facts or none")
+    config = CalibrateConfig(
+        target=args.target,
+        behavior=args.behavior,
+        level=args.level,
+        task=task,
+        task_file=args.task_file,
+        min_helpfulness=args.min_helpfulness,
+        confidence=args.confidence,
+        n=args.n,
+        n_task=args.n_task,
+        bootstrap=args.bootstrap,
+        max_new_tokens=args.max_new_tokens,
+        model=args.model,
+        vector=args.vector,
+        layers=args.layers,
+        method=args.method,
+        n_pairs=args.n_pairs,
+        seed=args.seed,
+        data_dir=args.data_dir,
+        pairs_file=args.pairs_file,
+        prompts_file=args.prompts_file,
+        answers_file=args.answers_file,
+        judge=args.judge,
+        device=args.device,
+        dtype=args.dtype,
+    )
+    validate(config)  # refused before the model is loaded
+    result = calibrate(config)
+    if args.plot is not None:
+        plot(result, args.plot)
+    if args.json:
+        print(io.dumps(result.to_dict(), sort_keys=False))
+        return 0
+    print(tabulate(result.rows(), headers=ROW_HEADERS))
+    fit = result.fit
+    print(
+        f"Theorem 1 (eq. 27) on {result.n_calibration} calibration prompts: B0 = {result.b0:.3g}, "
+        f"Δλ = {fit['delta_lambda']:.3g}; probes {', '.join(f'{p:.3g}' for p in result.probes)}; "
+        f"held-out: {result.n_held_out} prompts"
+    )
+    if result.coefficient_interval is not None:
+        print(f"pooled coefficient with its bootstrap interval: {result.coefficient_interval.text()}")
+    if result.helpfulness_fit is not None:
+        h = result.helpfulness_fit
+        print(
+            f"Theorem 2 (eq. 6) on the task: λσβ = {h['lam_sigma_beta']:.3g}, α(1−ε) = {h['alpha_eff']:.3g}; "
+            f"efficient regime 0 ≤ r_e ≤ {h['efficient_end']:.3g}"
+        )
+    for note in result.notes:
+        print(f"note: {note}")
+    print(f"token-forwards: {result.token_forwards}; {result.wall_s:.0f} s")
+    return 0
 
 
 def _extract(args: argparse.Namespace) -> int:

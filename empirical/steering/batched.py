@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from steerbounds.empirical.steering.forward import check_inputs, forward_last, left_align
+from steerbounds.empirical.steering.forward import add_token_forwards, check_inputs, forward_last, left_align
 from steerbounds.empirical.steering.injection import (
     POSITIONS,
     AddVector,
@@ -88,6 +88,7 @@ def forward_sweep(
         else:
             with steer(model, vector, row_coeff, layers=idx):
                 logits, rep = forward_last(model, ids.repeat(k, 1), mask.repeat(k, 1), return_final)
+        add_token_forwards(int(mask.sum()) * k)
         logits_out.append(logits.reshape(k, b, -1))
         if return_final:
             assert rep is not None  # return_final=True always captures r^(L)
@@ -185,6 +186,7 @@ def generate_sweep(
             out = model.model.generate(
                 input_ids=ids.repeat(k, 1), attention_mask=mask.repeat(k, 1), **gen_kwargs
             )
+        add_token_forwards(int(mask.sum()) * k + k * b * (out.shape[1] - t))
         decoded = tok.batch_decode(out[:, t:], skip_special_tokens=True)
         texts.extend(decoded[j * b : (j + 1) * b] for j in range(k))
     return texts

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import torch
 
-from steerbounds.empirical.steering.forward import check_inputs, forward_last, left_align
+from steerbounds.empirical.steering.forward import add_token_forwards, check_inputs, forward_last, left_align
 from steerbounds.empirical.steering.injection import steer, steered_layers
 from steerbounds.empirical.steering.models import SteerableModel
 from steerbounds.empirical.steering.vectors import SteeringVector
@@ -49,6 +49,7 @@ def jvp_final_representation(
     one = torch.ones((), dtype=torch.float32)
     with _ad_friendly_attention():
         primal, tangent = torch.func.jvp(final, (zero,), (one,))[:2]
+    add_token_forwards(2 * int(mask.sum()))  # the primal and the tangent pass
     return (primal, tangent) if return_primal else tangent
 
 

@@ -7,10 +7,19 @@
   (eq. 1) and, optionally, the final representation r^(L) itself.
 
 Any active :func:`~steerbounds.empirical.steering.injection.steer` context applies.
+
+* :func:`count_token_forwards` — the work a block of code costs in *token-forwards*:
+  one per (real token, coefficient) a pass computes (a batched sweep over K
+  coefficients of B prompts of T tokens costs K·B·T, whatever rows the blocks below
+  the first steered one share; a generated token costs one per row; a forward-mode
+  derivative costs two, its primal and its tangent).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
@@ -19,6 +28,34 @@ from steerbounds.errors import InputError
 
 if TYPE_CHECKING:
     from steerbounds.empirical.steering.models import SteerableModel
+
+
+@dataclass
+class TokenForwards:
+    """A running count of token-forwards (module docstring)."""
+
+    count: int = 0
+
+
+_COUNTERS: list[TokenForwards] = []
+
+
+@contextmanager
+def count_token_forwards() -> Iterator[TokenForwards]:
+    """Count the token-forwards of the engine's passes inside the ``with`` block
+    (nested counters each see every pass)."""
+    counter = TokenForwards()
+    _COUNTERS.append(counter)
+    try:
+        yield counter
+    finally:
+        _COUNTERS.remove(counter)
+
+
+def add_token_forwards(n: int) -> None:
+    """Charge ``n`` token-forwards to every active counter."""
+    for counter in _COUNTERS:
+        counter.count += int(n)
 
 
 def check_inputs(
