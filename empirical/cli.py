@@ -190,6 +190,7 @@ def register(subparsers: Any) -> None:
     sw.add_argument("--no-progress", action="store_true")
     sw.set_defaults(func=_sweep)
     _register_calibrate(subparsers)
+    _register_validate(subparsers)
 
 
 def _register_calibrate(subparsers: Any) -> None:
@@ -321,6 +322,45 @@ def _calibrate(args: argparse.Namespace) -> int:
     for note in result.notes:
         print(f"note: {note}")
     print(f"token-forwards: {result.token_forwards}; {result.wall_s:.0f} s")
+    return 0
+
+
+def _register_validate(subparsers: Any) -> None:
+    va = subparsers.add_parser(
+        "validate",
+        help="test the theory per query on finished sweeps (identity, margins, Theorems 1 and 2)",
+        description="For every (query, r_e) row of each sweep: the realised-margin identity, the hard margin "
+        "and its linearity (Assumptions 1-2), Theorem 1 with the measured Δλ, the anti-steerable fraction "
+        "and Theorem 2's realised-parameter forms (eqs. 33-34); fractions with exact 95%% intervals.",
+    )
+    va.add_argument("runs", nargs="+", metavar="RUN_DIR", help="sweep folders (steerbounds sweep --out)")
+    va.add_argument("--plot", default=None, help="write Fig. 2b from the runs' queries here (PNG/PDF/SVG)")
+    va.add_argument("--json", action="store_true", help="print the verdicts as JSON")
+    va.set_defaults(func=_validate)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from steerbounds import io
+
+    if args.plot is not None:
+        io.check_output_file(args.plot, option="--plot")
+        if args.plot.rsplit(".", 1)[-1].lower() not in ("png", "pdf", "svg"):
+            raise InputError(f"--plot: {args.plot!r} must end in .png, .pdf or .svg")
+    from steerbounds.empirical.reduce.tables import load_results
+    from steerbounds.empirical.reduce.verdicts import plot_margins, validate_run
+
+    verdicts = [(run, validate_run(load_results(run))) for run in args.runs]
+    if args.plot is not None:
+        plot_margins(verdicts, args.plot)
+    if args.json:
+        print(io.dumps({run: v.to_dict() for run, v in verdicts}, sort_keys=False))
+        return 0
+    for run, v in verdicts:
+        print(f"{run} ({v.behavior})")
+        print(tabulate(v.rows(), headers=["test", "holds (95% interval)"]))
+        print()
     return 0
 
 
