@@ -86,13 +86,14 @@ def _measurement_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _recipe_options(p: argparse.ArgumentParser) -> None:
+def _recipe_options(p: argparse.ArgumentParser, *, behavior: str) -> None:
     """The options of a behaviour's vector recipe (App. F.2)."""
     p.add_argument(
         "--behavior",
-        default="harmful",
+        default=behavior,
         help=f"the behaviour steered toward, r_e > 0 increases it: a recipe ({', '.join(_BEHAVIORS)}; "
-        "default harmful) or your own name with --pairs (and --prompts, --answers, --judge to measure it)",
+        f"default {behavior}) or your own name with --pairs (and --prompts, --answers, --judge to "
+        "measure it)",
     )
     p.add_argument(
         "--pairs",
@@ -126,7 +127,7 @@ def register(subparsers: Any) -> None:
         description="Extract the steering vector of a behaviour from its contrast pairs (App. F.2): "
         "positive = the behaviour steered toward (r_e > 0 increases it).",
     )
-    _recipe_options(ex)
+    _recipe_options(ex, behavior="harmful")
     _model_options(ex)
     ex.add_argument("--out", required=True, help="output .safetensors file")
     ex.set_defaults(func=_extract)
@@ -137,15 +138,16 @@ def register(subparsers: Any) -> None:
         description="Measure the paper's quantities over a grid of coefficients r_e; results are appended "
         "per work unit to OUT/results.jsonl, summarised in OUT/summary.json and OUT/summary.csv.",
     )
-    _recipe_options(sw)
+    _recipe_options(sw, behavior="racist")
     _measurement_options(sw)
     _model_options(sw)
     sw.add_argument("--measure", default="all", help=f"comma list of {', '.join(_MEASURES)} (default all)")
     sw.add_argument(
         "--task",
-        default="mmlu",
+        default="facts",
         choices=("mmlu", "arithmetic", "facts"),
-        help="helpfulness task (default mmlu; --task-file replaces it)",
+        help="helpfulness task (default facts: capitals, which the default model knows; --task-file "
+        "replaces it)",
     )
     sw.add_argument(
         "--coefficients",
@@ -188,6 +190,14 @@ def register(subparsers: Any) -> None:
         "and redo their units",
     )
     sw.add_argument("--no-progress", action="store_true")
+    sw.add_argument(
+        "--target",
+        type=_checked("--target", float, lambda v: -1 < v < 1, "a number in (-1, 1)"),
+        default=0.5,
+        help="B* for the coefficient line of the summary (default 0.5)",
+    )
+    sw.add_argument("--verbose", action="store_true", help="also print every quantity of summary.json")
+    sw.add_argument("--json", action="store_true", help="print the summary and verdicts as JSON")
     sw.set_defaults(func=_sweep)
     _register_calibrate(subparsers)
     _register_validate(subparsers)
@@ -250,12 +260,12 @@ def _register_calibrate(subparsers: Any) -> None:
         default=300,
         help="bootstrap resamples for the intervals (default 300)",
     )
-    _recipe_options(ca)
+    _recipe_options(ca, behavior="racist")
     _measurement_options(ca)
     _model_options(ca)
     ca.add_argument("--plot", default=None, help="write a figure of the probes, fit and checks (PNG/PDF/SVG)")
     ca.add_argument("--json", action="store_true", help="print the full result as JSON")
-    ca.set_defaults(func=_calibrate, behavior="racist")
+    ca.set_defaults(func=_calibrate)
 
 
 def _calibrate(args: argparse.Namespace) -> int:
@@ -453,8 +463,26 @@ def _sweep(args: argparse.Namespace) -> int:
     from steerbounds.empirical.sweep.run import MANIFEST, RESULTS, SUMMARY_CSV, SUMMARY_JSON, run_sweep
 
     out = run_sweep(config)
-    summary = io.read_json(out / SUMMARY_JSON, what="summary")
-    print(tabulate(list(summary_rows(summary)), headers=["quantity", "value"]))
+    from steerbounds.empirical.reduce.brief import brief
+    from steerbounds.empirical.reduce.summary import summarize
+    from steerbounds.empirical.reduce.tables import load_results
+    from steerbounds.empirical.reduce.verdicts import validate_run
+
+    tables = load_results(out)
+    summary = summarize(tables, fit_max_abs=config.fit_max_abs)
+    verdict = validate_run(tables, summary) if tables.has("behavior") else None
+    if args.json:
+        doc = {
+            "summary": summary.to_dict(),
+            "verdict": verdict.to_dict() if verdict else None,
+            "out": str(out),
+        }
+        print(io.dumps(doc, sort_keys=False))
+        return 0
+    if args.verbose:
+        print(tabulate(list(summary_rows(summary.to_dict())), headers=["quantity", "value"]))
+        print()
+    print(brief(tables.manifest, summary, verdict, target=args.target))
     files = ", ".join(str(out / f) for f in (RESULTS, SUMMARY_JSON, SUMMARY_CSV, MANIFEST, "tables/"))
-    print(f"results: {files}")
+    print(f"\nfull results: {files}")
     return 0

@@ -53,6 +53,8 @@ def _cli(*args, **kw):
 
 
 SWEEP_ARGS = [
+    "--behavior",
+    "harmful",
     "--task",
     "arithmetic",
     "--n",
