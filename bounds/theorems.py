@@ -40,6 +40,7 @@ TrinaryForm = Literal["stated", "corrected"]
 ArrayLike = jax.typing.ArrayLike
 
 _MAX = v.MAX  # largest float64; coefficients beyond it saturate here
+_TINY = v.TINY  # smallest normal float64
 _LN2 = math.log(2.0)
 
 __all__ = [
@@ -91,6 +92,21 @@ def _mul(a: ArrayLike, b: ArrayLike) -> jax.Array:
     return jnp.where(jnp.isnan(product), 0.0, product)
 
 
+def _mul3(a: ArrayLike, b: ArrayLike, x: ArrayLike) -> jax.Array:
+    """a·b·x for a, b ≥ 0 without a spurious 0 or inf from the partial product a·b.
+
+    Where a·b leaves the normal float64 range (and no factor is 0) the product is
+    sign(x)·exp(log a + log b + log|x|); elsewhere it is (a·b)·x as printed, with
+    0·inf read as 0, so ordinary values and the gradient in x are unchanged.
+    """
+    a, b, x = jnp.asarray(a), jnp.asarray(b), jnp.asarray(x)
+    ab = a * b
+    in_logs = ((ab < _TINY) | (ab > _MAX)) & (a > 0) & (b > 0) & (x != 0)
+    a_, b_, x_ = (jnp.where(in_logs, y, 1.0) for y in (a, b, x))
+    via_logs = jnp.sign(x_) * jnp.exp(jnp.log(a_) + jnp.log(b_) + jnp.log(jnp.abs(x_)))
+    return jnp.where(in_logs, via_logs, _mul(ab, x))
+
+
 def _log_plus(p: ArrayLike, e: ArrayLike) -> jax.Array:
     """log p + e, −inf where p = 0 (also when e = +inf, where the sum would be NaN)."""
     positive = jnp.asarray(p) > 0
@@ -119,7 +135,8 @@ def behavior_lower_bound_kernel(
 ) -> jax.Array:
     """tanh(k·Δλ·r_e + artanh B0), k = 1 (eq. 5) or 1/2 (eq. 27); an overflowing
     k·Δλ·r_e is ±inf and gives ±1."""
-    return jnp.tanh(_exponent_factor(form) * delta_lambda * r_e + jnp.arctanh(b0))
+    # k·(Δλ·r_e), not (k·Δλ)·r_e: k·Δλ may underflow where Δλ·r_e does not (k ∈ {1, ½} is exact).
+    return jnp.tanh(_exponent_factor(form) * (delta_lambda * r_e) + jnp.arctanh(b0))
 
 
 @partial(jax.jit, static_argnames="form")
@@ -134,11 +151,11 @@ def soft_margin_kernel(
 ) -> jax.Array:
     """Eq. 61 (proved) / eq. 51 with ε = 2δ·e^{Mλr_e} (stated), floored at −1."""
     tanh_part = behavior_lower_bound_kernel(r_e, b0, delta_lambda, form=form)
-    # 2δ·exp(Mλ r_e) in log space; δ = 0 gives exactly 0 (never 0·∞), an overflowing
-    # M·λ times r_e = 0 gives 0, and 2δ beyond the float64 range is log δ + log 2.
+    # 2δ·exp(Mλ r_e) in log space; δ = 0 gives exactly 0 (never 0·∞), M·λ·r_e is
+    # exact where M·λ alone under- or overflows, and 2δ beyond float64 is log δ + log 2.
     delta = jnp.asarray(delta)
     log_2delta = jnp.where(delta > _MAX / 2, jnp.log(delta) + _LN2, jnp.log(2.0 * delta))
-    exponent = jnp.where(delta == 0, -jnp.inf, log_2delta + _mul(M * lam, r_e))
+    exponent = jnp.where(delta == 0, -jnp.inf, log_2delta + _mul3(M, lam, r_e))
     return jnp.maximum(tanh_part - jnp.exp(exponent), -1.0)
 
 
@@ -199,12 +216,12 @@ def components_kernel(
     equation: int = 33,
 ) -> jax.Array:
     """Eqs. 33, 34, 36 in log space (|δr| = λ|r_e|, Assumption 1)."""
-    norm = lam * jnp.abs(r_e)
+    size = jnp.abs(r_e)  # c·(λ|r_e|) through _mul3: λ|r_e| may overflow where c·λ|r_e| does not
     if equation == 36:
         c_min = jnp.minimum(jnp.abs(c_minus), c_plus)
         mass = jnp.minimum(p_plus, p_minus)
-        return p0 / (p0 + _mul(mass, 1.0 + 0.5 * jnp.square(_mul(c_min, norm))))
-    up, down = _mul(c_plus, norm), _mul(c_minus, norm)
+        return p0 / (p0 + _mul(mass, 1.0 + 0.5 * jnp.square(_mul3(lam, size, c_min))))
+    up, down = _mul3(lam, size, c_plus), _mul3(lam, size, c_minus)
     if equation == 33:
         terms = [jnp.log(p0), _log_plus(p_plus, up), _log_plus(p_minus, down)]
     else:  # 34
@@ -454,7 +471,8 @@ def required_coefficient(
     with jax.enable_x64(True):
         target_, b0_, delta_lambda_ = _f64(*values)
         gap = jnp.arctanh(target_) - jnp.arctanh(b0_)
-        return jnp.clip(gap / (_exponent_factor(form) * delta_lambda_), 0.0, _MAX)
+        # (gap/k)/Δλ, not gap/(k·Δλ): k·Δλ may underflow (k ∈ {1, ½}: same bits otherwise).
+        return jnp.clip(gap / _exponent_factor(form) / delta_lambda_, 0.0, _MAX)
 
 
 def corollary1_coefficient(
@@ -490,7 +508,7 @@ def corollary1_coefficient(
         eps_, gamma_, delta_lambda_ = _f64(*values)
         artanh_target = 0.5 * (jnp.log(2.0 - eps_) - jnp.log(eps_))  # artanh(1 − ε)
         gap = artanh_target - jnp.arctanh(gamma_)
-        return jnp.minimum(gap / (_exponent_factor(form) * delta_lambda_), _MAX)
+        return jnp.minimum(gap / _exponent_factor(form) / delta_lambda_, _MAX)  # k·Δλ may underflow
 
 
 def multitoken_required_coefficient(
