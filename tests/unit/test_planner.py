@@ -131,9 +131,7 @@ def test_bad_input(kwargs, match):
 @pytest.mark.parametrize(
     "param", ["b0", "delta_lambda", "p0", "alpha", "eps", "lam_sigma_beta", "target", "r_max"]
 )
-@pytest.mark.parametrize(
-    "bad", [True, "0.5", 0.5 + 0j, [], np.datetime64("2020-01-01"), 10**400], ids=repr
-)
+@pytest.mark.parametrize("bad", [True, "0.5", 0.5 + 0j, [], np.datetime64("2020-01-01"), 10**400], ids=repr)
 def test_bad_types_are_refused_by_name(param, bad):
     kwargs = dict(b0=0.0, delta_lambda=0.3, target=0.5, r_max=10.0, **HELP)
     with pytest.raises(InputError, match=rf"^{param} must"):
