@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from scipy.optimize import brentq
@@ -207,15 +207,7 @@ def plan_tradeoff(
     b0 = _scalar("b0", b0)
     delta_lambda = _scalar("delta_lambda", delta_lambda)
     theorems.behavior_lower_bound(0.0, b0, delta_lambda, form=form)  # validates b0, Δλ
-    given = {"p0": p0, "alpha": alpha, "lam_sigma_beta": lam_sigma_beta}
-    helpful = all(v is not None for v in given.values())
-    if not helpful and (any(v is not None for v in given.values()) or eps is not None):
-        missing = ", ".join(k for k, v in given.items() if v is None)
-        raise InputError(f"helpfulness parameters come together: also give {missing}")
-    if helpful:
-        p0, alpha, lam_sigma_beta = (_scalar(k, v) for k, v in given.items())
-        eps = 0.0 if eps is None else _scalar("eps", eps)
-        theorems.helpfulness_upper_bound(0.0, p0, alpha, eps, lam_sigma_beta)  # validates
+    hp = _helpfulness_parameters(p0, alpha, eps, lam_sigma_beta)
     if (
         not isinstance(n_grid, (int, np.integer))
         or isinstance(n_grid, (bool, np.bool_))
@@ -232,63 +224,24 @@ def plan_tradeoff(
                 f"subnormal); got {r_max!r}"
             )
 
-    def behavior(r):
+    def behavior(r: Any) -> np.ndarray:
         return np.asarray(theorems.behavior_lower_bound(r, b0, delta_lambda, form=form))
 
-    def helpfulness(r):
-        return np.asarray(theorems.helpfulness_upper_bound(r, p0, alpha, eps, lam_sigma_beta))
+    def helpfulness(r: Any, h: _Helpfulness) -> np.ndarray:
+        return np.asarray(theorems.helpfulness_upper_bound(r, h.p0, h.alpha, h.eps, h.lam_sigma_beta))
 
     coefficient = behavior_at = helpful_at = cost = None
     if target is not None:
         target = _scalar("target", target)
         coefficient = float(theorems.required_coefficient(target, b0, delta_lambda, form=form))
         behavior_at = float(behavior(coefficient))
-        if helpful:
-            helpful_at = float(helpfulness(coefficient))
-            cost = 1.0 - helpful_at / float(helpfulness(0.0))
+        if hp is not None:
+            helpful_at = float(helpfulness(coefficient, hp))
+            cost = 1.0 - helpful_at / float(helpfulness(0.0, hp))
 
     k = _k(form)
     linear_gain = k * delta_lambda * (1.0 - b0**2)
-    a_eff = alpha * (1.0 - eps) if helpful else 0.0
-    quadratic_loss = None
-    if helpful:
-        # −P0(1 − P0)α_eff(λσβ)² / (2 d0²) as a product of bounded factors, saturated.
-        spread = (1.0 - p0) * a_eff
-        d0 = p0 + spread
-        curvature = lam_sigma_beta * lam_sigma_beta
-        quadratic_loss = (
-            0.0 if spread == 0 or curvature == 0 else -(p0 / d0) * (spread / d0) * curvature / 2.0
-        )
-        quadratic_loss = max(quadratic_loss, -validation.MAX)
-    lossy = helpful and lam_sigma_beta > 0 and a_eff > 0 and p0 < 1
-
-    # Scan range for the crossings: until B_lb' is negligible against any positive −H_ub'.
-    saturate = (12.0 - math.atanh(b0)) / (k * delta_lambda) if delta_lambda > 0 else 0.0
-    scan_end = max(saturate, 1.0)
-    if lossy:
-        scan_end = max(scan_end, 4.0 * math.sqrt(2.0) / lam_sigma_beta)
-    scan_end = min(scan_end, validation.MAX)
-    crossings: tuple[float, ...] = ()
-    if delta_lambda == 0:
-        efficient_end = 0.0  # no alignment gain at all: E is empty
-    elif not lossy:
-        efficient_end = math.inf
-    else:
-
-        def excess(r):
-            return float(
-                marginal_gain(r, b0, delta_lambda, form) - marginal_loss(r, p0, alpha, eps, lam_sigma_beta)
-            )
-
-        scan = np.linspace(0.0, scan_end, 4001)[1:]
-        values = marginal_gain(scan, b0, delta_lambda, form) - marginal_loss(
-            scan, p0, alpha, eps, lam_sigma_beta
-        )
-        flips = np.nonzero(np.sign(values[:-1]) != np.sign(values[1:]))[0]
-        crossings = tuple(brentq(excess, scan[i], scan[i + 1], xtol=1e-14, rtol=1e-14) for i in flips)
-        if values[0] <= 0:  # crossing inside the first grid cell (excess(0) = gain at 0 ≥ 0)
-            crossings = (brentq(excess, 0.0, scan[0], xtol=1e-16, rtol=1e-14), *crossings)
-        efficient_end = crossings[0] if crossings else math.inf
+    crossings, efficient_end = _crossings(b0, delta_lambda, form, hp)
 
     if r_max is None:
         b99 = (math.atanh(0.99) - math.atanh(b0)) / (k * delta_lambda) if delta_lambda > 0 else 0.0
@@ -299,30 +252,97 @@ def plan_tradeoff(
             candidates.append(1.5 * efficient_end)
         r_max = min(max(candidates), validation.MAX)
     grid = np.linspace(0.0, r_max, n_grid)
+    helpful_at_end = None
+    if hp is not None:
+        helpful_at_end = float(helpfulness(efficient_end if math.isfinite(efficient_end) else 0.0, hp))
     return TradeoffPlan(
         form=form,
         b0=b0,
         delta_lambda=delta_lambda,
-        p0=p0,
-        alpha=alpha,
-        eps=eps,
-        lam_sigma_beta=lam_sigma_beta,
+        p0=None if hp is None else hp.p0,
+        alpha=None if hp is None else hp.alpha,
+        eps=None if hp is None else hp.eps,
+        lam_sigma_beta=None if hp is None else hp.lam_sigma_beta,
         target=target,
         coefficient=coefficient,
         behavior_at_coefficient=behavior_at,
         helpfulness_at_coefficient=helpful_at,
         relative_helpfulness_cost=cost,
         linear_gain=linear_gain,
-        quadratic_loss=quadratic_loss,
+        quadratic_loss=None if hp is None else _quadratic_loss(hp),
         efficient_end=efficient_end,
         behavior_at_efficient_end=float(behavior(efficient_end)) if math.isfinite(efficient_end) else 1.0,
-        helpfulness_at_efficient_end=(
-            float(helpfulness(efficient_end))
-            if helpful and math.isfinite(efficient_end)
-            else (float(helpfulness(0.0)) if helpful else None)
-        ),
+        helpfulness_at_efficient_end=helpful_at_end,
         crossings=crossings,
         r_e=grid,
         behavior=behavior(grid),
-        helpfulness=helpfulness(grid) if helpful else None,
+        helpfulness=None if hp is None else helpfulness(grid, hp),
     )
+
+
+class _Helpfulness(NamedTuple):
+    """Theorem 2's parameters, validated: P0, α, ε, λσβ."""
+
+    p0: float
+    alpha: float
+    eps: float
+    lam_sigma_beta: float
+
+
+def _helpfulness_parameters(
+    p0: float | None, alpha: float | None, eps: float | None, lam_sigma_beta: float | None
+) -> _Helpfulness | None:
+    """The helpfulness parameters, validated (all three of P0, α, λσβ or none; ε defaults to 0)."""
+    given = {"p0": p0, "alpha": alpha, "lam_sigma_beta": lam_sigma_beta}
+    if all(v is None for v in given.values()) and eps is None:
+        return None
+    missing = [k for k, v in given.items() if v is None]
+    if missing:
+        raise InputError(f"helpfulness parameters come together: also give {', '.join(missing)}")
+    hp = _Helpfulness(
+        _scalar("p0", p0),
+        _scalar("alpha", alpha),
+        0.0 if eps is None else _scalar("eps", eps),
+        _scalar("lam_sigma_beta", lam_sigma_beta),
+    )
+    theorems.helpfulness_upper_bound(0.0, *hp)  # validates the ranges
+    return hp
+
+
+def _quadratic_loss(hp: _Helpfulness) -> float:
+    """d²H_ub/dr_e²/2 at 0: −P0(1 − P0)α(1 − ε)(λσβ)²/(2 d0²), d0 = P0 + (1 − P0)α(1 − ε).
+
+    A product of bounded factors (nothing overflows), saturated at −1.8e308.
+    """
+    spread = (1.0 - hp.p0) * (hp.alpha * (1.0 - hp.eps))
+    d0 = hp.p0 + spread
+    curvature = hp.lam_sigma_beta * hp.lam_sigma_beta
+    if spread == 0 or curvature == 0:
+        return 0.0
+    return max(-(hp.p0 / d0) * (spread / d0) * curvature / 2.0, -validation.MAX)
+
+
+def _crossings(
+    b0: float, delta_lambda: float, form: str, hp: _Helpfulness | None
+) -> tuple[tuple[float, ...], float]:
+    """Every r_e > 0 on the scanned range where the marginals cross, and r_eff (the first)."""
+    if delta_lambda == 0:
+        return (), 0.0  # no alignment gain at all: E is empty
+    if hp is None or not (hp.lam_sigma_beta > 0 and hp.alpha * (1.0 - hp.eps) > 0 and hp.p0 < 1):
+        return (), math.inf  # H_ub is constant
+    # Scan range: until B_lb' is negligible against any positive −H_ub'.
+    k = _k(form)
+    saturate = (12.0 - math.atanh(b0)) / (k * delta_lambda)
+    scan_end = min(max(saturate, 1.0, 4.0 * math.sqrt(2.0) / hp.lam_sigma_beta), validation.MAX)
+
+    def excess(r: Any) -> np.ndarray:
+        return marginal_gain(r, b0, delta_lambda, form) - marginal_loss(r, *hp)
+
+    scan = np.linspace(0.0, scan_end, 4001)[1:]
+    values = excess(scan)
+    flips = np.nonzero(np.sign(values[:-1]) != np.sign(values[1:]))[0]
+    found = [brentq(excess, scan[i], scan[i + 1], xtol=1e-14, rtol=1e-14) for i in flips]
+    if values[0] <= 0:  # crossing inside the first grid cell (excess(0) = gain at 0 ≥ 0)
+        found.insert(0, brentq(excess, 0.0, scan[0], xtol=1e-16, rtol=1e-14))
+    crossings = tuple(float(c) for c in found)
+    return crossings, crossings[0] if crossings else math.inf

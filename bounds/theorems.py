@@ -60,6 +60,7 @@ __all__ = [
 
 
 def _form(form: object, allowed: tuple[str, ...]) -> str:
+    """``form`` if it is one of ``allowed`` (a string), else an InputError."""
     if not isinstance(form, str) or form not in allowed:
         raise InputError(f"form must be one of {', '.join(allowed)}; got {form!r}")
     return form
@@ -86,20 +87,19 @@ def _exponent_factor(form: str) -> float:
 # * a coefficient larger than the largest float64 saturates at ±1.7976931348623157e308.
 
 
-def _mul(a: ArrayLike, b: ArrayLike) -> jax.Array:
+def _mul(a: jax.Array, b: jax.Array) -> jax.Array:
     """a·b for non-NaN a, b, with 0·(±inf) (an exact zero times an overflowed factor) read as 0."""
     product = jnp.multiply(a, b)
     return jnp.where(jnp.isnan(product), 0.0, product)
 
 
-def _mul3(a: ArrayLike, b: ArrayLike, x: ArrayLike) -> jax.Array:
+def _mul3(a: jax.Array, b: jax.Array, x: jax.Array) -> jax.Array:
     """a·b·x for a, b ≥ 0 without a spurious 0 or inf from the partial product a·b.
 
     Where a·b leaves the normal float64 range (and no factor is 0) the product is
     sign(x)·exp(log a + log b + log|x|); elsewhere it is (a·b)·x as printed, with
     0·inf read as 0, so ordinary values and the gradient in x are unchanged.
     """
-    a, b, x = jnp.asarray(a), jnp.asarray(b), jnp.asarray(x)
     ab = a * b
     in_logs = ((ab < _TINY) | (ab > _MAX)) & (a > 0) & (b > 0) & (x != 0)
     a_, b_, x_ = (jnp.where(in_logs, y, 1.0) for y in (a, b, x))
@@ -107,13 +107,13 @@ def _mul3(a: ArrayLike, b: ArrayLike, x: ArrayLike) -> jax.Array:
     return jnp.where(in_logs, via_logs, _mul(ab, x))
 
 
-def _log_plus(p: ArrayLike, e: ArrayLike) -> jax.Array:
+def _log_plus(p: jax.Array, e: jax.Array) -> jax.Array:
     """log p + e, −inf where p = 0 (also when e = +inf, where the sum would be NaN)."""
-    positive = jnp.asarray(p) > 0
+    positive = p > 0
     return jnp.where(positive, jnp.log(jnp.where(positive, p, 1.0)) + e, -jnp.inf)
 
 
-def _odds(p_plus: ArrayLike, p_minus: ArrayLike, rest: ArrayLike, x: ArrayLike) -> jax.Array:
+def _odds(p_plus: jax.Array, p_minus: jax.Array, rest: jax.Array, x: jax.Array) -> jax.Array:
     """(P+·e^x − P−)/(P+·e^x + rest) for rest ≥ P− ≥ 0, without overflow or cancellation.
 
     For x > 0 numerator and denominator are divided by e^x; each branch sees only its
@@ -121,7 +121,7 @@ def _odds(p_plus: ArrayLike, p_minus: ArrayLike, rest: ArrayLike, x: ArrayLike) 
     gradient 50/50 at x = 0). The denominator is 0 only when P+·e^x underflows and
     rest = 0 (so P− = 0): the ratio is then 1.
     """
-    positive = jnp.asarray(x) > 0
+    positive = x > 0
     grow = jnp.exp(jnp.where(positive, 0.0, x))  # e^x, x ≤ 0
     decay = jnp.exp(-jnp.where(positive, x, 0.0))  # e^{−x}, x > 0
     num = jnp.where(positive, p_plus - p_minus * decay, p_plus * grow - p_minus)
@@ -131,7 +131,7 @@ def _odds(p_plus: ArrayLike, p_minus: ArrayLike, rest: ArrayLike, x: ArrayLike) 
 
 @partial(jax.jit, static_argnames="form")
 def behavior_lower_bound_kernel(
-    r_e: ArrayLike, b0: ArrayLike, delta_lambda: ArrayLike, form: str = "proved"
+    r_e: jax.Array, b0: jax.Array, delta_lambda: jax.Array, form: str = "proved"
 ) -> jax.Array:
     """tanh(k·Δλ·r_e + artanh B0), k = 1 (eq. 5) or 1/2 (eq. 27); an overflowing
     k·Δλ·r_e is ±inf and gives ±1."""
@@ -141,19 +141,18 @@ def behavior_lower_bound_kernel(
 
 @partial(jax.jit, static_argnames="form")
 def soft_margin_kernel(
-    r_e: ArrayLike,
-    b0: ArrayLike,
-    delta_lambda: ArrayLike,
-    lam: ArrayLike,
-    delta: ArrayLike,
-    M: ArrayLike,
+    r_e: jax.Array,
+    b0: jax.Array,
+    delta_lambda: jax.Array,
+    lam: jax.Array,
+    delta: jax.Array,
+    M: jax.Array,
     form: str = "proved",
 ) -> jax.Array:
     """Eq. 61 (proved) / eq. 51 with ε = 2δ·e^{Mλr_e} (stated), floored at −1."""
     tanh_part = behavior_lower_bound_kernel(r_e, b0, delta_lambda, form=form)
     # 2δ·exp(Mλ r_e) in log space; δ = 0 gives exactly 0 (never 0·∞), M·λ·r_e is
     # exact where M·λ alone under- or overflows, and 2δ beyond float64 is log δ + log 2.
-    delta = jnp.asarray(delta)
     log_2delta = jnp.where(delta > _MAX / 2, jnp.log(delta) + _LN2, jnp.log(2.0 * delta))
     exponent = jnp.where(delta == 0, -jnp.inf, log_2delta + _mul3(M, lam, r_e))
     return jnp.maximum(tanh_part - jnp.exp(exponent), -1.0)
@@ -161,7 +160,7 @@ def soft_margin_kernel(
 
 @partial(jax.jit, static_argnames="form")
 def trinary_kernel(
-    r_e: ArrayLike, b0: ArrayLike, p_plus: ArrayLike, delta_lambda: ArrayLike, form: str = "corrected"
+    r_e: jax.Array, b0: jax.Array, p_plus: jax.Array, delta_lambda: jax.Array, form: str = "corrected"
 ) -> jax.Array:
     """Eq. 66 (stated; equal to the proof's eq. 70) and its corrected minimum.
 
@@ -171,7 +170,6 @@ def trinary_kernel(
     [0, 1 − P+], the valid set (the input check allows 1e-12 of rounding).
     """
     x = delta_lambda * r_e
-    p_plus = jnp.asarray(p_plus)
     rest = 1.0 - p_plus  # P− plus the neutral mass
     p_minus = jnp.clip(p_plus - b0, 0.0, rest)
     stated = _odds(p_plus, p_minus, rest, x)
@@ -187,17 +185,17 @@ def trinary_kernel(
 
 @jax.jit
 def general_kernel(
-    r_e: ArrayLike, p_plus: ArrayLike, p_minus: ArrayLike, b_plus: ArrayLike, delta_lambda: ArrayLike
+    r_e: jax.Array, p_plus: jax.Array, p_minus: jax.Array, b_plus: jax.Array, delta_lambda: jax.Array
 ) -> jax.Array:
     """Eq. 67: (b+ P+ e^{Δλr_e} - P-)/(P+ e^{Δλr_e} + P-) = (b+ + 1)·w - 1 (w = 1 where P− = 0)."""
     logit = delta_lambda * r_e + jnp.log(p_plus) - jnp.log(p_minus)
-    w = jax.nn.sigmoid(jnp.where(jnp.asarray(p_minus) == 0, jnp.inf, logit))
+    w = jax.nn.sigmoid(jnp.where(p_minus == 0, jnp.inf, logit))
     return (b_plus + 1.0) * w - 1.0
 
 
 @jax.jit
 def helpfulness_kernel(
-    r_e: ArrayLike, p0: ArrayLike, alpha: ArrayLike, eps: ArrayLike, lam_sigma_beta: ArrayLike
+    r_e: jax.Array, p0: jax.Array, alpha: jax.Array, eps: jax.Array, lam_sigma_beta: jax.Array
 ) -> jax.Array:
     """Eq. 6 / eq. 38 (an overflowing (λσβ r_e)² gives 0, or 1 where α(1 − ε)(1 − P0) = 0)."""
     growth = 1.0 + 0.5 * jnp.square(lam_sigma_beta * r_e)
@@ -206,13 +204,13 @@ def helpfulness_kernel(
 
 @partial(jax.jit, static_argnames="equation")
 def components_kernel(
-    r_e: ArrayLike,
-    p0: ArrayLike,
-    p_plus: ArrayLike,
-    p_minus: ArrayLike,
-    c_plus: ArrayLike,
-    c_minus: ArrayLike,
-    lam: ArrayLike,
+    r_e: jax.Array,
+    p0: jax.Array,
+    p_plus: jax.Array,
+    p_minus: jax.Array,
+    c_plus: jax.Array,
+    c_minus: jax.Array,
+    lam: jax.Array,
     equation: int = 33,
 ) -> jax.Array:
     """Eqs. 33, 34, 36 in log space (|δr| = λ|r_e|, Assumption 1)."""
@@ -233,12 +231,12 @@ def components_kernel(
 
 @partial(jax.jit, static_argnames="form")
 def expected_helpfulness_kernel(
-    r_e: ArrayLike,
-    p0: ArrayLike,
-    alpha: ArrayLike,
-    eps: ArrayLike,
-    lam_sigma_beta: ArrayLike,
-    n_top: ArrayLike,
+    r_e: jax.Array,
+    p0: jax.Array,
+    alpha: jax.Array,
+    eps: jax.Array,
+    lam_sigma_beta: jax.Array,
+    n_top: jax.Array,
     form: str = "proved",
 ) -> jax.Array:
     """Eq. 45 (stated) and the proof-consistent form (proved)."""
@@ -252,13 +250,13 @@ def expected_helpfulness_kernel(
 
 @jax.jit
 def multitoken_helpfulness_kernel(
-    r_e: ArrayLike, p0_steps: ArrayLike, alpha: ArrayLike, eps: ArrayLike, lam_sigma_beta: ArrayLike
+    r_e: jax.Array, p0_steps: jax.Array, alpha: jax.Array, eps: jax.Array, lam_sigma_beta: jax.Array
 ) -> jax.Array:
     """Eq. 79 in log space; ``p0_steps`` carries the N steps on its last axis."""
     growth = 1.0 + 0.5 * jnp.square(lam_sigma_beta * r_e)
     scale = _mul(alpha * (1.0 - eps), growth)[..., None]
     log_num = jnp.sum(jnp.log(p0_steps), axis=-1)
-    log_den = jnp.sum(jnp.log(p0_steps + _mul(1.0 - jnp.asarray(p0_steps), scale)), axis=-1)
+    log_den = jnp.sum(jnp.log(p0_steps + _mul(1.0 - p0_steps, scale)), axis=-1)
     return jnp.exp(log_num - log_den)
 
 
@@ -286,14 +284,14 @@ def behavior_lower_bound(
         delta_lambda: Δλ ≥ 0.
         form: ``"proved"`` (default, holds) or ``"stated"``.
     """
-    form = _form(form, ("stated", "proved"))
+    chosen = _form(form, ("stated", "proved"))
     values = v.parameters(
         ("r_e", r_e, v.REAL),
         ("b0", b0, v.OPEN_UNIT_SYMMETRIC),
         ("delta_lambda", delta_lambda, v.NON_NEGATIVE),
     )
     with jax.enable_x64(True):
-        return behavior_lower_bound_kernel(*_f64(*values), form=form)
+        return behavior_lower_bound_kernel(*_f64(*values), form=chosen)
 
 
 def soft_margin_behavior_lower_bound(
@@ -327,7 +325,7 @@ def soft_margin_behavior_lower_bound(
         M: M ≥ 0, depth of the misclassified answers.
         form: ``"proved"`` (default) or ``"stated"``.
     """
-    form = _form(form, ("stated", "proved"))
+    chosen = _form(form, ("stated", "proved"))
     values = v.parameters(
         ("r_e", r_e, v.REAL),
         ("b0", b0, v.OPEN_UNIT_SYMMETRIC),
@@ -337,7 +335,7 @@ def soft_margin_behavior_lower_bound(
         ("M", M, v.NON_NEGATIVE),
     )
     with jax.enable_x64(True):
-        return soft_margin_kernel(*_f64(*values), form=form)
+        return soft_margin_kernel(*_f64(*values), form=chosen)
 
 
 def soft_margin_max_coefficient(eps: ArrayLike, delta: ArrayLike, M: ArrayLike, lam: ArrayLike) -> jax.Array:
@@ -399,7 +397,7 @@ def trinary_behavior_lower_bound(
         delta_lambda: Δλ ≥ 0.
         form: ``"corrected"`` (default) or ``"stated"``.
     """
-    form = _form(form, ("stated", "corrected"))
+    chosen = _form(form, ("stated", "corrected"))
     values = v.parameters(
         ("r_e", r_e, v.REAL),
         ("b0", b0, v.CLOSED_UNIT_SYMMETRIC),
@@ -412,7 +410,7 @@ def trinary_behavior_lower_bound(
         v.check_condition("b0", b0_a <= pp_a + 1e-12, "must be ≤ p_plus (P− = P+ − B0 ≥ 0)")
         v.check_condition("b0", b0_a >= 2.0 * pp_a - 1.0 - 1e-12, "must be ≥ 2·p_plus − 1 (P+ + P− ≤ 1)")
     with jax.enable_x64(True):
-        return trinary_kernel(*_f64(*values), form=form)
+        return trinary_kernel(*_f64(*values), form=chosen)
 
 
 def general_behavior_lower_bound(
@@ -462,7 +460,7 @@ def required_coefficient(
         delta_lambda: Δλ > 0.
         form: ``"proved"`` (default) or ``"stated"``.
     """
-    form = _form(form, ("stated", "proved"))
+    chosen = _form(form, ("stated", "proved"))
     values = v.parameters(
         ("target", target, v.OPEN_UNIT_SYMMETRIC),
         ("b0", b0, v.OPEN_UNIT_SYMMETRIC),
@@ -472,7 +470,7 @@ def required_coefficient(
         target_, b0_, delta_lambda_ = _f64(*values)
         gap = jnp.arctanh(target_) - jnp.arctanh(b0_)
         # (gap/k)/Δλ, not gap/(k·Δλ): k·Δλ may underflow (k ∈ {1, ½}: same bits otherwise).
-        return jnp.clip(gap / _exponent_factor(form) / delta_lambda_, 0.0, _MAX)
+        return jnp.clip(gap / _exponent_factor(chosen) / delta_lambda_, 0.0, _MAX)
 
 
 def corollary1_coefficient(
@@ -498,7 +496,7 @@ def corollary1_coefficient(
         delta_lambda: Δλ > 0.
         form: ``"proved"`` (default) or ``"stated"``.
     """
-    form = _form(form, ("stated", "proved"))
+    chosen = _form(form, ("stated", "proved"))
     values = v.parameters(
         ("eps", eps, v.OPEN_PROBABILITY),
         ("gamma", gamma, v.NEGATIVE_OPEN_UNIT),
@@ -508,7 +506,7 @@ def corollary1_coefficient(
         eps_, gamma_, delta_lambda_ = _f64(*values)
         artanh_target = 0.5 * (jnp.log(2.0 - eps_) - jnp.log(eps_))  # artanh(1 − ε)
         gap = artanh_target - jnp.arctanh(gamma_)
-        return jnp.minimum(gap / _exponent_factor(form) / delta_lambda_, _MAX)  # k·Δλ may underflow
+        return jnp.minimum(gap / _exponent_factor(chosen) / delta_lambda_, _MAX)  # k·Δλ may underflow
 
 
 def multitoken_required_coefficient(
@@ -681,14 +679,14 @@ def expected_helpfulness_upper_bound(
         n_top: T ≥ 1, the number of top tokens (answer choices).
         form: ``"proved"`` (default) or ``"stated"``.
     """
-    form = _form(form, ("stated", "proved"))
+    chosen = _form(form, ("stated", "proved"))
     values = v.parameters(
         ("r_e", r_e, v.REAL),
         *_helpfulness_specs(p0, alpha, eps, lam_sigma_beta),
         ("n_top", n_top, v.AT_LEAST_ONE),
     )
     with jax.enable_x64(True):
-        return expected_helpfulness_kernel(*_f64(*values), form=form)
+        return expected_helpfulness_kernel(*_f64(*values), form=chosen)
 
 
 def multitoken_helpfulness_upper_bound(
