@@ -221,7 +221,7 @@ def _run_bound(args: argparse.Namespace) -> int:
         column: xs.tolist(),
         "bound": bound.tolist(),
     }
-    rows = [[float(x), float(b)] for x, b in zip(xs, bound)]
+    rows = [[float(x), float(b)] for x, b in zip(xs, bound, strict=True)]
     _emit(args, payload, rows, [column, f"{name} ({result.kind})"])
     return 0
 
