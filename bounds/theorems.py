@@ -10,9 +10,11 @@ Steering Methods* (arXiv 2401.16332). Symbols follow the paper:
 * ``α, ε``  -- tightness and mass outside the top-T tokens (Theorem 2, eq. 38);
 * ``λσβ``   -- curvature of the helpfulness decay (Theorem 2, eq. 6).
 
-Every public function validates concrete inputs (``InputError`` naming the
-parameter and its allowed range, NaN rejected), broadcasts its array arguments,
-and computes in float64 inside a *local* ``jax.enable_x64(True)`` scope: the
+Every public function validates concrete inputs by the one rule of
+:mod:`steerbounds.bounds.validation` (``InputError`` naming the parameter and its
+allowed range), broadcasts its array arguments, stays finite and in range on the
+whole valid domain (see the kernels' section), and computes in float64 inside a
+*local* ``jax.enable_x64(True)`` scope: the
 user's global ``jax_enable_x64`` flag is never changed. The ``*_kernel`` functions
 are the raw jitted formulas (no validation) for use inside ``jax.jit``/``grad``.
 
