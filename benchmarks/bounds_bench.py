@@ -90,7 +90,7 @@ def main() -> None:
         floor = best_time(lambda: floor_kernel(r_jax), args.repeats)
         rows = [["floor 2*x+1 (jit)", "-", f"{floor * 1e3:.1f}", f"{args.n / floor:.3g}", "1.00"]]
         overheads = {
-            "validate r_e": lambda: validation.check_interval("r_e", r_np, validation.REAL),
+            "validate r_e": lambda: validation.real("r_e", r_np, validation.REAL),
             "numpy->jax": lambda: jnp.asarray(r_np, dtype=jnp.float64),
         }
         for label, fn in overheads.items():

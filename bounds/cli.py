@@ -42,7 +42,9 @@ def _float(name: str, text: str) -> float:
 def parse_values(name: str, text: str) -> np.ndarray:
     """A value spec as a 1-D float array: ``x``, a list ``a,b,c`` or a grid ``start:stop:step``.
 
-    The grid includes ``stop`` when it falls on the step (to 1e-9 of a step).
+    The grid includes ``stop`` when it falls on the step (to 1e-9 of a step). A grid or
+    list of more than :data:`_MAX_POINTS` values (or whose span overflows float64) is
+    refused before anything is built.
     """
     flag = f"--{name.replace('_', '-')}"
     text = text.strip()
@@ -53,11 +55,16 @@ def parse_values(name: str, text: str) -> np.ndarray:
         start, stop, step = (_float(name, p) for p in parts)
         if not all(map(math.isfinite, (start, stop, step))) or step <= 0 or stop < start:
             raise InputError(f"{flag} grid needs finite start ≤ stop and step > 0; got {text!r}")
-        count = math.floor((stop - start) / step + 1e-9) + 1
+        steps = (stop - start) / step  # inf when the span or the quotient overflows
+        if not math.isfinite(steps):
+            raise InputError(f"{flag} grid has more than 1e308 points; at most {_MAX_POINTS}")
+        count = math.floor(steps + 1e-9) + 1
         if count > _MAX_POINTS:
             raise InputError(f"{flag} grid has {count} points; at most {_MAX_POINTS}")
         return start + step * np.arange(count, dtype=np.float64)
-    items = [t for t in text.split(",")]
+    if text.count(",") >= _MAX_POINTS:
+        raise InputError(f"{flag} list has {text.count(',') + 1} values; at most {_MAX_POINTS}")
+    items = text.split(",")
     if not text or any(not t.strip() for t in items):
         raise InputError(f"{flag} must be a number, a list a,b,c or a grid start:stop:step; got {text!r}")
     return np.array([_float(name, t) for t in items], dtype=np.float64)
@@ -193,6 +200,9 @@ def _run_bound(args: argparse.Namespace) -> int:
             f"{name} takes no --{', --'.join(e.replace('_', '-') for e in extra)} "
             f"(its parameters: {', '.join(result.params)})"
         )
+    work = math.prod(np.size(x) for x in values.values())
+    if work > _MAX_POINTS:  # corollary3_multitoken: every point times every decoding step
+        raise InputError(f"{name} would evaluate {work} points × steps; at most {_MAX_POINTS}")
     bound = np.atleast_1d(_call_result(name, args.form, values))
     column = sweep or ("r_e" if "r_e" in result.params else result.params[0])
     xs = np.atleast_1d(values[column]) if column != "p0_steps" else np.zeros(1)
@@ -211,7 +221,7 @@ def _run_bound(args: argparse.Namespace) -> int:
         column: xs.tolist(),
         "bound": bound.tolist(),
     }
-    rows = [[float(x), float(b)] for x, b in zip(xs, bound)]
+    rows = [[float(x), float(b)] for x, b in zip(xs, bound, strict=True)]
     _emit(args, payload, rows, [column, f"{name} ({result.kind})"])
     return 0
 
@@ -223,7 +233,12 @@ def _run_tradeoff(args: argparse.Namespace) -> int:
     from steerbounds.bounds.planner import plan_tradeoff
 
     helpful = _helpfulness_args(args) or {}
-    n_grid = args.n_grid
+    n_grid = args.n_grid  # plan_tradeoff refuses it outside [2, N_GRID_MAX] before any work
+    plot = None
+    if args.plot:
+        from steerbounds.bounds.plotting import check_plot_path
+
+        plot = check_plot_path(args.plot, option="--plot")  # before any work
     plan = plan_tradeoff(
         b0=_float("b0", args.b0),
         delta_lambda=_float("delta_lambda", args.delta_lambda),
@@ -233,10 +248,13 @@ def _run_tradeoff(args: argparse.Namespace) -> int:
         n_grid=n_grid,
         **helpful,
     )
-    if args.plot:
+    if plot is not None:
         from steerbounds.bounds.plotting import plot_tradeoff
 
-        plot_tradeoff(plan, args.plot)
+        try:
+            plot_tradeoff(plan, plot)
+        except OSError as exc:  # the folder changed since the check, or a full disk
+            raise InputError(f"--plot: cannot write {str(plot)!r}: {exc.strerror or exc}") from None
     if args.json:
         print(json.dumps(plan.as_dict(), indent=2))
         return 0
@@ -266,7 +284,7 @@ def _run_tradeoff(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
     print(tabulate(rows, headers=["quantity", "value"], floatfmt=".6g"))
-    if args.plot:
+    if plot is not None:
         print(f"figure written to {args.plot}")
     return 0
 
@@ -334,7 +352,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--target", help="B* ∈ (−1, 1)")
     _add_form(p, ("proved", "stated"), "proved", "Theorem 1 form")
     p.add_argument("--r-max", dest="r_max", help="end of the r_e grid (default: automatic)")
-    p.add_argument("--n-grid", dest="n_grid", type=int, default=201, help="grid points (default 201)")
-    p.add_argument("--plot", help="write the figure here (PNG/PDF/SVG by suffix)")
+    p.add_argument(
+        "--n-grid",
+        dest="n_grid",
+        type=int,
+        default=201,
+        help="grid points, 2 to 1000000 (default 201)",
+    )
+    p.add_argument("--plot", help="write the figure here (format by suffix: .png, .pdf, .svg, ...)")
     p.add_argument("--json", action="store_true", help="print the full plan as JSON")
     p.set_defaults(func=_run_tradeoff)

@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 from scipy.optimize import OptimizeWarning, curve_fit
 
-from steerbounds.bounds import theorems
+from steerbounds.bounds import theorems, validation
 from steerbounds.errors import InputError
 
 __all__ = ["BehaviorFit", "HelpfulnessFit", "fit_behavior_curve", "fit_helpfulness_curve"]
@@ -73,7 +74,7 @@ class BehaviorFit(_Fit):
 
     delta_lambda: float = 0.0
     b0: float = 0.0
-    form: str = "proved"
+    form: theorems.Form = "proved"
     fit_b0: bool = True
 
     def predict(self, r_e: Any) -> np.ndarray:
@@ -136,11 +137,8 @@ class HelpfulnessFit(_Fit):
 def _curve(
     r_e: Any, values: Any, value_name: str, lo: float, hi: float, n_params: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        x = np.asarray(r_e, dtype=np.float64)
-        y = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"r_e and {value_name} must be arrays of real numbers") from exc
+    x = validation.as_float_array("r_e", r_e)  # the bounds' type rule: no bools, strings, ...
+    y = validation.as_float_array(value_name, values)
     if x.ndim != 1 or y.ndim != 1 or x.shape != y.shape:
         raise InputError(
             f"r_e and {value_name} must be 1-D arrays of the same length; got shapes {x.shape} and {y.shape}"
@@ -161,10 +159,7 @@ def _curve(
 def _sigma(sigma: Any, n: int) -> np.ndarray | None:
     if sigma is None:
         return None
-    try:
-        s = np.asarray(sigma, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"sigma must be a positive number or array; got {sigma!r}") from exc
+    s = validation.as_float_array("sigma", sigma)
     if s.ndim == 0:
         s = np.full(n, float(s))
     if s.shape != (n,):
@@ -175,26 +170,32 @@ def _sigma(sigma: Any, n: int) -> np.ndarray | None:
 
 
 def _in_interval(name: str, value: Any, lo: float, hi: float, lo_closed: bool, hi_closed: bool) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{name} must be a real number; got {value!r}") from exc
-    ok = (v >= lo if lo_closed else v > lo) and (v <= hi if hi_closed else v < hi)
-    if not ok or math.isnan(v):
-        raise InputError(
-            f"{name} must be in {'[' if lo_closed else '('}{lo:g}, {hi:g}{']' if hi_closed else ')'}; got {value!r}"
-        )
-    return v
+    """One number in the interval, by the bounds' validation rule (:func:`validation.real`)."""
+    checked = np.asarray(validation.real(name, value, (lo, hi, lo_closed, hi_closed)))
+    if checked.ndim != 0:
+        raise InputError(f"{name} must be a single number; got an array of shape {checked.shape}")
+    return float(checked)
 
 
 # --------------------------------------------------------------------------- least squares
 
 
-def _least_squares(model, x, y, starts, lower, upper, sigma):
+Model = Callable[..., np.ndarray]
+
+
+def _least_squares(
+    model: Model,
+    x: np.ndarray,
+    y: np.ndarray,
+    starts: Sequence[tuple[float, ...]],
+    lower: np.ndarray,
+    upper: np.ndarray,
+    sigma: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
     """curve_fit from each start; keep the lowest weighted cost. Returns (popt, pcov)."""
-    best = None
-    for p0 in starts:
-        p0 = np.clip(np.asarray(p0, dtype=np.float64), lower, upper)
+    best: tuple[float, np.ndarray, np.ndarray] | None = None
+    for start in starts:
+        p0 = np.clip(np.asarray(start, dtype=np.float64), lower, upper)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", OptimizeWarning)
@@ -223,7 +224,8 @@ def _least_squares(model, x, y, starts, lower, upper, sigma):
 def _stats(names: tuple[str, ...], pcov: np.ndarray, residuals: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     diag = np.diag(pcov)
     stderr = {
-        n: float(np.sqrt(d)) if np.isfinite(d) and d >= 0 else float("inf") for n, d in zip(names, diag)
+        n: float(np.sqrt(d)) if np.isfinite(d) and d >= 0 else float("inf")
+        for n, d in zip(names, diag, strict=True)
     }
     ssr = float(np.sum(residuals**2))
     sst = float(np.sum((y - y.mean()) ** 2))
@@ -287,20 +289,26 @@ def fit_behavior_curve(
     spread = max(float(np.ptp(x)), 1e-6)
     dl_starts = sorted({dl0, 0.3 * dl0, 3.0 * dl0, 4.0 / (k * spread)})
 
+    starts: list[tuple[float, ...]]
+    held: float | None = None  # B0 when it is held fixed
     if fit_b0:
 
-        def model(r, dl, bb):
+        def free_b0(r: np.ndarray, dl: float, bb: float) -> np.ndarray:
             return np.tanh(k * dl * r + np.arctanh(bb))
 
+        model: Model = free_b0
         starts = [(d, b) for d in dl_starts for b in {b00, 0.0}]
         lower, upper = np.array([0.0, -1.0 + _B0_EDGE]), np.array([np.inf, 1.0 - _B0_EDGE])
         names: tuple[str, ...] = ("delta_lambda", "b0")
     else:
-        fixed = float(np.arctanh(b0))
+        assert b0 is not None  # fit_b0=False requires b0 (checked above)
+        held = b0
+        fixed = float(np.arctanh(held))
 
-        def model(r, dl):
+        def held_b0(r: np.ndarray, dl: float) -> np.ndarray:
             return np.tanh(k * dl * r + fixed)
 
+        model = held_b0
         starts = [(d,) for d in dl_starts]
         lower, upper = np.array([0.0]), np.array([np.inf])
         names = ("delta_lambda",)
@@ -308,7 +316,7 @@ def fit_behavior_curve(
     residuals = y - model(x, *popt)
     return BehaviorFit(
         delta_lambda=float(popt[0]),
-        b0=float(popt[1]) if fit_b0 else float(b0),
+        b0=float(popt[1]) if held is None else held,
         form=form,
         fit_b0=fit_b0,
         **_stats(names, pcov, residuals, y),
@@ -365,28 +373,31 @@ def fit_helpfulness_curve(
     c = max(slope * h0, 1e-6)
     lsb0 = math.sqrt(2.0 * c / (1.0 - h0))
 
-    def core(r, p, a, lsb):
+    def core(r: np.ndarray, p: float, a: float, lsb: float) -> np.ndarray:
         return (1.0 - f) * p / (p + (1.0 - p) * a * (1.0 + 0.5 * (lsb * r) ** 2)) + f
 
     lsb_starts = (lsb0, 0.3 * lsb0, 3.0 * lsb0)
+    starts: list[tuple[float, ...]]
     if p0 is not None:
         fixed_p0 = p0
 
-        def model(r, lsb, a):
+        def held_p0(r: np.ndarray, lsb: float, a: float) -> np.ndarray:
             return core(r, fixed_p0, a, lsb)
 
+        model: Model = held_p0
         a0 = float(np.clip(fixed_p0 * (1.0 / h0 - 1.0) / (1.0 - fixed_p0), 1e-3, 1.0))
-        starts = [(l, a) for l in lsb_starts for a in {a0, 0.5}]
+        starts = [(start, a) for start in lsb_starts for a in {a0, 0.5}]
         lower, upper = np.array([0.0, 0.0]), np.array([np.inf, 1.0])
         names: tuple[str, ...] = ("lam_sigma_beta", "alpha_eff")
     else:
         fixed_a = 1.0 if alpha_eff is None else alpha_eff
 
-        def model(r, lsb, p):
+        def held_alpha(r: np.ndarray, lsb: float, p: float) -> np.ndarray:
             return core(r, p, fixed_a, lsb)
 
+        model = held_alpha
         p00 = float(np.clip(h0 * fixed_a / (1.0 - h0 + h0 * fixed_a), 1e-3, 1.0))
-        starts = [(l, p00) for l in lsb_starts]
+        starts = [(start, p00) for start in lsb_starts]
         lower, upper = np.array([0.0, _P0_EDGE]), np.array([np.inf, 1.0])
         names = ("lam_sigma_beta", "p0")
     popt, pcov = _least_squares(model, x, y, starts, lower, upper, s)

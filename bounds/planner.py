@@ -32,15 +32,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from scipy.optimize import brentq
 
-from steerbounds.bounds import theorems
+from steerbounds.bounds import theorems, validation
 from steerbounds.errors import InputError
 
-__all__ = ["TradeoffPlan", "marginal_gain", "marginal_loss", "plan_tradeoff"]
+__all__ = ["N_GRID_MAX", "TradeoffPlan", "marginal_gain", "marginal_loss", "plan_tradeoff"]
+
+N_GRID_MAX = 1_000_000
+"""Most grid points a plan takes (as many as ``steerbounds bound`` evaluates)."""
 
 
 @dataclass(frozen=True)
@@ -135,26 +138,38 @@ def _k(form: str) -> float:
 
 def marginal_gain(r_e: Any, b0: float, delta_lambda: float, form: str = "proved") -> np.ndarray:
     """dB_lb/dr_e = kΔλ·sech²(kΔλ r_e + artanh B0) (Theorem 1, eq. 27/eq. 5)."""
-    y = _k(form) * delta_lambda * np.asarray(r_e, dtype=np.float64) + np.arctanh(b0)
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore"):  # an overflowing y or cosh(y)² gives a gain of 0
+        y = _k(form) * delta_lambda * np.asarray(r_e, dtype=np.float64) + np.arctanh(b0)
         return _k(form) * delta_lambda / np.cosh(y) ** 2
 
 
 def marginal_loss(r_e: Any, p0: float, alpha: float, eps: float, lam_sigma_beta: float) -> np.ndarray:
-    """−dH_ub/dr_e = (λσβ)²(1 − P0)α(1 − ε)·r_e·H_ub²/P0 (Theorem 2, eq. 6)."""
+    """−dH_ub/dr_e = (λσβ)²(1 − P0)α(1 − ε)·r_e·H_ub²/P0 (Theorem 2, eq. 6).
+
+    Evaluated as ``λσβ·H·(1 − H)·u/g`` with u = λσβ r_e, g = 1 + u²/2 and
+    1 − H = A g/(P0 + A g), A = (1 − P0)α(1 − ε) (the same quantity): every factor is
+    bounded, so nothing overflows for extreme parameters.
+    """
     r = np.asarray(r_e, dtype=np.float64)
-    a = alpha * (1.0 - eps)
-    h = p0 / (p0 + (1.0 - p0) * a * (1.0 + 0.5 * (lam_sigma_beta * r) ** 2))
-    return lam_sigma_beta**2 * (1.0 - p0) * a * r * h**2 / p0
+    spread = (1.0 - p0) * alpha * (1.0 - eps)
+    with np.errstate(over="ignore", invalid="ignore"):
+        u = lam_sigma_beta * r
+        g = 1.0 + 0.5 * u * u
+        ag = np.where(spread == 0, 0.0, spread * g)
+        den = p0 + ag
+        rest = np.where(np.isinf(ag), 1.0, ag / den)  # 1 − H, without cancellation
+        u_over_g = np.where(np.isinf(u), 0.0, u / g)
+        return lam_sigma_beta * (p0 / den) * rest * u_over_g
 
 
 def _scalar(name: str, value: Any) -> float:
-    if np.ndim(value) != 0:
-        raise InputError(f"{name} must be a single number; got an array of shape {np.shape(value)}")
-    try:
-        return float(value)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{name} must be a real number; got {value!r}") from exc
+    """One finite real number by the bounds' coercion rule (:func:`validation.real`); a
+    subnormal is read as 0, as the bounds read it."""
+    checked = np.asarray(validation.real(name, value, validation.REAL))
+    if checked.ndim != 0:
+        raise InputError(f"{name} must be a single number; got an array of shape {checked.shape}")
+    x = float(checked)
+    return 0.0 if abs(x) < validation.TINY else x
 
 
 def plan_tradeoff(
@@ -182,7 +197,7 @@ def plan_tradeoff(
         form: Theorem 1's ``"proved"`` (eq. 27, default) or ``"stated"`` (eq. 5) form.
         r_max: end of the r_e grid (> 0); default: far enough to show the coefficient,
             the efficient end and B_lb ≥ 0.99.
-        n_grid: number of grid points (≥ 2).
+        n_grid: number of grid points, 2 to :data:`N_GRID_MAX`.
 
     Raises:
         InputError: any parameter out of its range or NaN, or partial helpfulness parameters.
@@ -192,72 +207,41 @@ def plan_tradeoff(
     b0 = _scalar("b0", b0)
     delta_lambda = _scalar("delta_lambda", delta_lambda)
     theorems.behavior_lower_bound(0.0, b0, delta_lambda, form=form)  # validates b0, Δλ
-    given = {"p0": p0, "alpha": alpha, "lam_sigma_beta": lam_sigma_beta}
-    helpful = all(v is not None for v in given.values())
-    if not helpful and (any(v is not None for v in given.values()) or eps is not None):
-        missing = ", ".join(k for k, v in given.items() if v is None)
-        raise InputError(f"helpfulness parameters come together: also give {missing}")
-    if helpful:
-        p0, alpha, lam_sigma_beta = (_scalar(k, v) for k, v in given.items())
-        eps = 0.0 if eps is None else _scalar("eps", eps)
-        theorems.helpfulness_upper_bound(0.0, p0, alpha, eps, lam_sigma_beta)  # validates
-    if not isinstance(n_grid, (int, np.integer)) or isinstance(n_grid, bool) or n_grid < 2:
-        raise InputError(f"n_grid must be an integer ≥ 2; got {n_grid!r}")
+    hp = _helpfulness_parameters(p0, alpha, eps, lam_sigma_beta)
+    if (
+        not isinstance(n_grid, (int, np.integer))
+        or isinstance(n_grid, (bool, np.bool_))
+        or not 2 <= n_grid <= N_GRID_MAX
+    ):
+        raise InputError(f"n_grid must be an integer in [2, {N_GRID_MAX}]; got {n_grid!r}")
     if r_max is not None:
         r_max = _scalar("r_max", r_max)
-        if not (math.isfinite(r_max) and r_max > 0):
+        if not r_max > 0:
             raise InputError(f"r_max must be in (0, ∞); got {r_max!r}")
+        if r_max / (n_grid - 1) < validation.TINY:
+            raise InputError(
+                f"r_max must be at least {validation.TINY!r}·(n_grid − 1) (a grid step that is not "
+                f"subnormal); got {r_max!r}"
+            )
 
-    def behavior(r):
+    def behavior(r: Any) -> np.ndarray:
         return np.asarray(theorems.behavior_lower_bound(r, b0, delta_lambda, form=form))
 
-    def helpfulness(r):
-        return np.asarray(theorems.helpfulness_upper_bound(r, p0, alpha, eps, lam_sigma_beta))
+    def helpfulness(r: Any, h: _Helpfulness) -> np.ndarray:
+        return np.asarray(theorems.helpfulness_upper_bound(r, h.p0, h.alpha, h.eps, h.lam_sigma_beta))
 
     coefficient = behavior_at = helpful_at = cost = None
     if target is not None:
         target = _scalar("target", target)
         coefficient = float(theorems.required_coefficient(target, b0, delta_lambda, form=form))
         behavior_at = float(behavior(coefficient))
-        if helpful:
-            helpful_at = float(helpfulness(coefficient))
-            cost = 1.0 - helpful_at / float(helpfulness(0.0))
+        if hp is not None:
+            helpful_at = float(helpfulness(coefficient, hp))
+            cost = 1.0 - helpful_at / float(helpfulness(0.0, hp))
 
     k = _k(form)
     linear_gain = k * delta_lambda * (1.0 - b0**2)
-    a_eff = alpha * (1.0 - eps) if helpful else 0.0
-    quadratic_loss = None
-    if helpful:
-        d0 = p0 + (1.0 - p0) * a_eff
-        quadratic_loss = -p0 * (1.0 - p0) * a_eff * lam_sigma_beta**2 / (2.0 * d0**2)
-    lossy = helpful and lam_sigma_beta > 0 and a_eff > 0 and p0 < 1
-
-    # Scan range for the crossings: until B_lb' is negligible against any positive −H_ub'.
-    saturate = (12.0 - math.atanh(b0)) / (k * delta_lambda) if delta_lambda > 0 else 0.0
-    scan_end = max(saturate, 1.0)
-    if lossy:
-        scan_end = max(scan_end, 4.0 * math.sqrt(2.0) / lam_sigma_beta)
-    crossings: tuple[float, ...] = ()
-    if delta_lambda == 0:
-        efficient_end = 0.0  # no alignment gain at all: E is empty
-    elif not lossy:
-        efficient_end = math.inf
-    else:
-
-        def excess(r):
-            return float(
-                marginal_gain(r, b0, delta_lambda, form) - marginal_loss(r, p0, alpha, eps, lam_sigma_beta)
-            )
-
-        scan = np.linspace(0.0, scan_end, 4001)[1:]
-        values = marginal_gain(scan, b0, delta_lambda, form) - marginal_loss(
-            scan, p0, alpha, eps, lam_sigma_beta
-        )
-        flips = np.nonzero(np.sign(values[:-1]) != np.sign(values[1:]))[0]
-        crossings = tuple(brentq(excess, scan[i], scan[i + 1], xtol=1e-14, rtol=1e-14) for i in flips)
-        if values[0] <= 0:  # crossing inside the first grid cell
-            crossings = (brentq(excess, 1e-300, scan[0], xtol=1e-16, rtol=1e-14),) + crossings
-        efficient_end = crossings[0] if crossings else math.inf
+    crossings, efficient_end = _crossings(b0, delta_lambda, form, hp)
 
     if r_max is None:
         b99 = (math.atanh(0.99) - math.atanh(b0)) / (k * delta_lambda) if delta_lambda > 0 else 0.0
@@ -266,32 +250,99 @@ def plan_tradeoff(
             candidates.append(1.25 * coefficient)
         if math.isfinite(efficient_end):
             candidates.append(1.5 * efficient_end)
-        r_max = max(candidates)
+        r_max = min(max(candidates), validation.MAX)
     grid = np.linspace(0.0, r_max, n_grid)
+    helpful_at_end = None
+    if hp is not None:
+        helpful_at_end = float(helpfulness(efficient_end if math.isfinite(efficient_end) else 0.0, hp))
     return TradeoffPlan(
         form=form,
         b0=b0,
         delta_lambda=delta_lambda,
-        p0=p0,
-        alpha=alpha,
-        eps=eps,
-        lam_sigma_beta=lam_sigma_beta,
+        p0=None if hp is None else hp.p0,
+        alpha=None if hp is None else hp.alpha,
+        eps=None if hp is None else hp.eps,
+        lam_sigma_beta=None if hp is None else hp.lam_sigma_beta,
         target=target,
         coefficient=coefficient,
         behavior_at_coefficient=behavior_at,
         helpfulness_at_coefficient=helpful_at,
         relative_helpfulness_cost=cost,
         linear_gain=linear_gain,
-        quadratic_loss=quadratic_loss,
+        quadratic_loss=None if hp is None else _quadratic_loss(hp),
         efficient_end=efficient_end,
         behavior_at_efficient_end=float(behavior(efficient_end)) if math.isfinite(efficient_end) else 1.0,
-        helpfulness_at_efficient_end=(
-            float(helpfulness(efficient_end))
-            if helpful and math.isfinite(efficient_end)
-            else (float(helpfulness(0.0)) if helpful else None)
-        ),
+        helpfulness_at_efficient_end=helpful_at_end,
         crossings=crossings,
         r_e=grid,
         behavior=behavior(grid),
-        helpfulness=helpfulness(grid) if helpful else None,
+        helpfulness=None if hp is None else helpfulness(grid, hp),
     )
+
+
+class _Helpfulness(NamedTuple):
+    """Theorem 2's parameters, validated: P0, α, ε, λσβ."""
+
+    p0: float
+    alpha: float
+    eps: float
+    lam_sigma_beta: float
+
+
+def _helpfulness_parameters(
+    p0: float | None, alpha: float | None, eps: float | None, lam_sigma_beta: float | None
+) -> _Helpfulness | None:
+    """The helpfulness parameters, validated (all three of P0, α, λσβ or none; ε defaults to 0)."""
+    given = {"p0": p0, "alpha": alpha, "lam_sigma_beta": lam_sigma_beta}
+    if all(v is None for v in given.values()) and eps is None:
+        return None
+    missing = [k for k, v in given.items() if v is None]
+    if missing:
+        raise InputError(f"helpfulness parameters come together: also give {', '.join(missing)}")
+    hp = _Helpfulness(
+        _scalar("p0", p0),
+        _scalar("alpha", alpha),
+        0.0 if eps is None else _scalar("eps", eps),
+        _scalar("lam_sigma_beta", lam_sigma_beta),
+    )
+    theorems.helpfulness_upper_bound(0.0, *hp)  # validates the ranges
+    return hp
+
+
+def _quadratic_loss(hp: _Helpfulness) -> float:
+    """d²H_ub/dr_e²/2 at 0: −P0(1 − P0)α(1 − ε)(λσβ)²/(2 d0²), d0 = P0 + (1 − P0)α(1 − ε).
+
+    A product of bounded factors (nothing overflows), saturated at −1.8e308.
+    """
+    spread = (1.0 - hp.p0) * (hp.alpha * (1.0 - hp.eps))
+    d0 = hp.p0 + spread
+    curvature = hp.lam_sigma_beta * hp.lam_sigma_beta
+    if spread == 0 or curvature == 0:
+        return 0.0
+    return max(-(hp.p0 / d0) * (spread / d0) * curvature / 2.0, -validation.MAX)
+
+
+def _crossings(
+    b0: float, delta_lambda: float, form: str, hp: _Helpfulness | None
+) -> tuple[tuple[float, ...], float]:
+    """Every r_e > 0 on the scanned range where the marginals cross, and r_eff (the first)."""
+    if delta_lambda == 0:
+        return (), 0.0  # no alignment gain at all: E is empty
+    if hp is None or not (hp.lam_sigma_beta > 0 and hp.alpha * (1.0 - hp.eps) > 0 and hp.p0 < 1):
+        return (), math.inf  # H_ub is constant
+    # Scan range: until B_lb' is negligible against any positive −H_ub'.
+    k = _k(form)
+    saturate = (12.0 - math.atanh(b0)) / (k * delta_lambda)
+    scan_end = min(max(saturate, 1.0, 4.0 * math.sqrt(2.0) / hp.lam_sigma_beta), validation.MAX)
+
+    def excess(r: Any) -> np.ndarray:
+        return marginal_gain(r, b0, delta_lambda, form) - marginal_loss(r, *hp)
+
+    scan = np.linspace(0.0, scan_end, 4001)[1:]
+    values = excess(scan)
+    flips = np.nonzero(np.sign(values[:-1]) != np.sign(values[1:]))[0]
+    found = [brentq(excess, scan[i], scan[i + 1], xtol=1e-14, rtol=1e-14) for i in flips]
+    if values[0] <= 0:  # crossing inside the first grid cell (excess(0) = gain at 0 ≥ 0)
+        found.insert(0, brentq(excess, 0.0, scan[0], xtol=1e-16, rtol=1e-14))
+    crossings = tuple(float(c) for c in found)
+    return crossings, crossings[0] if crossings else math.inf

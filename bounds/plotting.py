@@ -18,17 +18,36 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from steerbounds.bounds.planner import TradeoffPlan
+from steerbounds.errors import InputError
+from steerbounds.io import atomic_path, check_output_file
 
-__all__ = ["plot_tradeoff"]
+__all__ = ["FORMATS", "check_plot_path", "plot_tradeoff"]
+
+FORMATS = ("png", "pdf", "svg", "svgz", "eps", "ps", "jpg", "jpeg", "tif", "tiff", "webp")
+"""Figure formats by file suffix (those of matplotlib's Agg backend that need nothing else)."""
+
+
+def check_plot_path(path: str | os.PathLike[str], *, option: str = "path") -> Path:
+    """``path`` if a figure can be written there, else an InputError naming ``option``.
+
+    Checked before any work: the path is not a folder, its parent folder exists (or can
+    be made) and is writable, and its suffix names a format of :data:`FORMATS`.
+    """
+    p = check_output_file(path, option=option)
+    if p.suffix[1:].lower() not in FORMATS:
+        allowed = ", ".join(f".{f}" for f in FORMATS)
+        raise InputError(f"{option} must end in a figure format ({allowed}); got {str(path)!r}")
+    return p
 
 
 def plot_tradeoff(plan: TradeoffPlan, path: str | os.PathLike[str]) -> Path:
     """Write the two-panel tradeoff figure for ``plan`` to ``path`` (format from the suffix).
 
-    Written to a temporary file beside ``path`` and renamed, so a killed run never
-    leaves a truncated figure.
+    ``path`` is checked first (:func:`check_plot_path`); a missing parent folder is
+    made. The figure is written through :func:`steerbounds.io.atomic_path`, so a killed
+    run never leaves a truncated figure.
     """
-    path = Path(path)
+    path = check_plot_path(path)
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
     eq = "eq. 27" if plan.form == "proved" else "eq. 5"
     left.plot(plan.r_e, plan.behavior, color="tab:blue", label=f"behaviour lower bound (Thm 1, {eq})")
@@ -79,8 +98,10 @@ def plot_tradeoff(plan: TradeoffPlan, path: str | os.PathLike[str]) -> Path:
         right.axis("off")
         right.text(0.5, 0.5, "no helpfulness parameters given", ha="center", va="center")
 
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=120, format=path.suffix[1:].lower())
+    finally:
+        plt.close(fig)
     return path

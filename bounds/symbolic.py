@@ -35,6 +35,7 @@ import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import sympy as sp
@@ -205,14 +206,11 @@ def _components(form: str) -> sp.Expr:
 
 def _corollary2(form: str) -> sp.Expr:
     """Eq. 45 (stated) / the proof-consistent form (proved)."""
-    if form == "stated":
-        core = P_0 / (P_0 + α * (1 - P_0) * _growth(half=False))
-    else:
-        core = _theorem2("proved")
+    core = P_0 / (P_0 + α * (1 - P_0) * _growth(half=False)) if form == "stated" else _theorem2("proved")
     return (1 - 1 / T) * core + 1 / T
 
 
-def _corollary3(form: str, n_steps: int) -> sp.Expr:
+def _corollary3(n_steps: int) -> sp.Expr:
     """Eq. 79 with N = ``n_steps`` decoding steps."""
     steps = _p0_step_symbols(n_steps)
     scale = α * (1 - ε) * _growth()
@@ -224,7 +222,7 @@ class _Spec:
     params: tuple[str, ...]
     forms: tuple[str, ...]  # as the registry's, except theorem2_components: its ``equation``
     default: str | None
-    build: Callable[[str | None], sp.Expr]
+    build: Callable[[str], sp.Expr]  # the form ("" for single-form results) → expression
 
 
 _SPECS: Mapping[str, _Spec] = MappingProxyType(
@@ -258,7 +256,7 @@ _SPECS: Mapping[str, _Spec] = MappingProxyType(
             _corollary2,
         ),
         "corollary3_multitoken": _Spec(
-            ("r_e", "p0_steps", "alpha", "eps", "lam_sigma_beta"), (), None, lambda form: None
+            ("r_e", "p0_steps", "alpha", "eps", "lam_sigma_beta"), (), None, lambda form: _corollary3(2)
         ),
     }
 )
@@ -276,10 +274,11 @@ def _spec(name: str) -> _Spec:
         raise InputError(f"unknown result {name!r}; known: {', '.join(_SPECS)}") from None
 
 
-def _resolve_form(name: str, form: str | int | None) -> str | None:
+def _resolve_form(name: str, form: str | int | None) -> str:
+    """The form as a string: the default for None, "" for single-form results."""
     spec = _spec(name)
     if form is None or (not spec.forms and form == ""):
-        return spec.default
+        return spec.default or ""
     if not spec.forms:
         raise InputError(f"{name} has a single form; form must be None; got {form!r}")
     text = str(form)
@@ -307,7 +306,7 @@ def expression(name: str, form: str | int | None = None, *, n_steps: int = 2) ->
     """
     form = _resolve_form(name, form)
     if name == "corollary3_multitoken":
-        return _corollary3(form, n_steps)
+        return _corollary3(n_steps)
     return _spec(name).build(form)
 
 
@@ -334,8 +333,8 @@ def lambdified(
     flat = [s for syms in table.values() for s in (syms if isinstance(syms, tuple) else (syms,))]
     raw = sp.lambdify(flat, expr, modules=modules, dummify=True)
 
-    def evaluate(**kwargs):
-        args = []
+    def evaluate(**kwargs: Any) -> Any:
+        args: list[Any] = []
         for param, syms in table.items():
             if param not in kwargs:
                 raise InputError(f"missing argument {param!r} for {name}")

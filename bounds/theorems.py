@@ -10,9 +10,11 @@ Steering Methods* (arXiv 2401.16332). Symbols follow the paper:
 * ``α, ε``  -- tightness and mass outside the top-T tokens (Theorem 2, eq. 38);
 * ``λσβ``   -- curvature of the helpfulness decay (Theorem 2, eq. 6).
 
-Every public function validates concrete inputs (``InputError`` naming the
-parameter and its allowed range, NaN rejected), broadcasts its array arguments,
-and computes in float64 inside a *local* ``jax.enable_x64(True)`` scope: the
+Every public function validates concrete inputs by the one rule of
+:mod:`steerbounds.bounds.validation` (``InputError`` naming the parameter and its
+allowed range), broadcasts its array arguments, stays finite and in range on the
+whole valid domain (see the kernels' section), and computes in float64 inside a
+*local* ``jax.enable_x64(True)`` scope: the
 user's global ``jax_enable_x64`` flag is never changed. The ``*_kernel`` functions
 are the raw jitted formulas (no validation) for use inside ``jax.jit``/``grad``.
 
@@ -24,11 +26,13 @@ one that holds. See the README's *Findings* for counterexamples.
 
 from __future__ import annotations
 
+import math
 from functools import partial
 from typing import Literal
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from steerbounds.bounds import validation as v
 from steerbounds.errors import InputError
@@ -36,6 +40,10 @@ from steerbounds.errors import InputError
 Form = Literal["stated", "proved"]
 TrinaryForm = Literal["stated", "corrected"]
 ArrayLike = jax.typing.ArrayLike
+
+_MAX = v.MAX  # largest float64; coefficients beyond it saturate here
+_TINY = v.TINY  # smallest normal float64
+_LN2 = math.log(2.0)
 
 __all__ = [
     "behavior_lower_bound",
@@ -53,13 +61,14 @@ __all__ = [
 ]
 
 
-def _form(form: str, allowed: tuple[str, ...]) -> str:
-    if form not in allowed:
+def _form(form: object, allowed: tuple[str, ...]) -> str:
+    """``form`` if it is one of ``allowed`` (a string), else an InputError."""
+    if not isinstance(form, str) or form not in allowed:
         raise InputError(f"form must be one of {', '.join(allowed)}; got {form!r}")
     return form
 
 
-def _f64(*xs: ArrayLike) -> list[jax.Array]:
+def _f64(*xs: v.Checked) -> list[jax.Array]:
     return [jnp.asarray(x, dtype=jnp.float64) for x in xs]
 
 
@@ -69,98 +78,187 @@ def _exponent_factor(form: str) -> float:
 
 
 # --------------------------------------------------------------------------- kernels
+#
+# Extreme valid inputs (parameters up to 1.8e308, probabilities down to 2.2e-308 or
+# within 1e-16 of 1) keep every kernel finite and in its range; the guards below
+# change nothing where the plain formula is finite, so ordinary values are unchanged:
+#
+# * a product whose factor overflowed meets an exact zero (0·inf): read as 0 (_mul);
+# * a log term log p + e with p = 0 while e overflowed to +inf: read as log 0 = −inf;
+# * a ratio of exponentials is divided through by e^x for x > 0 (no inf/inf);
+# * a coefficient larger than the largest float64 saturates at ±1.7976931348623157e308.
+
+
+def _mul(a: jax.Array, b: jax.Array) -> jax.Array:
+    """a·b for non-NaN a, b, with 0·(±inf) (an exact zero times an overflowed factor) read as 0."""
+    product = jnp.multiply(a, b)
+    return jnp.where(jnp.isnan(product), 0.0, product)
+
+
+def _mul3(a: jax.Array, b: jax.Array, x: jax.Array) -> jax.Array:
+    """a·b·x for a, b ≥ 0 without a spurious 0 or inf from the partial product a·b.
+
+    Where a·b leaves the normal float64 range (and no factor is 0) the product is
+    sign(x)·exp(log a + log b + log|x|); elsewhere it is (a·b)·x as printed, with
+    0·inf read as 0, so ordinary values and the gradient in x are unchanged.
+    """
+    ab = a * b
+    in_logs = ((ab < _TINY) | (ab > _MAX)) & (a > 0) & (b > 0) & (x != 0)
+    a_, b_, x_ = (jnp.where(in_logs, y, 1.0) for y in (a, b, x))
+    via_logs = jnp.sign(x_) * jnp.exp(jnp.log(a_) + jnp.log(b_) + jnp.log(jnp.abs(x_)))
+    return jnp.where(in_logs, via_logs, _mul(ab, x))
+
+
+def _log_plus(p: jax.Array, e: jax.Array) -> jax.Array:
+    """log p + e, −inf where p = 0 (also when e = +inf, where the sum would be NaN)."""
+    positive = p > 0
+    return jnp.where(positive, jnp.log(jnp.where(positive, p, 1.0)) + e, -jnp.inf)
+
+
+def _odds(p_plus: jax.Array, p_minus: jax.Array, rest: jax.Array, x: jax.Array) -> jax.Array:
+    """(P+·e^x − P−)/(P+·e^x + rest) for rest ≥ P− ≥ 0, without overflow or cancellation.
+
+    For x > 0 numerator and denominator are divided by e^x; each branch sees only its
+    own half of x, so neither overflows (``where``, not minimum/maximum: those split the
+    gradient 50/50 at x = 0). The denominator is 0 only when P+·e^x underflows and
+    rest = 0 (so P− = 0): the ratio is then 1.
+    """
+    positive = x > 0
+    grow = jnp.exp(jnp.where(positive, 0.0, x))  # e^x, x ≤ 0
+    decay = jnp.exp(-jnp.where(positive, x, 0.0))  # e^{−x}, x > 0
+    num = jnp.where(positive, p_plus - p_minus * decay, p_plus * grow - p_minus)
+    den = jnp.where(positive, p_plus + rest * decay, p_plus * grow + rest)
+    return jnp.where(den > 0, num / jnp.where(den > 0, den, 1.0), 1.0)
 
 
 @partial(jax.jit, static_argnames="form")
-def behavior_lower_bound_kernel(r_e, b0, delta_lambda, form: str = "proved"):
-    """tanh(k·Δλ·r_e + artanh B0), k = 1 (eq. 5) or 1/2 (eq. 27)."""
-    return jnp.tanh(_exponent_factor(form) * delta_lambda * r_e + jnp.arctanh(b0))
+def behavior_lower_bound_kernel(
+    r_e: jax.Array, b0: jax.Array, delta_lambda: jax.Array, form: str = "proved"
+) -> jax.Array:
+    """tanh(k·Δλ·r_e + artanh B0), k = 1 (eq. 5) or 1/2 (eq. 27); an overflowing
+    k·Δλ·r_e is ±inf and gives ±1."""
+    # k·(Δλ·r_e), not (k·Δλ)·r_e: k·Δλ may underflow where Δλ·r_e does not (k ∈ {1, ½} is exact).
+    return jnp.tanh(_exponent_factor(form) * (delta_lambda * r_e) + jnp.arctanh(b0))
 
 
 @partial(jax.jit, static_argnames="form")
-def soft_margin_kernel(r_e, b0, delta_lambda, lam, delta, M, form: str = "proved"):
+def soft_margin_kernel(
+    r_e: jax.Array,
+    b0: jax.Array,
+    delta_lambda: jax.Array,
+    lam: jax.Array,
+    delta: jax.Array,
+    M: jax.Array,
+    form: str = "proved",
+) -> jax.Array:
     """Eq. 61 (proved) / eq. 51 with ε = 2δ·e^{Mλr_e} (stated), floored at −1."""
     tanh_part = behavior_lower_bound_kernel(r_e, b0, delta_lambda, form=form)
-    # 2δ·exp(Mλ r_e) in log space: δ = 0 gives exactly 0, never 0·∞.
-    penalty = jnp.exp(jnp.log(2.0 * delta) + M * lam * r_e)
-    return jnp.maximum(tanh_part - penalty, -1.0)
+    # 2δ·exp(Mλ r_e) in log space; δ = 0 gives exactly 0 (never 0·∞), M·λ·r_e is
+    # exact where M·λ alone under- or overflows, and 2δ beyond float64 is log δ + log 2.
+    log_2delta = jnp.where(delta > _MAX / 2, jnp.log(delta) + _LN2, jnp.log(2.0 * delta))
+    exponent = jnp.where(delta == 0, -jnp.inf, log_2delta + _mul3(M, lam, r_e))
+    return jnp.maximum(tanh_part - jnp.exp(exponent), -1.0)
 
 
 @partial(jax.jit, static_argnames="form")
-def trinary_kernel(r_e, b0, p_plus, delta_lambda, form: str = "corrected"):
-    """Eq. 66 (stated; equal to the proof's eq. 70) and its corrected minimum."""
+def trinary_kernel(
+    r_e: jax.Array, b0: jax.Array, p_plus: jax.Array, delta_lambda: jax.Array, form: str = "corrected"
+) -> jax.Array:
+    """Eq. 66 (stated; equal to the proof's eq. 70) and its corrected minimum.
+
+    Eq. 66 is evaluated as (P+e^x − P−)/(P+e^x + 1 − P+), x = Δλ r_e, P− = P+ − B0 (the
+    same fraction: B0 + P+(e^x − 1) = P+e^x − P−): no cancellation when P+ → 1 and
+    x → −∞, where the printed form is 0/0 (B0 = P+ = 1). P− is projected onto
+    [0, 1 − P+], the valid set (the input check allows 1e-12 of rounding).
+    """
     x = delta_lambda * r_e
-    # eq. 66 evaluated without overflow: for x > 0 multiply through by e^{-x}.
-    # (where, not minimum/maximum: those split the gradient 50/50 at x = 0)
-    xn = jnp.where(x > 0, 0.0, x)
-    xp = jnp.where(x > 0, x, 0.0)
-    grow = p_plus * jnp.expm1(xn)  # P+(e^x - 1), x <= 0
-    low = (b0 + grow) / (1.0 + grow)
-    shrink = -p_plus * jnp.expm1(-xp)  # P+(1 - e^{-x}), x > 0
-    decay = jnp.exp(-xp)
-    high = (b0 * decay + shrink) / (decay + shrink)
-    stated = jnp.where(x > 0, high, low)
+    rest = 1.0 - p_plus  # P− plus the neutral mass
+    p_minus = jnp.clip(p_plus - b0, 0.0, rest)
+    stated = _odds(p_plus, p_minus, rest, x)
     if form == "stated":
         return stated
     # Neutral tokens can be pushed far below the aligned ones; when P+e^x < P- the
     # worst case drops them from the denominator: (P+e^x - P-)/(P+e^x + P-).
     # At r_e = 0 nothing moves and B = B0 exactly; for any r_e > 0 the infimum over
     # instances is the minimum below (so the bound jumps at r_e = 0 when eq. 66 < 0).
-    p_minus = jnp.maximum(p_plus - b0, 0.0)
-    binary = jnp.tanh(0.5 * (x + jnp.log(p_plus) - jnp.log(p_minus)))
+    binary = _odds(p_plus, p_minus, p_minus, x)
     return jnp.where(x == 0, stated, jnp.minimum(stated, binary))
 
 
 @jax.jit
-def general_kernel(r_e, p_plus, p_minus, b_plus, delta_lambda):
-    """Eq. 67: (b+ P+ e^{Δλr_e} - P-)/(P+ e^{Δλr_e} + P-) = (b+ + 1)·w - 1."""
-    w = jax.nn.sigmoid(delta_lambda * r_e + jnp.log(p_plus) - jnp.log(p_minus))
+def general_kernel(
+    r_e: jax.Array, p_plus: jax.Array, p_minus: jax.Array, b_plus: jax.Array, delta_lambda: jax.Array
+) -> jax.Array:
+    """Eq. 67: (b+ P+ e^{Δλr_e} - P-)/(P+ e^{Δλr_e} + P-) = (b+ + 1)·w - 1 (w = 1 where P− = 0)."""
+    logit = delta_lambda * r_e + jnp.log(p_plus) - jnp.log(p_minus)
+    w = jax.nn.sigmoid(jnp.where(p_minus == 0, jnp.inf, logit))
     return (b_plus + 1.0) * w - 1.0
 
 
 @jax.jit
-def helpfulness_kernel(r_e, p0, alpha, eps, lam_sigma_beta):
-    """Eq. 6 / eq. 38."""
+def helpfulness_kernel(
+    r_e: jax.Array, p0: jax.Array, alpha: jax.Array, eps: jax.Array, lam_sigma_beta: jax.Array
+) -> jax.Array:
+    """Eq. 6 / eq. 38 (an overflowing (λσβ r_e)² gives 0, or 1 where α(1 − ε)(1 − P0) = 0)."""
     growth = 1.0 + 0.5 * jnp.square(lam_sigma_beta * r_e)
-    return p0 / (p0 + (1.0 - p0) * alpha * (1.0 - eps) * growth)
+    return p0 / (p0 + _mul((1.0 - p0) * alpha * (1.0 - eps), growth))
 
 
 @partial(jax.jit, static_argnames="equation")
-def components_kernel(r_e, p0, p_plus, p_minus, c_plus, c_minus, lam, equation: int = 33):
+def components_kernel(
+    r_e: jax.Array,
+    p0: jax.Array,
+    p_plus: jax.Array,
+    p_minus: jax.Array,
+    c_plus: jax.Array,
+    c_minus: jax.Array,
+    lam: jax.Array,
+    equation: int = 33,
+) -> jax.Array:
     """Eqs. 33, 34, 36 in log space (|δr| = λ|r_e|, Assumption 1)."""
-    norm = lam * jnp.abs(r_e)
-    log_p0 = jnp.log(p0)
+    size = jnp.abs(r_e)  # c·(λ|r_e|) through _mul3: λ|r_e| may overflow where c·λ|r_e| does not
     if equation == 36:
         c_min = jnp.minimum(jnp.abs(c_minus), c_plus)
         mass = jnp.minimum(p_plus, p_minus)
-        return p0 / (p0 + mass * (1.0 + 0.5 * jnp.square(c_min * norm)))
+        return p0 / (p0 + _mul(mass, 1.0 + 0.5 * jnp.square(_mul3(lam, size, c_min))))
+    up, down = _mul3(lam, size, c_plus), _mul3(lam, size, c_minus)
     if equation == 33:
-        terms = [log_p0, jnp.log(p_plus) + c_plus * norm, jnp.log(p_minus) + c_minus * norm]
+        terms = [jnp.log(p0), _log_plus(p_plus, up), _log_plus(p_minus, down)]
     else:  # 34
-        log_mass = jnp.log(jnp.minimum(p_plus, p_minus))
-        terms = [log_p0, log_mass + c_plus * norm, log_mass + c_minus * norm]
+        mass = jnp.minimum(p_plus, p_minus)
+        terms = [jnp.log(p0), _log_plus(mass, up), _log_plus(mass, down)]
     terms = jnp.broadcast_arrays(*terms)
-    return jnp.exp(log_p0 - jax.nn.logsumexp(jnp.stack(terms), axis=0))
+    return jnp.exp(terms[0] - jax.nn.logsumexp(jnp.stack(terms), axis=0))
 
 
 @partial(jax.jit, static_argnames="form")
-def expected_helpfulness_kernel(r_e, p0, alpha, eps, lam_sigma_beta, n_top, form: str = "proved"):
+def expected_helpfulness_kernel(
+    r_e: jax.Array,
+    p0: jax.Array,
+    alpha: jax.Array,
+    eps: jax.Array,
+    lam_sigma_beta: jax.Array,
+    n_top: jax.Array,
+    form: str = "proved",
+) -> jax.Array:
     """Eq. 45 (stated) and the proof-consistent form (proved)."""
     if form == "stated":
         growth = 1.0 + jnp.square(lam_sigma_beta * r_e)
-        core = p0 / (p0 + alpha * (1.0 - p0) * growth)
+        core = p0 / (p0 + _mul(alpha * (1.0 - p0), growth))
     else:
         core = helpfulness_kernel(r_e, p0, alpha, eps, lam_sigma_beta)
     return (1.0 - 1.0 / n_top) * core + 1.0 / n_top
 
 
 @jax.jit
-def multitoken_helpfulness_kernel(r_e, p0_steps, alpha, eps, lam_sigma_beta):
+def multitoken_helpfulness_kernel(
+    r_e: jax.Array, p0_steps: jax.Array, alpha: jax.Array, eps: jax.Array, lam_sigma_beta: jax.Array
+) -> jax.Array:
     """Eq. 79 in log space; ``p0_steps`` carries the N steps on its last axis."""
     growth = 1.0 + 0.5 * jnp.square(lam_sigma_beta * r_e)
-    scale = (alpha * (1.0 - eps) * growth)[..., None]
+    scale = _mul(alpha * (1.0 - eps), growth)[..., None]
     log_num = jnp.sum(jnp.log(p0_steps), axis=-1)
-    log_den = jnp.sum(jnp.log(p0_steps + (1.0 - p0_steps) * scale), axis=-1)
+    log_den = jnp.sum(jnp.log(p0_steps + _mul(1.0 - p0_steps, scale)), axis=-1)
     return jnp.exp(log_num - log_den)
 
 
@@ -188,12 +286,14 @@ def behavior_lower_bound(
         delta_lambda: Δλ ≥ 0.
         form: ``"proved"`` (default, holds) or ``"stated"``.
     """
-    form = _form(form, ("stated", "proved"))
-    v.check_interval("r_e", r_e, v.REAL)
-    v.check_interval("b0", b0, v.OPEN_UNIT_SYMMETRIC)
-    v.check_interval("delta_lambda", delta_lambda, v.NON_NEGATIVE)
+    chosen = _form(form, ("stated", "proved"))
+    values = v.parameters(
+        ("r_e", r_e, v.REAL),
+        ("b0", b0, v.OPEN_UNIT_SYMMETRIC),
+        ("delta_lambda", delta_lambda, v.NON_NEGATIVE),
+    )
     with jax.enable_x64(True):
-        return behavior_lower_bound_kernel(*_f64(r_e, b0, delta_lambda), form=form)
+        return behavior_lower_bound_kernel(*_f64(*values), form=chosen)
 
 
 def soft_margin_behavior_lower_bound(
@@ -227,21 +327,26 @@ def soft_margin_behavior_lower_bound(
         M: M ≥ 0, depth of the misclassified answers.
         form: ``"proved"`` (default) or ``"stated"``.
     """
-    form = _form(form, ("stated", "proved"))
-    v.check_interval("r_e", r_e, v.REAL)
-    v.check_interval("b0", b0, v.OPEN_UNIT_SYMMETRIC)
-    v.check_interval("delta_lambda", delta_lambda, v.NON_NEGATIVE)
-    v.check_interval("lam", lam, v.NON_NEGATIVE)
-    v.check_interval("delta", delta, v.NON_NEGATIVE)
-    v.check_interval("M", M, v.NON_NEGATIVE)
+    chosen = _form(form, ("stated", "proved"))
+    values = v.parameters(
+        ("r_e", r_e, v.REAL),
+        ("b0", b0, v.OPEN_UNIT_SYMMETRIC),
+        ("delta_lambda", delta_lambda, v.NON_NEGATIVE),
+        ("lam", lam, v.NON_NEGATIVE),
+        ("delta", delta, v.NON_NEGATIVE),
+        ("M", M, v.NON_NEGATIVE),
+    )
     with jax.enable_x64(True):
-        return soft_margin_kernel(*_f64(r_e, b0, delta_lambda, lam, delta, M), form=form)
+        return soft_margin_kernel(*_f64(*values), form=chosen)
 
 
 def soft_margin_max_coefficient(eps: ArrayLike, delta: ArrayLike, M: ArrayLike, lam: ArrayLike) -> jax.Array:
     """Theorem 3's validity range (eqs. 51, 62): r_e < log(ε/(2δ)) / (M·λ).
 
-    A negative value means no r_e ≥ 0 satisfies the condition (ε ≤ 2δ).
+    A negative value means no r_e ≥ 0 satisfies the condition (ε ≤ 2δ). Where ε/(2δ)
+    leaves the float64 range its log is ``log ε − log δ − log 2``; where M·λ underflows
+    the quotient is taken in log space; a quotient beyond the float64 range saturates
+    at ±1.7976931348623157e308 (every float64 r_e, or none, satisfies the condition).
 
     Args:
         eps: ε > 0, the slack subtracted from the bound.
@@ -249,13 +354,20 @@ def soft_margin_max_coefficient(eps: ArrayLike, delta: ArrayLike, M: ArrayLike, 
         M: M > 0.
         lam: λ > 0.
     """
-    v.check_interval("eps", eps, v.POSITIVE)
-    v.check_interval("delta", delta, v.POSITIVE)
-    v.check_interval("M", M, v.POSITIVE)
-    v.check_interval("lam", lam, v.POSITIVE)
+    values = v.parameters(
+        ("eps", eps, v.POSITIVE), ("delta", delta, v.POSITIVE), ("M", M, v.POSITIVE), ("lam", lam, v.POSITIVE)
+    )
     with jax.enable_x64(True):
-        eps, delta, M, lam = _f64(eps, delta, M, lam)
-        return jnp.log(eps / (2.0 * delta)) / (M * lam)
+        eps_, delta_, M_, lam_ = _f64(*values)
+        ratio = eps_ / (2.0 * delta_)
+        normal = (ratio >= v.TINY) & (ratio <= _MAX)
+        log_ratio = jnp.where(
+            normal, jnp.log(jnp.where(normal, ratio, 1.0)), jnp.log(eps_) - jnp.log(delta_) - _LN2
+        )
+        ml = M_ * lam_
+        direct = log_ratio / jnp.where(ml >= v.TINY, ml, 1.0)
+        in_logs = jnp.sign(log_ratio) * jnp.exp(jnp.log(jnp.abs(log_ratio)) - jnp.log(M_) - jnp.log(lam_))
+        return jnp.clip(jnp.where(ml >= v.TINY, direct, in_logs), -_MAX, _MAX)
 
 
 def trinary_behavior_lower_bound(
@@ -277,7 +389,7 @@ def trinary_behavior_lower_bound(
     (score 0) can be pushed far below the aligned ones and vanish from the
     denominator, and eq. 66 is violated. The minimum covers both cases, equals eq. 66
     whenever eq. 66 is ≥ 0, and is the infimum over instances for r_e > 0; at r_e = 0
-    exactly it is B0.
+    exactly it is B0 (up to rounding).
 
     Args:
         r_e: steering coefficient (guarantee for r_e ≥ 0).
@@ -287,17 +399,20 @@ def trinary_behavior_lower_bound(
         delta_lambda: Δλ ≥ 0.
         form: ``"corrected"`` (default) or ``"stated"``.
     """
-    form = _form(form, ("stated", "corrected"))
-    v.check_interval("r_e", r_e, v.REAL)
-    v.check_interval("b0", b0, v.CLOSED_UNIT_SYMMETRIC)
-    v.check_interval("p_plus", p_plus, v.POSITIVE_PROBABILITY)
-    v.check_interval("delta_lambda", delta_lambda, v.NON_NEGATIVE)
-    if not v.is_traced(b0, p_plus):
-        b0_a, pp_a = v.as_float_array("b0", b0), v.as_float_array("p_plus", p_plus)
+    chosen = _form(form, ("stated", "corrected"))
+    values = v.parameters(
+        ("r_e", r_e, v.REAL),
+        ("b0", b0, v.CLOSED_UNIT_SYMMETRIC),
+        ("p_plus", p_plus, v.POSITIVE_PROBABILITY),
+        ("delta_lambda", delta_lambda, v.NON_NEGATIVE),
+    )
+    b0_, p_plus_ = values[1], values[2]
+    if not v.is_traced(b0_, p_plus_):
+        b0_a, pp_a = np.asarray(b0_), np.asarray(p_plus_)
         v.check_condition("b0", b0_a <= pp_a + 1e-12, "must be ≤ p_plus (P− = P+ − B0 ≥ 0)")
         v.check_condition("b0", b0_a >= 2.0 * pp_a - 1.0 - 1e-12, "must be ≥ 2·p_plus − 1 (P+ + P− ≤ 1)")
     with jax.enable_x64(True):
-        return trinary_kernel(*_f64(r_e, b0, p_plus, delta_lambda), form=form)
+        return trinary_kernel(*_f64(*values), form=chosen)
 
 
 def general_behavior_lower_bound(
@@ -316,16 +431,18 @@ def general_behavior_lower_bound(
         b_plus: b+ ∈ [−1, 1], the score threshold the steering direction separates.
         delta_lambda: Δλ ≥ 0.
     """
-    v.check_interval("r_e", r_e, v.REAL)
-    v.check_interval("p_plus", p_plus, v.POSITIVE_PROBABILITY)
-    v.check_interval("p_minus", p_minus, v.PROBABILITY)
-    v.check_interval("b_plus", b_plus, v.CLOSED_UNIT_SYMMETRIC)
-    v.check_interval("delta_lambda", delta_lambda, v.NON_NEGATIVE)
-    if not v.is_traced(p_plus, p_minus):
-        total = v.as_float_array("p_plus", p_plus) + v.as_float_array("p_minus", p_minus)
+    values = v.parameters(
+        ("r_e", r_e, v.REAL),
+        ("p_plus", p_plus, v.POSITIVE_PROBABILITY),
+        ("p_minus", p_minus, v.PROBABILITY),
+        ("b_plus", b_plus, v.CLOSED_UNIT_SYMMETRIC),
+        ("delta_lambda", delta_lambda, v.NON_NEGATIVE),
+    )
+    if not v.is_traced(values[1], values[2]):
+        total = np.asarray(values[1]) + np.asarray(values[2])
         v.check_condition("p_minus", total <= 1.0 + 1e-12, "must satisfy p_plus + p_minus ≤ 1")
     with jax.enable_x64(True):
-        return general_kernel(*_f64(r_e, p_plus, p_minus, b_plus, delta_lambda))
+        return general_kernel(*_f64(*values))
 
 
 def required_coefficient(
@@ -336,7 +453,8 @@ def required_coefficient(
     * ``form="stated"`` (eq. 5): ``(artanh B* − artanh B0) / Δλ``;
     * ``form="proved"`` (eq. 27): ``2·(artanh B* − artanh B0) / Δλ``.
 
-    Clipped at 0: when B* ≤ B0 no steering is needed.
+    Clipped at 0: when B* ≤ B0 no steering is needed. A coefficient beyond the float64
+    range (Δλ near 1e-308) saturates at 1.7976931348623157e308.
 
     Args:
         target: B* ∈ (−1, 1), the behaviour expectation to guarantee.
@@ -344,14 +462,17 @@ def required_coefficient(
         delta_lambda: Δλ > 0.
         form: ``"proved"`` (default) or ``"stated"``.
     """
-    form = _form(form, ("stated", "proved"))
-    v.check_interval("target", target, v.OPEN_UNIT_SYMMETRIC)
-    v.check_interval("b0", b0, v.OPEN_UNIT_SYMMETRIC)
-    v.check_interval("delta_lambda", delta_lambda, v.POSITIVE)
+    chosen = _form(form, ("stated", "proved"))
+    values = v.parameters(
+        ("target", target, v.OPEN_UNIT_SYMMETRIC),
+        ("b0", b0, v.OPEN_UNIT_SYMMETRIC),
+        ("delta_lambda", delta_lambda, v.POSITIVE),
+    )
     with jax.enable_x64(True):
-        target, b0, delta_lambda = _f64(target, b0, delta_lambda)
-        gap = jnp.arctanh(target) - jnp.arctanh(b0)
-        return jnp.maximum(gap / (_exponent_factor(form) * delta_lambda), 0.0)
+        target_, b0_, delta_lambda_ = _f64(*values)
+        gap = jnp.arctanh(target_) - jnp.arctanh(b0_)
+        # (gap/k)/Δλ, not gap/(k·Δλ): k·Δλ may underflow (k ∈ {1, ½}: same bits otherwise).
+        return jnp.clip(gap / _exponent_factor(chosen) / delta_lambda_, 0.0, _MAX)
 
 
 def corollary1_coefficient(
@@ -367,20 +488,27 @@ def corollary1_coefficient(
     *lower* bound on B0 (``B0 ≥ γ``). We implement that reading; the simulator shows
     the printed reading failing.
 
+    ``artanh(1 − ε)`` is evaluated as ``(log(2 − ε) − log ε)/2``, exact for every ε
+    (1 − ε itself rounds to 1 below ε ≈ 1.1e-16); a coefficient beyond the float64
+    range saturates at 1.7976931348623157e308.
+
     Args:
         eps: ε ∈ (0, 1), the target is 1 − ε.
         gamma: γ ∈ (−1, 0), a lower bound on B0.
         delta_lambda: Δλ > 0.
         form: ``"proved"`` (default) or ``"stated"``.
     """
-    form = _form(form, ("stated", "proved"))
-    v.check_interval("eps", eps, v.OPEN_PROBABILITY)
-    v.check_interval("gamma", gamma, (-1.0, 0.0, False, False))
-    v.check_interval("delta_lambda", delta_lambda, v.POSITIVE)
+    chosen = _form(form, ("stated", "proved"))
+    values = v.parameters(
+        ("eps", eps, v.OPEN_PROBABILITY),
+        ("gamma", gamma, v.NEGATIVE_OPEN_UNIT),
+        ("delta_lambda", delta_lambda, v.POSITIVE),
+    )
     with jax.enable_x64(True):
-        eps, gamma, delta_lambda = _f64(eps, gamma, delta_lambda)
-        gap = jnp.arctanh(1.0 - eps) - jnp.arctanh(gamma)
-        return gap / (_exponent_factor(form) * delta_lambda)
+        eps_, gamma_, delta_lambda_ = _f64(*values)
+        artanh_target = 0.5 * (jnp.log(2.0 - eps_) - jnp.log(eps_))  # artanh(1 − ε)
+        gap = artanh_target - jnp.arctanh(gamma_)
+        return jnp.minimum(gap / _exponent_factor(chosen) / delta_lambda_, _MAX)  # k·Δλ may underflow
 
 
 def multitoken_required_coefficient(
@@ -391,7 +519,9 @@ def multitoken_required_coefficient(
     ``r_e > (log(N/ε) + log((1 − B0)/(1 + B0))) / Δλ`` guarantees ``B > 1 − 2ε`` (eq. 78),
     when Theorem 1's assumptions hold at every decoding step and B0 ≤ min_i B0^i.
     Statement and proof agree (the proof's per-step bound, eq. 74, uses the full
-    exponent Δλ r_e, consistent with Theorem 1's proved form). Clipped at 0.
+    exponent Δλ r_e, consistent with Theorem 1's proved form). Clipped at 0; where
+    N/ε overflows its log is ``log N − log ε``; a coefficient beyond the float64 range
+    saturates at 1.7976931348623157e308.
 
     Args:
         eps: ε ∈ (0, 1).
@@ -399,25 +529,39 @@ def multitoken_required_coefficient(
         b0: B0 ∈ (−1, 1), behaviour expectation of the whole response without steering.
         delta_lambda: Δλ > 0.
     """
-    v.check_interval("eps", eps, v.OPEN_PROBABILITY)
-    v.check_integer("n_tokens", n_tokens, 1)
-    v.check_interval("b0", b0, v.OPEN_UNIT_SYMMETRIC)
-    v.check_interval("delta_lambda", delta_lambda, v.POSITIVE)
+    eps_c = v.real("eps", eps, v.OPEN_PROBABILITY)
+    n_c = v.integer("n_tokens", n_tokens, 1)
+    b0_c = v.real("b0", b0, v.OPEN_UNIT_SYMMETRIC)
+    dl_c = v.real("delta_lambda", delta_lambda, v.POSITIVE)
+    v.broadcast(
+        {
+            "eps": np.shape(eps_c),
+            "n_tokens": np.shape(n_c),
+            "b0": np.shape(b0_c),
+            "delta_lambda": np.shape(dl_c),
+        }
+    )
     with jax.enable_x64(True):
-        eps, n, b0, delta_lambda = _f64(eps, n_tokens, b0, delta_lambda)
-        value = (jnp.log(n / eps) - 2.0 * jnp.arctanh(b0)) / delta_lambda
-        return jnp.maximum(value, 0.0)
+        eps_, n, b0_, delta_lambda_ = _f64(eps_c, n_c, b0_c, dl_c)
+        ratio = n / eps_
+        finite = jnp.isfinite(ratio)
+        log_ratio = jnp.where(finite, jnp.log(jnp.where(finite, ratio, 1.0)), jnp.log(n) - jnp.log(eps_))
+        return jnp.clip((log_ratio - 2.0 * jnp.arctanh(b0_)) / delta_lambda_, 0.0, _MAX)
 
 
 # --------------------------------------------------------------------------- helpfulness
 
 
-def _check_helpfulness(r_e, p0, alpha, eps, lam_sigma_beta) -> None:
-    v.check_interval("r_e", r_e, v.REAL)
-    v.check_interval("p0", p0, v.POSITIVE_PROBABILITY)
-    v.check_interval("alpha", alpha, v.PROBABILITY)
-    v.check_interval("eps", eps, v.HALF_OPEN_PROBABILITY)
-    v.check_interval("lam_sigma_beta", lam_sigma_beta, v.NON_NEGATIVE)
+def _helpfulness_specs(
+    p0: ArrayLike, alpha: ArrayLike, eps: ArrayLike, lam_sigma_beta: ArrayLike
+) -> tuple[tuple[str, ArrayLike, v.Interval], ...]:
+    """Theorem 2's shared parameters with their ranges, for :func:`validation.parameters`."""
+    return (
+        ("p0", p0, v.POSITIVE_PROBABILITY),
+        ("alpha", alpha, v.PROBABILITY),
+        ("eps", eps, v.HALF_OPEN_PROBABILITY),
+        ("lam_sigma_beta", lam_sigma_beta, v.NON_NEGATIVE),
+    )
 
 
 def helpfulness_upper_bound(
@@ -432,6 +576,9 @@ def helpfulness_upper_bound(
     is the chance that both I+ and I− are non-empty, i.e. that α > 0 and the bound is
     informative (with α = 0 it is the trivial bound 1). Even symmetric in r_e.
 
+    Limits: an overflowing (λσβ r_e)² gives 0 (1 where α(1 − ε)(1 − P0) = 0); a product
+    (1 − P0)α(1 − ε) below 2.2e-308 is 0, so the bound is the trivial (valid) 1.
+
     Args:
         r_e: steering coefficient, any finite real.
         p0: P0 ∈ (0, 1], probability of the correct answer without steering.
@@ -439,9 +586,9 @@ def helpfulness_upper_bound(
         eps: ε ∈ [0, 1), mass outside the top-T tokens.
         lam_sigma_beta: λσβ ≥ 0.
     """
-    _check_helpfulness(r_e, p0, alpha, eps, lam_sigma_beta)
+    values = v.parameters(("r_e", r_e, v.REAL), *_helpfulness_specs(p0, alpha, eps, lam_sigma_beta))
     with jax.enable_x64(True):
-        return helpfulness_kernel(*_f64(r_e, p0, alpha, eps, lam_sigma_beta))
+        return helpfulness_kernel(*_f64(*values))
 
 
 def helpfulness_upper_bound_components(
@@ -473,22 +620,33 @@ def helpfulness_upper_bound_components(
         c_plus: c+ ≥ 0, P-weighted mean of X_i − X_correct over I+.
         c_minus: c− ≤ 0, the same over I−.
         lam: λ ≥ 0.
-        equation: 33, 34 or 36.
+        equation: 33, 34 or 36 (an ``int``).
     """
-    if equation not in (33, 34, 36):
-        raise InputError(f"equation must be one of 33, 34, 36; got {equation!r}")
-    v.check_interval("r_e", r_e, v.REAL)
-    v.check_interval("p0", p0, v.POSITIVE_PROBABILITY)
-    v.check_interval("p_plus", p_plus, v.PROBABILITY)
-    v.check_interval("p_minus", p_minus, v.PROBABILITY)
-    v.check_interval("c_plus", c_plus, v.NON_NEGATIVE)
-    v.check_interval("c_minus", c_minus, v.NON_POSITIVE)
-    v.check_interval("lam", lam, v.NON_NEGATIVE)
-    if not v.is_traced(p0, p_plus, p_minus):
-        total = sum(v.as_float_array(n, x) for n, x in (("p0", p0), ("p_plus", p_plus), ("p_minus", p_minus)))
+    if (
+        isinstance(equation, (bool, np.bool_))
+        or not isinstance(equation, (int, np.integer))
+        or equation
+        not in (
+            33,
+            34,
+            36,
+        )
+    ):
+        raise InputError(f"equation must be one of 33, 34, 36 (an int); got {equation!r}")
+    values = v.parameters(
+        ("r_e", r_e, v.REAL),
+        ("p0", p0, v.POSITIVE_PROBABILITY),
+        ("p_plus", p_plus, v.PROBABILITY),
+        ("p_minus", p_minus, v.PROBABILITY),
+        ("c_plus", c_plus, v.NON_NEGATIVE),
+        ("c_minus", c_minus, v.NON_POSITIVE),
+        ("lam", lam, v.NON_NEGATIVE),
+    )
+    if not v.is_traced(*values[1:4]):
+        total = np.asarray(values[1]) + np.asarray(values[2]) + np.asarray(values[3])
         v.check_condition("p_plus", total <= 1.0 + 1e-12, "must satisfy p0 + p_plus + p_minus ≤ 1")
     with jax.enable_x64(True):
-        return components_kernel(*_f64(r_e, p0, p_plus, p_minus, c_plus, c_minus, lam), equation=equation)
+        return components_kernel(*_f64(*values), equation=int(equation))
 
 
 def expected_helpfulness_upper_bound(
@@ -512,7 +670,7 @@ def expected_helpfulness_upper_bound(
       actually yields; eq. 45 drops the (1 − ε) and the ½.
 
     Both tend to 1/T as |r_e| → ∞: Corollary 2's limit 1/N for N answer choices
-    (T = N).
+    (T = N). Extreme inputs as in :func:`helpfulness_upper_bound`.
 
     Args:
         r_e: steering coefficient.
@@ -523,11 +681,14 @@ def expected_helpfulness_upper_bound(
         n_top: T ≥ 1, the number of top tokens (answer choices).
         form: ``"proved"`` (default) or ``"stated"``.
     """
-    form = _form(form, ("stated", "proved"))
-    _check_helpfulness(r_e, p0, alpha, eps, lam_sigma_beta)
-    v.check_interval("n_top", n_top, (1.0, float("inf"), True, False))
+    chosen = _form(form, ("stated", "proved"))
+    values = v.parameters(
+        ("r_e", r_e, v.REAL),
+        *_helpfulness_specs(p0, alpha, eps, lam_sigma_beta),
+        ("n_top", n_top, v.AT_LEAST_ONE),
+    )
     with jax.enable_x64(True):
-        return expected_helpfulness_kernel(*_f64(r_e, p0, alpha, eps, lam_sigma_beta, n_top), form=form)
+        return expected_helpfulness_kernel(*_f64(*values), form=chosen)
 
 
 def multitoken_helpfulness_upper_bound(
@@ -539,7 +700,8 @@ def multitoken_helpfulness_upper_bound(
     decoding step, multiplied by the chain rule; informative (α > 0 at every step) with
     probability ≥ 1 − 2N/T. Its denominator's leading r_e-dependence is quadratic
     (eq. 80). As in eq. 79, α, ε and λσβ are shared by all steps: with per-step values,
-    pass the weakest (smallest α(1 − ε) and λσβ), which keeps the bound valid.
+    pass the weakest (smallest α(1 − ε) and λσβ), which keeps the bound valid. Extreme
+    inputs as in :func:`helpfulness_upper_bound`.
 
     Args:
         r_e: steering coefficient; broadcasts against ``p0_steps[..., 0]``.
@@ -549,9 +711,20 @@ def multitoken_helpfulness_upper_bound(
         eps: ε ∈ [0, 1).
         lam_sigma_beta: λσβ ≥ 0.
     """
-    _check_helpfulness(r_e, 1.0, alpha, eps, lam_sigma_beta)
-    v.check_interval("p0_steps", p0_steps, v.POSITIVE_PROBABILITY)
-    if not v.is_traced(p0_steps) and v.as_float_array("p0_steps", p0_steps).ndim == 0:
+    steps = v.real("p0_steps", p0_steps, v.POSITIVE_PROBABILITY)
+    if np.ndim(steps) == 0:
         raise InputError("p0_steps must have the N decoding steps on its last axis (ndim ≥ 1); got a scalar")
+    shared = [
+        v.real(name, x, interval)
+        for name, x, interval in (
+            ("r_e", r_e, v.REAL),
+            ("alpha", alpha, v.PROBABILITY),
+            ("eps", eps, v.HALF_OPEN_PROBABILITY),
+            ("lam_sigma_beta", lam_sigma_beta, v.NON_NEGATIVE),
+        )
+    ]
+    shapes = dict(zip(("r_e", "alpha", "eps", "lam_sigma_beta"), map(np.shape, shared), strict=True))
+    v.broadcast({**shapes, "p0_steps[..., 0]": np.shape(steps)[:-1]})
+    r_e_, alpha_, eps_, lsb_ = shared
     with jax.enable_x64(True):
-        return multitoken_helpfulness_kernel(*_f64(r_e, p0_steps, alpha, eps, lam_sigma_beta))
+        return multitoken_helpfulness_kernel(*_f64(r_e_, steps, alpha_, eps_, lsb_))

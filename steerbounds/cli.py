@@ -4,13 +4,18 @@ Each area registers its own subcommands (``register(subparsers)`` in
 ``steerbounds.<area>.cli``); registration must not import heavy dependencies
 (torch, transformers), so ``steerbounds --help`` stays fast.
 Bad input ends with one line on stderr and exit status 2, never a traceback.
+A closed stdout (``steerbounds bound ... | head -1``) ends the command quietly, with
+nothing on stderr and exit status 141 = 128 + SIGPIPE: the status a shell reports for
+a tool killed by SIGPIPE, so ``set -o pipefail`` scripts see a truncated output.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -18,6 +23,8 @@ from typing import Any
 
 from steerbounds import __version__
 from steerbounds.errors import InputError
+
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
 
 # Modules that provide ``register(subparsers) -> None``; each subparser sets
 # ``func=callable(args) -> int``.
@@ -78,15 +85,37 @@ def _warnings_to_stderr(command: str) -> None:
     log.propagate = False
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush cannot fail again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # the reader went away (``| head``): stop quietly
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit:
+        sys.stdout.flush()  # --help/--version into a closed pipe: BrokenPipeError here
+        raise
     if getattr(args, "func", None) is None:
         parser.print_help(sys.stderr)
         return 2
     _warnings_to_stderr(args.command)
     try:
-        return int(args.func(args) or 0)
+        status = int(args.func(args) or 0)
+        sys.stdout.flush()  # output that fit the buffer meets a closed pipe here, not at exit
+        return status
     except InputError as exc:
         print(f"steerbounds {args.command}: error: {exc}", file=sys.stderr)
         return 2

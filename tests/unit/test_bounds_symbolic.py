@@ -212,7 +212,7 @@ def _eval(expr: sp.Expr, name: str, params: dict) -> float:
         if param == "r_e":
             continue
         if isinstance(syms, tuple):
-            subs.update(zip(syms, params[param]))
+            subs.update(zip(syms, params[param], strict=True))
         else:
             subs[syms] = params[param]
     return float(expr.subs(subs).evalf(30))
@@ -370,7 +370,9 @@ def test_asymptote_matches_numeric_and_sympy_limit(name, form, direction, params
     concrete = {}
     for param, syms in S.symbols_for(name, n_steps=len(params.get("p0_steps", (0, 0)))).items():
         if param != "r_e":
-            concrete.update(zip(syms, params[param]) if isinstance(syms, tuple) else {syms: params[param]})
+            concrete.update(
+                zip(syms, params[param], strict=True) if isinstance(syms, tuple) else {syms: params[param]}
+            )
     concrete = {k: sp.nsimplify(v) for k, v in concrete.items()}
     if name == "theorem4_trinary" and form == "corrected":
         # sympy cannot take limits of Min; at large r_e the minimum is eq. 66 (the numeric

@@ -126,3 +126,52 @@ def test_pareto_curve_is_monotone_and_as_dict_round_trips():
 def test_bad_input(kwargs, match):
     with pytest.raises(InputError, match=match):
         plan_tradeoff(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "param", ["b0", "delta_lambda", "p0", "alpha", "eps", "lam_sigma_beta", "target", "r_max"]
+)
+@pytest.mark.parametrize("bad", [True, "0.5", 0.5 + 0j, [], np.datetime64("2020-01-01"), 10**400], ids=repr)
+def test_bad_types_are_refused_by_name(param, bad):
+    kwargs = dict(b0=0.0, delta_lambda=0.3, target=0.5, r_max=10.0, **HELP)
+    with pytest.raises(InputError, match=rf"^{param} must"):
+        plan_tradeoff(**{**kwargs, param: bad})
+
+
+@pytest.mark.parametrize("n_grid", [0, 1, 1_000_001, 10**7, True, 2.0, "201"], ids=repr)
+def test_n_grid_is_capped(n_grid):
+    with pytest.raises(InputError, match=r"^n_grid must be an integer in \[2, 1000000\]"):
+        plan_tradeoff(b0=0.0, delta_lambda=0.3, n_grid=n_grid)
+
+
+def test_r_max_whose_grid_step_would_be_subnormal_is_refused():
+    with pytest.raises(InputError, match=r"^r_max must be at least"):
+        plan_tradeoff(b0=0.0, delta_lambda=0.3, r_max=1e-306, n_grid=1000)
+
+
+EXTREMES = dict(
+    b0=[-(1 - 1e-16), 0.0, 1 - 1e-16],
+    delta_lambda=[1e-300, 1e300],
+    p0=[1e-300, 1.0],
+    alpha=[1e-300, 1.0],
+    eps=[0.0, 1 - 1e-16],
+    lam_sigma_beta=[0.0, 1e-300, 1e300],
+    target=[None, 1 - 1e-16],
+)
+
+
+@pytest.mark.parametrize("b0", EXTREMES["b0"])
+@pytest.mark.parametrize("dl", EXTREMES["delta_lambda"])
+@pytest.mark.parametrize("p0", EXTREMES["p0"])
+@pytest.mark.parametrize("lsb", EXTREMES["lam_sigma_beta"])
+def test_extreme_valid_parameters_give_a_finite_plan(b0, dl, p0, lsb):
+    # Was ZeroDivisionError / OverflowError / brentq's "different signs" for some of these.
+    for alpha, eps, target in zip(EXTREMES["alpha"], EXTREMES["eps"], EXTREMES["target"], strict=True):
+        plan = plan_tradeoff(
+            b0=b0, delta_lambda=dl, p0=p0, alpha=alpha, eps=eps, lam_sigma_beta=lsb, target=target, n_grid=11
+        )
+        for values in (plan.r_e, plan.behavior, plan.helpfulness):
+            assert values is not None and np.all(np.isfinite(values))
+        assert math.isfinite(plan.linear_gain) and plan.quadratic_loss is not None
+        assert math.isfinite(plan.quadratic_loss) and plan.efficient_end >= 0
+        json.dumps(plan.as_dict(), allow_nan=False)
