@@ -5,7 +5,13 @@ Core API (imported lazily, so ``import steerbounds.empirical`` does not load tor
 * :func:`load_model` → :class:`SteerableModel` (``None`` = the embedded default
   SmolLM2-135M-Instruct); :func:`default_layers`, :func:`resolve_layers`.
 * :func:`extract_vector` → :class:`SteeringVector` (RepE reading vectors, App. F.2),
-  saved/loaded as safetensors.
+  saved/loaded as safetensors; :func:`describe_vector` (its provenance).
+* Other tools' formats (block l is block l everywhere; unit directions out, so their
+  scale is r_e): :func:`export_gguf` / :func:`import_gguf` (llama.cpp, repeng),
+  :func:`export_lm_eval` / :func:`import_lm_eval` (lm-evaluation-harness ``steered``),
+  :func:`to_repeng` / :func:`from_repeng`, :func:`to_steering_vectors` /
+  :func:`from_steering_vectors`, :func:`read_vector` (any file), and
+  :func:`source_coefficients` (an imported vector's per-layer r_e).
 * :func:`steer` (eq. 2 as a context manager), :func:`forward_sweep`,
   :func:`generate_sweep`, :func:`jvp_final_representation`, :func:`run_last_position`.
 """
@@ -40,6 +46,18 @@ _EXPORTS = {
     "position_ids": "steering.forward",
     "count_token_forwards": "steering.forward",
     "extract_behavior_vector": "workloads.behavior_vector",
+    "recipe_templates": "workloads.behavior_vector",
+    "describe_vector": "steering.provenance",
+    "read_vector": "steering.vector_files",
+    "source_coefficients": "steering.formats",
+    "export_gguf": "steering.gguf_format",
+    "import_gguf": "steering.gguf_format",
+    "export_lm_eval": "steering.lm_eval_format",
+    "import_lm_eval": "steering.lm_eval_format",
+    "to_repeng": "steering.interop",
+    "from_repeng": "steering.interop",
+    "to_steering_vectors": "steering.interop",
+    "from_steering_vectors": "steering.interop",
     "SweepConfig": "sweep.run",
     "run_sweep": "sweep.run",
 }

@@ -32,6 +32,7 @@ _AREAS = (
     "steerbounds.bounds.cli",
     "steerbounds.simulate.cli",
     "steerbounds.empirical.cli",
+    "steerbounds.empirical.vector_cli",
     "steerbounds.paper_figs.cli",
 )
 

@@ -47,6 +47,14 @@ FORMAT = "steerbounds.steering_vector"
 FORMAT_VERSION = "1"
 READS = ("last", "mean")
 
+# Provenance keys of ``SteeringVector.metadata`` (read by ``steerbounds vector info``; a vector
+# saved before they existed lacks them and shows them as unknown):
+MODULE_KEY = "module"  # dotted path of block l in the HF model, "{l}" for the index: "model.layers.{l}"
+HOOK_KEY = "hook"  # which side of that module is read and steered: "output" (eq. 2 adds to r^(l))
+POSITIONS_KEY = "positions"  # where the vector is meant to be added: "all" (the paper, App. F.2) or "new"
+TEMPLATE_KEY = "template"  # the prompt template(s) the contrast pairs were made from
+SOURCE_KEY = "source"  # an imported vector: the file format it came from and its per-layer scales
+
 Aggregator = Callable[[torch.Tensor], torch.Tensor]
 """Maps the (n_pairs, d) matrix of paired differences ``r_pos - r_neg`` of one
 layer to a direction (d,); norm and sign are fixed afterwards."""
@@ -290,7 +298,11 @@ def extract_vector(
     ``d_i = r_pos^i - r_neg^i`` are aggregated by ``method`` (``"pca"``,
     ``"pca_centered"``, ``"mean_diff"`` or a callable (n_pairs, d) → (d,)), and the
     result is normalised to unit norm and signed so that ``mean_i <v, d_i> ≥ 0``.
-    ``metadata`` (data set, template, …) is stored with the vector.
+    ``metadata`` (data set, template, …) is stored with the vector, after the
+    provenance this function records itself: the read position, the module read from and
+    steered (``model.layers.{l}`` output, :data:`MODULE_KEY`), the positions it is meant
+    for (``"all"``, the paper's App. F.2; a ``metadata`` entry overrides it), the model's
+    type, depth and hidden size.
     """
     if isinstance(positive, str) or isinstance(negative, str):
         raise InputError("positive/negative: expected lists of texts, not a single string")
@@ -347,6 +359,11 @@ def extract_vector(
         "read": read,
         "layers_read": idx,
         "hidden_size": model.hidden_size,
+        "n_layers": model.n_layers,
+        "model_type": getattr(getattr(model.model, "config", None), "model_type", None),
+        MODULE_KEY: f"{model.layers_attr}.{{l}}",
+        HOOK_KEY: "output",
+        POSITIONS_KEY: "all",
     }
     meta.update(metadata or {})
     return SteeringVector(

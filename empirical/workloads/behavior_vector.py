@@ -6,7 +6,7 @@ from typing import Any
 
 from steerbounds.empirical.steering.layers import default_layers
 from steerbounds.empirical.steering.models import SteerableModel
-from steerbounds.empirical.steering.vectors import SteeringVector, extract_vector
+from steerbounds.empirical.steering.vectors import TEMPLATE_KEY, SteeringVector, extract_vector
 from steerbounds.empirical.workloads import recipes
 
 
@@ -25,7 +25,8 @@ def extract_behavior_vector(
     ``pairs`` (positive, negative texts) when given: ``n_pairs`` contrast pairs,
     last-token reading, ``method`` ("pca" or "mean_diff"), at ``layers`` (default:
     :func:`default_layers` for the behaviour; the broad middle band for a behaviour
-    that is not a recipe)."""
+    that is not a recipe). The pairs' templates (:func:`recipe_templates`) are recorded in
+    the metadata for recipe vectors."""
     if pairs is None:
         pos, neg = recipes.behavior_pairs(behavior, n_pairs, seed, model=model, data_dir=data_dir)
     else:
@@ -47,8 +48,31 @@ def extract_behavior_vector(
             "recipe": "steerbounds.empirical.workloads.recipes" if pairs is None else "pairs file",
             "n_pairs": n_pairs,
             "seed": seed,
+            TEMPLATE_KEY: recipe_templates(behavior, model) if pairs is None else None,
         },
     )
+
+
+def recipe_templates(behavior: str, model: SteerableModel) -> dict[str, str]:
+    """The templates of the positive and negative texts of ``behavior``'s contrast pairs
+    (App. F.2), as :func:`recipes.behavior_pairs` fills them: harm — the request
+    ``HARM_TEMPLATE`` put through the model's chat format with the answer start as the
+    assistant prefix, ``{instruction}`` standing for the AdvBench goal (positive of
+    ``harmful``) or the harmless instruction (negative), first letter lower-cased and
+    trailing ``?.!`` removed; bias — ``BIAS_TEMPLATE`` with ``{statement}`` a StereoSet
+    statement and the misaligned (``harmful``-like side) or aligned answer. ``harmless``
+    and ``not_racist`` swap the two."""
+    key = recipes.canonical_behavior(behavior)
+    if recipes.family(key) == "harm":
+        user = recipes.HARM_TEMPLATE
+        pos = model.chat_prompt(user, assistant_prefix=recipes.COMPLY_START)
+        neg = model.chat_prompt(user, assistant_prefix=recipes.REFUSE_START)
+    else:
+        pos = recipes.BIAS_TEMPLATE.replace("{answer}", recipes.BIAS_MISALIGNED)
+        neg = recipes.BIAS_TEMPLATE.replace("{answer}", recipes.BIAS_ALIGNED)
+    if key in ("harmless", "not_racist"):
+        pos, neg = neg, pos
+    return {"positive": pos, "negative": neg}
 
 
 RECIPE_FIELDS = ("layers", "method", "n_pairs", "seed", "data_dir")
