@@ -7,8 +7,11 @@
 * ``tradeoff`` -- :func:`steerbounds.bounds.planner.plan_tradeoff`, with ``--plot``.
 
 Bad input raises :class:`~steerbounds.errors.InputError` (one line, exit 2).
-Registration reads the registry's parameter names (importing ``steerbounds.bounds``,
-hence JAX, but not torch); matplotlib loads only for ``tradeoff --plot``.
+Registration imports neither JAX nor torch (``steerbounds --help`` stays fast): the
+parameter flags of ``bound`` are the table :data:`PARAM_HELP` (a test keeps it equal
+to the registry's parameters); matplotlib loads only for ``tradeoff --plot``.
+``coefficient --from RUN`` and ``tradeoff --from RUN`` read B0, Δλ, λσβ, α(1−ε) and
+P0 from a sweep's ``summary.json`` (the Theorem 1 and Theorem 2 fits).
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ import io
 import json
 import math
 import sys
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from steerbounds.errors import InputError
+
+if TYPE_CHECKING:  # numpy loads only when a command runs (steerbounds --help stays fast)
+    import numpy as np
 
 _MAX_POINTS = 1_000_000
 _HELPFULNESS_FLAGS = ("p0", "alpha", "eps", "lam_sigma_beta")
@@ -46,6 +50,8 @@ def parse_values(name: str, text: str) -> np.ndarray:
     list of more than :data:`_MAX_POINTS` values (or whose span overflows float64) is
     refused before anything is built.
     """
+    import numpy as np
+
     flag = f"--{name.replace('_', '-')}"
     text = text.strip()
     if ":" in text:
@@ -104,8 +110,48 @@ def _helpfulness_args(args: argparse.Namespace) -> dict[str, float] | None:
     return out
 
 
+def _fill_from_run(args: argparse.Namespace) -> None:
+    """Fill the parameters a sweep measured (``--from RUN_DIR``) where no flag gives them:
+    B0 and Δλ from its Theorem 1 fit of the next-token behaviour (eq. 27; halved for
+    ``--form stated``), P0, α(1−ε) (as α, with ε = 0) and λσβ from its Theorem 2 fit."""
+    if args.from_run is None:
+        for flag in ("b0", "delta_lambda"):
+            if getattr(args, flag) is None:
+                raise InputError(f"--{flag.replace('_', '-')} is required (or --from RUN_DIR)")
+        return
+    from pathlib import Path
+
+    from steerbounds import io
+
+    path = Path(args.from_run)
+    summary = io.read_json(path / "summary.json" if path.is_dir() else path, what="--from")
+    fits = summary.get("fits", {}) if isinstance(summary, dict) else {}
+    t1 = fits.get("theorem1_next_token") or {}
+    if "delta_lambda" not in t1:
+        reason = t1.get("error", "the run measured no next-token behaviour")
+        raise InputError(f"--from: {str(path)!r} has no Theorem 1 fit ({reason})")
+    scale = 0.5 if args.form == "stated" else 1.0  # the same curve: Δλ_stated = Δλ_proved/2
+    if args.b0 is None:
+        args.b0 = repr(t1["b0"])
+    if args.delta_lambda is None:
+        args.delta_lambda = repr(scale * t1["delta_lambda"])
+    t2 = next(
+        (fits[k] for k in ("theorem2_full_vocab", "theorem2_choices") if "lam_sigma_beta" in fits.get(k, {})),
+        None,
+    )
+    if t2 is not None and all(getattr(args, k) is None for k in _HELPFULNESS_FLAGS):
+        args.p0, args.alpha, args.eps, args.lam_sigma_beta = (
+            repr(t2["p0"]),
+            repr(t2["alpha_eff"]),
+            "0",
+            repr(t2["lam_sigma_beta"]),
+        )
+
+
 def _run_coefficient(args: argparse.Namespace) -> int:
     from steerbounds.bounds import helpfulness_upper_bound, required_coefficient
+
+    _fill_from_run(args)
 
     target, b0, dl = (
         _float("target", args.target),
@@ -138,17 +184,38 @@ def _run_coefficient(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- bound
 
 
-def _param_flags() -> list[str]:
-    from steerbounds.bounds.registry import RESULTS
+# every parameter of the registry's results, in first-use order, with its symbol and range
+PARAM_HELP: dict[str, str] = {
+    "r_e": "r_e: steering coefficient, any real",
+    "b0": "B0 ∈ (−1, 1): behaviour expectation without steering",
+    "delta_lambda": "Δλ ≥ 0: margin times λ (Assumptions 1-2)",
+    "lam": "λ ≥ 0: slope of |δr| in r_e (Assumption 1)",
+    "delta": "δ ≥ 0: misclassified mass relative to the aligned mass (Theorem 3)",
+    "M": "M ≥ 0: depth of the misclassified answers (Theorem 3)",
+    "p_plus": "P+ ∈ [0, 1]: mass of the aligned (or upper) answers",
+    "p_minus": "P− ∈ [0, 1]: mass of the misaligned (or lower) answers",
+    "b_plus": "B+ ∈ [0, 1]: smallest positive score (Theorem 5)",
+    "eps": "ε ∈ [0, 1): mass outside the top-T tokens / slack",
+    "gamma": "γ ∈ (−1, 1): floor on B0 (Corollary 1)",
+    "target": "B* ∈ (−1, 1): behaviour to reach",
+    "n_tokens": "N ≥ 1: answer length in tokens (Theorem 6)",
+    "p0": "P0 ∈ (0, 1]: P(correct) without steering",
+    "alpha": "α ∈ [0, 1]: tightness (Theorem 2)",
+    "lam_sigma_beta": "λσβ ≥ 0: curvature of the helpfulness decay (Theorem 2)",
+    "c_plus": "c+ ≥ 0: mean positive logit difference (eq. 32)",
+    "c_minus": "c− ≤ 0: mean negative logit difference (eq. 32)",
+    "n_top": "T ≥ 1: tokens counted, the correct one included (Corollary 2)",
+    "p0_steps": "per-step P0 list a,b,c (corollary3_multitoken)",
+}
 
-    seen: dict[str, None] = {}
-    for result in RESULTS.values():
-        for p in result.params:
-            seen.setdefault(p, None)
-    return list(seen)
+
+def _param_flags() -> list[str]:
+    return list(PARAM_HELP)
 
 
 def _call_result(name: str, form: str | None, values: dict[str, Any]) -> np.ndarray:
+    import numpy as np
+
     from steerbounds.bounds import RESULTS
 
     result = RESULTS[name]
@@ -168,6 +235,8 @@ def _call_result(name: str, form: str | None, values: dict[str, Any]) -> np.ndar
 
 
 def _run_bound(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from steerbounds.bounds import RESULTS
 
     name = args.name
@@ -232,6 +301,7 @@ def _run_bound(args: argparse.Namespace) -> int:
 def _run_tradeoff(args: argparse.Namespace) -> int:
     from steerbounds.bounds.planner import plan_tradeoff
 
+    _fill_from_run(args)
     helpful = _helpfulness_args(args) or {}
     n_grid = args.n_grid  # plan_tradeoff refuses it outside [2, N_GRID_MAX] before any work
     plot = None
@@ -298,6 +368,19 @@ def _add_form(
     parser.add_argument("--form", choices=choices, default=default, help=text)
 
 
+def _add_theorem1(parser: argparse.ArgumentParser, delta_lambda: str) -> None:
+    parser.add_argument("--b0", default=None, help="B0 ∈ (−1, 1), behaviour without steering")
+    parser.add_argument("--delta-lambda", dest="delta_lambda", default=None, help=delta_lambda)
+    parser.add_argument(
+        "--from",
+        dest="from_run",
+        default=None,
+        metavar="RUN_DIR",
+        help="read B0, Δλ (Theorem 1 fit) and P0, α(1−ε), λσβ (Theorem 2 fit) from a sweep's summary.json; "
+        "flags given override them",
+    )
+
+
 def _add_helpfulness(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("Theorem 2 (helpfulness) parameters, all or none")
     group.add_argument("--p0", help="P0 ∈ (0, 1], P(correct) without steering")
@@ -315,8 +398,7 @@ def register(subparsers: Any) -> None:
         "parameters also the helpfulness bound there and its relative cost vs r_e = 0.",
     )
     p.add_argument("--target", required=True, help="B* ∈ (−1, 1)")
-    p.add_argument("--b0", required=True, help="B0 ∈ (−1, 1)")
-    p.add_argument("--delta-lambda", dest="delta_lambda", required=True, help="Δλ > 0")
+    _add_theorem1(p, "Δλ > 0")
     _add_form(p, ("proved", "stated"), "proved", "Theorem 1 form: eq. 27 (proved, default) or eq. 5 (stated)")
     _add_helpfulness(p)
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -334,7 +416,9 @@ def register(subparsers: Any) -> None:
         "--form", default=None, help="form (stated/proved/corrected; 33/34/36 for theorem2_components)"
     )
     for param in _param_flags():
-        p.add_argument(f"--{param.replace('_', '-')}", dest=param, default=None, metavar="V")
+        p.add_argument(
+            f"--{param.replace('_', '-')}", dest=param, default=None, metavar="V", help=PARAM_HELP[param]
+        )
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument("--json", action="store_true", help="same as --format json")
     p.set_defaults(func=_run_bound)
@@ -346,8 +430,7 @@ def register(subparsers: Any) -> None:
         "cost, the efficient regime (marginal alignment gain > marginal helpfulness loss) "
         "and the Pareto curve; --plot draws them.",
     )
-    p.add_argument("--b0", required=True, help="B0 ∈ (−1, 1)")
-    p.add_argument("--delta-lambda", dest="delta_lambda", required=True, help="Δλ ≥ 0")
+    _add_theorem1(p, "Δλ ≥ 0")
     _add_helpfulness(p)
     p.add_argument("--target", help="B* ∈ (−1, 1)")
     _add_form(p, ("proved", "stated"), "proved", "Theorem 1 form")

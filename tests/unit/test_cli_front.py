@@ -1,0 +1,73 @@
+"""The front of the CLI: help without heavy imports, and plans read from a finished run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from steerbounds.cli import main
+
+
+def test_help_imports_no_jax_torch_or_numpy():
+    code = (
+        "import sys, contextlib, io\n"
+        "from steerbounds.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    main(['--help'])\n"
+        "heavy = ('jax', 'torch', 'numpy', 'transformers', 'matplotlib')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_bound_flags_match_the_registry():
+    from steerbounds.bounds.cli import PARAM_HELP
+    from steerbounds.bounds.registry import RESULTS
+
+    seen: dict[str, None] = {}
+    for result in RESULTS.values():
+        for p in result.params:
+            seen.setdefault(p, None)
+    assert list(seen) == list(PARAM_HELP)
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    summary = {
+        "fits": {
+            "theorem1_next_token": {"delta_lambda": 0.6, "b0": -0.5, "stderr": {"delta_lambda": 0.01}},
+            "theorem2_full_vocab": {"lam_sigma_beta": 0.4, "alpha_eff": 0.8, "p0": 0.7, "stderr": {}},
+        }
+    }
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    return tmp_path
+
+
+def test_coefficient_and_tradeoff_from_a_run(run_dir, capsys):
+    assert main(["coefficient", "--target", "0.5", "--from", str(run_dir), "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    from math import atanh
+
+    assert got["coefficient"] == pytest.approx(2 * (atanh(0.5) - atanh(-0.5)) / 0.6)
+    assert got["p0"] == 0.7 and got["alpha"] == 0.8 and got["lam_sigma_beta"] == 0.4
+    # the stated form is the same curve with half the Δλ: the same coefficient
+    assert main(["coefficient", "--target", "0.5", "--from", str(run_dir), "--form", "stated", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["coefficient"] == pytest.approx(got["coefficient"])
+    # a flag given overrides the run
+    assert main(["coefficient", "--target", "0.5", "--from", str(run_dir), "--b0", "0", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["b0"] == 0.0
+    assert main(["tradeoff", "--target", "0.5", "--from", str(run_dir), "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["coefficient"] == pytest.approx(got["coefficient"]) and plan["efficient_end"] > 0
+
+
+def test_from_a_run_without_fits_is_one_line(tmp_path, capsys):
+    (tmp_path / "summary.json").write_text(json.dumps({"fits": {"theorem1_next_token": {"error": "flat"}}}))
+    assert main(["coefficient", "--target", "0.5", "--from", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no Theorem 1 fit (flat)" in err[0]
