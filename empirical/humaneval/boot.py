@@ -46,6 +46,7 @@ import json
 import os
 import resource
 import sys
+from typing import NoReturn
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
@@ -77,18 +78,22 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
 
 
-def _check(ret, what):
+def _check(ret: int, what: str) -> None:
+    """Raise OSError(errno) for a failed libc call (non-zero return)."""
     if ret != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
-def _unescape(field):
+def _unescape(field: str) -> str:
+    """A path field of /proc/self/mounts, octal escapes undone."""
     return field.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
 
 
-def _readonly_except(workdir):
-    def do(source, target, flags):
+def _readonly_except(workdir: str) -> None:
+    """Step 1: the work directory stays writable, every other mount becomes read-only."""
+
+    def do(source: str, target: str, flags: int) -> None:
         _check(_LIBC.mount(source.encode(), target.encode(), None, flags, None), f"mount {target}")
 
     do("none", "/", MS_REC | MS_PRIVATE)
@@ -116,7 +121,8 @@ def _readonly_except(workdir):
         done.add(target)
 
 
-def _limits(spec):
+def _limits(spec: dict) -> None:
+    """Step 2: CPU seconds, address space, file size, no core files."""
     cpu = int(spec["cpu_s"])
     mem = int(spec["memory_mb"]) * 1024 * 1024
     fsize = int(spec["fsize_mb"]) * 1024 * 1024
@@ -126,7 +132,7 @@ def _limits(spec):
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def _drop_to_fresh_uid(spec):
+def _drop_to_fresh_uid(spec: dict) -> None:
     """Mode full: become the unused uid/gid; +1 process for this bootstrap itself."""
     resource.setrlimit(resource.RLIMIT_NPROC, (int(spec["max_procs"]) + 1,) * 2)
     os.setgroups([])
@@ -134,7 +140,7 @@ def _drop_to_fresh_uid(spec):
     os.setuid(spec["uid"])
 
 
-def _enter_nested_userns(spec):
+def _enter_nested_userns(spec: dict) -> None:
     """Mode userns: a user namespace in which this process is the caller's uid/gid
     (mapped onto the outer namespace's root, i.e. the same real ids), not root."""
     _check(_LIBC.unshare(CLONE_NEWUSER), "unshare(CLONE_NEWUSER)")
@@ -148,12 +154,12 @@ def _enter_nested_userns(spec):
     resource.setrlimit(resource.RLIMIT_NPROC, (int(spec["max_procs"]),) * 2)
 
 
-def _seccomp(numbers):
+def _seccomp(numbers: dict) -> None:
     """Refuse socket(AF_UNIX, ...) and io_uring_setup with EPERM; kill on a foreign
     syscall ABI (e.g. 32-bit calls from a 64-bit process) or x32 numbers."""
     eperm = _ERRNO | errno.EPERM
 
-    def op(code, k, jt=0, jf=0):
+    def op(code: int, k: int, jt: int = 0, jf: int = 0) -> _SockFilter:
         return _SockFilter(code, jt, jf, k)
 
     program = [
@@ -174,7 +180,7 @@ def _seccomp(numbers):
     _check(_LIBC.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0), "seccomp")
 
 
-def _interpreter(candidates):
+def _interpreter(candidates: list) -> str:
     """First candidate the unprivileged user can execute, with a readable folder."""
     for path in candidates:
         real = os.path.realpath(path)
@@ -183,13 +189,15 @@ def _interpreter(candidates):
     raise OSError("no Python interpreter is executable by the sandbox user")
 
 
-def _fail(exc):
+def _fail(exc: OSError) -> NoReturn:
+    """Report a bootstrap failure in one line and exit with status 70."""
     print(f"sandbox bootstrap failed: {exc}", file=sys.stderr)
     sys.stderr.flush()
     os._exit(FAIL)
 
 
-def main():
+def main() -> None:
+    """Steps 1-4 (see the module docstring)."""
     spec = json.loads(sys.argv[1])
     workdir = spec["workdir"]
     try:
