@@ -5,44 +5,54 @@ fresh ``python -I`` interpreter in its own process tree, with
 
 * a wall-clock timeout (the whole process tree is killed) and RLIMIT_CPU;
 * RLIMIT_AS (address space, ``memory_mb``), RLIMIT_FSIZE and no core files;
-* a process limit that is really enforced: as root the child drops to an
-  otherwise unused uid (RLIMIT_NPROC is not enforced for root and counts per
-  uid, so a fresh uid makes it count only this sandbox's processes);
 * its own temporary work directory (cwd, HOME and TMPDIR point into it);
-* no network: a fresh network namespace (``unshare --net``: only a loopback
-  interface that is down, so even 127.0.0.1 is unreachable);
-* no writes outside the work directory: in a private mount namespace every
-  mount except the work directory is remounted read-only; the unprivileged uid
-  additionally owns nothing but the work directory;
-* a PID namespace, so every descendant (a fork bomb included) is killed when
-  the program ends or times out;
 * an in-process audit-hook guard (PEP 578) refusing sockets, process creation,
   ``ctypes`` and writes outside the work directory (defence in depth only:
   native code can bypass it).
 
-The namespaces, the uid switch and the read-only remounts need root and
-``unshare`` (util-linux). Without them (``isolation="rlimits"``, chosen
-automatically when not root) only the rlimits, the process group kill and the
-audit guard apply, RLIMIT_NPROC then counts all of the user's processes, and
-:attr:`SandboxResult.isolation` says so. Each result records which
-mechanisms were active.
+Three isolation modes add the OS-level containment (``isolation=``; ``"auto"``
+picks the strongest available and records why in the result):
+
+* ``"full"`` (root with util-linux ``unshare``): fresh mount, network, PID and
+  IPC namespaces with a fresh ``/proc``; every mount but the work directory
+  read-only; the program drops to an otherwise unused uid so RLIMIT_NPROC
+  counts only this sandbox (the kernel does not enforce it for root);
+* ``"userns"`` (an unprivileged user, where the kernel allows unprivileged user
+  namespaces, Linux >= 5.14): the same namespaces inside a user namespace
+  (``unshare --user --map-root-user``); the program runs in a nested user
+  namespace as the caller's own uid without capabilities, so it cannot undo
+  the read-only mounts, and RLIMIT_NPROC counts per user namespace, i.e. only
+  this sandbox's processes;
+* ``"rlimits"``: rlimits, the process-group kill and the audit guard only;
+  RLIMIT_NPROC then counts all of the user's processes.
+
+In both namespace modes the program runs with ``no_new_privs`` and, on x86_64
+and aarch64, a seccomp filter refusing AF_UNIX sockets (a host socket file is
+reachable through read-only mounts and from another network namespace) and
+io_uring. :attr:`SandboxResult.isolation` lists the mechanisms that were active,
+:attr:`SandboxResult.isolation_mode` the mode and
+:attr:`SandboxResult.isolation_note` why ``"auto"`` fell back to ``"rlimits"``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import json
 import math
 import os
+import re
 import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -52,6 +62,8 @@ from steerbounds.errors import InputError
 
 Status = Literal["passed", "failed", "timeout", "error"]
 STATUSES: tuple[str, ...] = ("passed", "failed", "timeout", "error")
+Mode = Literal["full", "userns", "rlimits"]
+ISOLATIONS: tuple[str, ...] = ("auto", "full", "userns", "rlimits")
 
 _HERE = Path(__file__).resolve().parent
 _RUNNER = _HERE / "runner.py"
@@ -61,6 +73,14 @@ _BOOT_FAIL = 70
 # Ephemeral uids: far above any real account, one per run.
 _UID_BASE, _UID_SPAN = 2_000_000_000, 100_000_000
 _TAIL = 2000
+# RLIMIT_NPROC is counted per user namespace since Linux 5.14 (ucounts).
+_USERNS_KERNEL = (5, 14)
+# For boot.py's seccomp filter: AUDIT_ARCH_* and syscall numbers per ``uname -m``.
+_SECCOMP = {
+    "x86_64": {"arch": 0xC000003E, "socket": 41, "io_uring_setup": 425},
+    "aarch64": {"arch": 0xC00000B7, "socket": 198, "io_uring_setup": 425},
+}
+_PROBE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -72,6 +92,9 @@ class SandboxResult:
     ``timeout`` (wall-clock or CPU limit), ``error`` (the sandbox refused an
     operation, the process died without a result, or the sandbox failed to
     start). ``reason`` is one line; ``stderr_tail`` the last 2000 characters.
+    ``isolation`` lists the active mechanisms, ``isolation_mode`` is ``full``,
+    ``userns`` or ``rlimits``, ``isolation_note`` says why ``isolation="auto"``
+    fell back to ``rlimits`` (empty otherwise).
     """
 
     task_id: str
@@ -82,6 +105,8 @@ class SandboxResult:
     wall_s: float
     returncode: int | None
     isolation: tuple[str, ...] = field(default=())
+    isolation_mode: Mode = "rlimits"
+    isolation_note: str = ""
 
     @property
     def passed(self) -> bool:
@@ -104,13 +129,104 @@ def _validate(timeout_s: float, memory_mb: int, max_procs: int, isolation: str) 
         raise InputError(f"memory_mb must be an integer in [64, 65536], got {memory_mb!r}")
     if not isinstance(max_procs, int) or not 2 <= max_procs <= 4096:
         raise InputError(f"max_procs must be an integer in [2, 4096], got {max_procs!r}")
-    if isolation not in ("auto", "full", "rlimits"):
-        raise InputError(f"isolation must be one of 'auto', 'full', 'rlimits', got {isolation!r}")
+    _check_isolation(isolation)
+
+
+def _check_isolation(isolation: str) -> None:
+    """Raise :class:`InputError` unless ``isolation`` names a mode or ``"auto"``."""
+    if isolation not in ISOLATIONS:
+        raise InputError(f"isolation must be one of {', '.join(map(repr, ISOLATIONS))}, got {isolation!r}")
 
 
 def full_isolation_available() -> bool:
     """True when running as root with util-linux ``unshare`` on PATH."""
     return hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("unshare") is not None
+
+
+def _kernel_version() -> tuple[int, int]:
+    """(major, minor) of the running Linux kernel; (0, 0) if unparsable."""
+    match = re.match(r"(\d+)\.(\d+)", os.uname().release)
+    return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+
+
+@functools.cache
+def _probe_userns() -> tuple[bool, str]:
+    """The uncached probe behind :func:`userns_isolation_status`."""
+    if os.geteuid() == 0:
+        return False, "running as root: RLIMIT_NPROC is not enforced for root, use isolation 'full'"
+    if shutil.which("unshare") is None:
+        return False, "util-linux unshare not found on PATH"
+    if _kernel_version() < _USERNS_KERNEL:
+        return False, (
+            f"Linux {os.uname().release} counts RLIMIT_NPROC per user, not per user namespace "
+            f"(needs {_USERNS_KERNEL[0]}.{_USERNS_KERNEL[1]})"
+        )
+    result = _execute(
+        "pass",
+        mode="userns",
+        note="",
+        task_id="userns-probe",
+        timeout_s=30.0,
+        memory_mb=512,
+        max_procs=4,
+        audit_guard=True,
+        fsize_mb=1,
+        cpu_s=None,
+    )
+    if result.status == "passed":
+        return True, ""
+    lines = [line.strip() for line in result.stderr_tail.splitlines() if line.strip()]
+    return False, f"probe failed: {lines[-1] if lines else result.reason}"
+
+
+def userns_isolation_status() -> tuple[bool, str]:
+    """Whether isolation ``"userns"`` works here, and if not why (one line).
+
+    Probed once per process (a trivial program run through the whole userns
+    sandbox; the kernel may forbid unprivileged user namespaces, e.g.
+    ``kernel.unprivileged_userns_clone=0``, ``user.max_user_namespaces=0`` or
+    AppArmor's ``kernel.apparmor_restrict_unprivileged_userns=1``); the result is
+    cached."""
+    with _PROBE_LOCK:
+        return _probe_userns()
+
+
+def resolve_isolation(isolation: str = "auto") -> tuple[Mode, str]:
+    """The mode :func:`run_program` uses for ``isolation`` and, when ``"auto"``
+    falls back to ``"rlimits"``, why (else ``""``).
+
+    ``"auto"``: ``full`` as root with ``unshare``, else ``userns`` when
+    :func:`userns_isolation_status` allows it, else ``rlimits`` with a
+    :class:`RuntimeWarning`. An explicit mode that cannot run raises
+    :class:`InputError`."""
+    _check_isolation(isolation)
+    if isolation == "rlimits":
+        return "rlimits", ""
+    if isolation == "full":
+        if not full_isolation_available():
+            raise InputError("isolation='full' needs root and util-linux unshare; use 'userns' or 'auto'")
+        return "full", ""
+    if isolation == "userns":
+        available, why = userns_isolation_status()
+        if not available:
+            raise InputError(f"isolation='userns' is not available: {why}")
+        return "userns", ""
+    if full_isolation_available():
+        return "full", ""
+    if os.geteuid() == 0:
+        note = "full isolation needs util-linux unshare on PATH"
+    else:
+        available, why = userns_isolation_status()
+        if available:
+            return "userns", ""
+        note = f"unprivileged user namespaces unavailable: {why}"
+    warnings.warn(
+        f"HumanEval sandbox runs with rlimits and the audit guard only ({note}); "
+        "native code could reach the network and write outside its folder",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+    return "rlimits", note
 
 
 def _tail(path: Path) -> str:
@@ -182,76 +298,114 @@ def run_program(
     """Run ``program`` (Python source) in the sandbox and classify the outcome.
 
     isolation: ``"full"`` (namespaces + uid switch + read-only mounts; needs
-    root), ``"rlimits"`` (rlimits, process-group kill and audit guard only), or
-    ``"auto"`` (full when available). ``cpu_s`` (RLIMIT_CPU, default
-    ``timeout_s``) is the CPU-time limit per process. Never raises for anything the program
-    does; raises :class:`InputError` for bad limits.
+    root), ``"userns"`` (the same namespaces and read-only mounts inside an
+    unprivileged user namespace), ``"rlimits"`` (rlimits, process-group kill and
+    audit guard only), or ``"auto"`` (see :func:`resolve_isolation`). ``cpu_s``
+    (RLIMIT_CPU, default ``timeout_s``) is the CPU-time limit per process. Never
+    raises for anything the program does; raises :class:`InputError` for bad
+    limits or an explicit mode that cannot run here.
     """
     _validate(timeout_s, memory_mb, max_procs, isolation)
     if cpu_s is not None:
         _check_positive("cpu_s", cpu_s, upper=3600)
-    full = full_isolation_available() if isolation == "auto" else isolation == "full"
-    if full and not full_isolation_available():
-        raise InputError("isolation='full' needs root and util-linux unshare; use 'rlimits' or 'auto'")
-    if not full and os.geteuid() == 0 and not audit_guard:
+    mode, note = resolve_isolation(isolation)
+    if mode == "rlimits" and os.geteuid() == 0 and not audit_guard:
         raise InputError(
             "audit_guard=False with isolation='rlimits' as root would run without any process "
             "limit (the kernel does not enforce RLIMIT_NPROC for root); use isolation='full'"
         )
+    return _execute(
+        program,
+        mode=mode,
+        note=note,
+        task_id=task_id,
+        timeout_s=timeout_s,
+        memory_mb=memory_mb,
+        max_procs=max_procs,
+        audit_guard=audit_guard,
+        fsize_mb=fsize_mb,
+        cpu_s=cpu_s,
+    )
+
+
+def _namespaced_command(
+    mode: Mode, workdir: Path, limits: dict[str, int], audit_guard: bool, mechanisms: list[str]
+) -> tuple[list[str], int | None]:
+    """The ``unshare ... boot.py SPEC`` command of mode ``full`` or ``userns`` and the
+    ephemeral uid of mode ``full`` (``None`` for ``userns``); appends the mechanisms."""
+    seccomp = _SECCOMP.get(os.uname().machine)
+    if mode == "full":
+        uid = gid = _UID_BASE + secrets.randbelow(_UID_SPAN)
+        os.chown(workdir, uid, gid)
+        os.chmod(workdir, 0o700)
+        user_flags: list[str] = []
+        mechanisms += [f"uid={uid}", "rlimit_nproc"]
+    else:
+        uid, gid = os.getuid(), os.getgid()
+        user_flags = ["--user", "--map-root-user"]
+        mechanisms += ["userns", "nested_userns(own uid, no capabilities)", "rlimit_nproc(per-userns)"]
+    mechanisms += ["netns", "pidns", "procfs(pidns)", "ipcns", "mountns_readonly", "no_new_privs"]
+    if seccomp is not None:
+        mechanisms.append("seccomp(no AF_UNIX socket, no io_uring)")
+    spec = {
+        "mode": mode,
+        "workdir": str(workdir),
+        "uid": uid,
+        "gid": gid,
+        **limits,
+        "interpreters": [sys.executable, "/usr/bin/python3", shutil.which("python3") or sys.executable],
+        "audit_guard": audit_guard,
+        "seccomp": seccomp,
+    }
+    cmd = [
+        shutil.which("unshare") or "unshare",
+        *user_flags,
+        "--mount",
+        "--net",
+        "--pid",
+        "--ipc",
+        "--fork",
+        "--kill-child",
+        "--mount-proc",
+        "--propagation",
+        "private",
+        sys.executable,
+        "-I",
+        str(_BOOT),
+        json.dumps(spec),
+    ]
+    return cmd, (uid if mode == "full" else None)
+
+
+def _execute(
+    program: str,
+    *,
+    mode: Mode,
+    note: str,
+    task_id: str,
+    timeout_s: float,
+    memory_mb: int,
+    max_procs: int,
+    audit_guard: bool,
+    fsize_mb: int,
+    cpu_s: float | None,
+) -> SandboxResult:
+    """Run ``program`` in the resolved ``mode`` (arguments already validated)."""
     logdir = Path(tempfile.mkdtemp(prefix="steerbounds-sbx-log-"))
     workdir = Path(tempfile.mkdtemp(prefix="steerbounds-sbx-"))
-    uid = _UID_BASE + secrets.randbelow(_UID_SPAN)  # used with full isolation only
     mechanisms = ["subprocess", "python -I", "rlimit_cpu", "rlimit_as", "rlimit_fsize", "workdir"]
+    uid: int | None = None
     try:
         (workdir / "program.py").write_text(program, encoding="utf-8")
         shutil.copyfile(_RUNNER, workdir / "sandbox_runner.py")
-        cpu_s = max(1, math.ceil(timeout_s if cpu_s is None else cpu_s))
-        interpreters = [sys.executable, "/usr/bin/python3", shutil.which("python3") or sys.executable]
-        if full:
-            os.chown(workdir, uid, uid)
-            os.chmod(workdir, 0o700)
-            spec = {
-                "workdir": str(workdir),
-                "readonly_fs": True,
-                "uid": uid,
-                "gid": uid,
-                "cpu_s": cpu_s,
-                "memory_mb": memory_mb,
-                "fsize_mb": fsize_mb,
-                "max_procs": max_procs,
-                "interpreters": interpreters,
-                "audit_guard": audit_guard,
-            }
-            cmd = [
-                shutil.which("unshare") or "unshare",
-                "--mount",
-                "--net",
-                "--pid",
-                "--fork",
-                "--kill-child",
-                "--propagation",
-                "private",
-                sys.executable,
-                "-I",
-                str(_BOOT),
-                json.dumps(spec),
-            ]
-            mechanisms += ["netns", "pidns", "mountns_readonly", f"uid={uid}", "rlimit_nproc"]
-            preexec = None
+        cpu = max(1, math.ceil(timeout_s if cpu_s is None else cpu_s))
+        preexec: Callable[[], None] | None = None
+        if mode != "rlimits":
+            limits = {"cpu_s": cpu, "memory_mb": memory_mb, "fsize_mb": fsize_mb, "max_procs": max_procs}
+            cmd, uid = _namespaced_command(mode, workdir, limits, audit_guard, mechanisms)
         else:
             nproc = _user_process_count(os.getuid()) + max_procs
-            limits = (cpu_s, memory_mb, fsize_mb, nproc)
-
-            def preexec(limits: tuple[int, int, int, int] = limits) -> None:  # runs in the child
-                import resource
-
-                cpu, mem, fsz, procs = limits
-                resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-                resource.setrlimit(resource.RLIMIT_AS, (mem << 20, mem << 20))
-                resource.setrlimit(resource.RLIMIT_FSIZE, (fsz << 20, fsz << 20))
-                resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-                resource.setrlimit(resource.RLIMIT_NPROC, (procs, procs))
-
+            preexec = functools.partial(_set_rlimits, cpu, memory_mb, fsize_mb, nproc)
             cmd = [
                 sys.executable,
                 "-I",
@@ -302,14 +456,27 @@ def run_program(
             round(wall, 3),
             proc.returncode,
             tuple(mechanisms),
+            mode,
+            note,
         )
     except OSError as exc:  # the sandbox itself could not run
         return SandboxResult(
-            task_id, "error", f"sandbox failure: {exc}", "", "", 0.0, None, tuple(mechanisms)
+            task_id, "error", f"sandbox failure: {exc}", "", "", 0.0, None, tuple(mechanisms), mode, note
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         shutil.rmtree(logdir, ignore_errors=True)
+
+
+def _set_rlimits(cpu: int, memory_mb: int, fsize_mb: int, nproc: int) -> None:
+    """Mode rlimits: the limits, set in the child before ``exec``."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    resource.setrlimit(resource.RLIMIT_AS, (memory_mb << 20, memory_mb << 20))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize_mb << 20, fsize_mb << 20))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
 
 def _classify(result_path: Path, returncode: int, timed_out: bool, timeout_s: float) -> tuple[Status, str]:
