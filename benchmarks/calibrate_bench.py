@@ -4,9 +4,12 @@ For a target B* of the next-token behaviour expectation (eq. 3), three ways to f
 the coefficient on the same calibration prompts, each checked on the same held-out
 prompts (the split of :func:`steerbounds.empirical.calibrate.split`):
 
-* **calibrate** — forward-mode slope at 0, three probes, Theorem 1 (eq. 27) fitted
-  between the probes that bracket B*, refined until a probe lies within 0.02 of B*;
-* **bisection** — B measured on the calibration prompts at each step (one pass),
+* **calibrate** — the forward-mode slope at 0 (on 8 of the prompts) places the first
+  probe; Theorem 1 (eq. 27) fitted between the probes that bracket B* places the next,
+  until a probe lies within 0.02 of B* (the *search*); then its per-query analysis (B0
+  and realised margins of every query: one more pass at r_e = 0);
+* **bisection** — B measured on the calibration prompts at each step (one pass of one
+  coefficient),
   the bracket [0, r_hi] doubled until it holds B*, then halved until |B − B*| ≤ 0.02;
 * **grid** — the paper's authors' uniform grid −10 … 10 step 0.25 (81 points),
   scaled to the model as our grids are (fractions of the residual scale r_max), one
@@ -32,9 +35,8 @@ import numpy as np
 from tabulate import tabulate
 
 from steerbounds.empirical import count_token_forwards, load_model
-from steerbounds.empirical.calibrate import CalibrateConfig, calibrate, split
+from steerbounds.empirical.calibrate import CalibrateConfig, Prober, calibrate, split
 from steerbounds.empirical.steering.base_model import load_base_model
-from steerbounds.empirical.sweep import measure
 from steerbounds.empirical.sweep.scale import residual_scale
 from steerbounds.empirical.workloads import behavior
 from steerbounds.empirical.workloads.behavior_vector import extract_behavior_vector
@@ -59,9 +61,12 @@ def main() -> None:
     calib, held = split(behavior.prompts(config, model), args.seed)
 
     def mean_b(queries: list, coefficients: list[float]) -> np.ndarray:
-        p = measure.record_pass(model, vector, queries, coefficients, layers=layers)
-        recs = measure.behavior_records(p, queries, plus_ids=plus, minus_ids=minus)
-        return np.array([np.mean([x.b for x in recs if x.r_e == c]) for c in coefficients])
+        """The mean next-token B at each coefficient: one pass of exactly these
+        coefficients (no r_e = 0 reference row, which the searches do not need)."""
+        prober = Prober(model, vector, queries, plus, minus, layers)
+        prober.measure(coefficients)
+        means = prober.means()
+        return np.array([means[float(c)] for c in coefficients])
 
     def held_out(r: float) -> float:
         return float(mean_b(held, [r])[0])
@@ -103,7 +108,7 @@ def main() -> None:
         best = grid[int(np.argmin(np.abs(b - args.target)))]
     rows.append(["grid (81 points)", best, held_out(best), c.count, time.monotonic() - t0])
 
-    base = rows[1][3]
+    base = rows[2][3]
     table = [
         [name, f"{r:.4g}", f"{a:.3f}", f"{abs(a - args.target):.3f}", n, f"{n / base:.2f}", f"{w:.0f}"]
         for name, r, a, n, w in rows

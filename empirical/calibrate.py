@@ -48,22 +48,24 @@ from scipy import optimize, stats
 from steerbounds.bounds import helpfulness_upper_bound, multitoken_required_coefficient, required_coefficient
 from steerbounds.bounds.fitting import fit_behavior_curve
 from steerbounds.empirical.reduce.summary import per_coefficient, theorem2_fit
+from steerbounds.empirical.steering.batched import forward_sweep
 from steerbounds.empirical.steering.derivative import jvp_final_representation
 from steerbounds.empirical.steering.forward import count_token_forwards
 from steerbounds.empirical.steering.models import SteerableModel, load_model
 from steerbounds.empirical.steering.vectors import SteeringVector
 from steerbounds.empirical.sweep import measure
 from steerbounds.empirical.sweep.records import BehaviorRecord, HelpfulnessRecord
-from steerbounds.empirical.sweep.scale import coefficient_scale
+from steerbounds.empirical.sweep.scale import SMALL_CHANGE
 from steerbounds.empirical.workloads import behavior
 from steerbounds.empirical.workloads.behavior_vector import extract_behavior_vector, recipe_of
 from steerbounds.empirical.workloads.tasks import task_queries
 from steerbounds.errors import InputError
 
 LEVELS = ("next-token", "generated")
-PROBES = (0.5, 1.0, 1.5)  # probe coefficients as multiples of the linear prediction r_lin
-TOLERANCE = 0.02  # refining stops when a probe's mean B is this close to B*
-MAX_REFINE = 4  # at most this many refining probes
+SLOPE_PROMPTS = 8  # calibration prompts the forward-mode slope at 0 is taken on
+TOLERANCE = 0.02  # the search stops when a probe's mean B is this close to B*
+MAX_REFINE = 5  # at most this many probes after the first
+CAP_SMALL = 10.0  # probes stay below this many times the small-r_e limit
 B_EDGE = 1 - 1e-6  # B0 and B* are kept inside (−1, 1) for artanh
 
 
@@ -277,8 +279,10 @@ def log_odds_slope(
     plus: list[int],
     minus: list[int],
     layers: list[int],
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per query: B0 (eq. 3) and d log(P+/P−)/d r_e at 0, from one forward-mode pass."""
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Per query B0 (eq. 3) and d log(P+/P−)/d r_e at 0, from one forward-mode pass, and
+    the end of the small-r_e regime on these queries, SMALL_CHANGE·‖r^(L)‖/λ
+    (:mod:`steerbounds.empirical.sweep.scale`)."""
     enc = model.encode([q["prompt"] for q in queries])
     primal, tangent = jvp_final_representation(
         model, vector, enc["input_ids"], enc["attention_mask"], layers=layers, return_primal=True
@@ -292,7 +296,9 @@ def log_odds_slope(
         pp, pm = p[:, plus].sum(-1), p[:, minus].sum(-1)
         slope = (p[:, plus] * dlogits[:, plus]).sum(-1) / pp - (p[:, minus] * dlogits[:, minus]).sum(-1) / pm
         b0 = (pp - pm) / (pp + pm)
-    return b0.numpy(), slope.numpy()
+    lam = float(tangent.double().norm(dim=-1).mean())
+    r_small = SMALL_CHANGE * float(primal.double().norm(dim=-1).mean()) / lam if lam > 0 else math.inf
+    return b0.numpy(), slope.numpy(), r_small
 
 
 def linear_coefficient(b0: np.ndarray, slope: np.ndarray, target: float, cap: float) -> float:
@@ -336,10 +342,70 @@ def interpolate(r: np.ndarray, b: np.ndarray, x: float) -> float:
     return float(np.tanh(a[k - 1] + slope * (x - r[k - 1])))
 
 
-def _by_query(
-    records: Sequence[BehaviorRecord], table: dict[str, dict[float, BehaviorRecord]] | None = None
-) -> dict[str, dict[float, BehaviorRecord]]:
-    out = {} if table is None else table
+class Prober:
+    """Batched passes over one query set at chosen coefficients (K = the new ones only),
+    kept for the end: the mean B per coefficient as the search goes, then every query's
+    records with realised margins once r_e = 0 is among them."""
+
+    def __init__(
+        self,
+        model: SteerableModel,
+        vector: SteeringVector,
+        queries: Sequence[dict[str, Any]],
+        plus: list[int],
+        minus: list[int],
+        layers: list[int],
+    ) -> None:
+        self.model, self.vector, self.queries, self.plus, self.minus, self.layers = (
+            model,
+            vector,
+            list(queries),
+            plus,
+            minus,
+            layers,
+        )
+        self.enc = model.encode([q["prompt"] for q in self.queries])
+        self.logits: dict[float, torch.Tensor] = {}
+        self.reps: dict[float, torch.Tensor] = {}
+
+    def measure(self, coefficients: Sequence[float]) -> None:
+        new = [float(c) for c in coefficients if float(c) not in self.logits]
+        if not new:
+            return
+        logits, reps = forward_sweep(
+            self.model,
+            self.vector,
+            self.enc["input_ids"],
+            self.enc["attention_mask"],
+            new,
+            layers=self.layers,
+            return_final=True,
+        )
+        for k, c in enumerate(new):
+            self.logits[c], self.reps[c] = logits[k].double(), reps[k].double()
+
+    def means(self) -> dict[float, float]:
+        """The mean next-token B (eq. 3) over the queries at each measured coefficient."""
+        return {
+            c: float(measure.answer_log_probabilities(x, self.plus, self.minus)[2].mean())
+            for c, x in self.logits.items()
+        }
+
+    def records(self) -> list[BehaviorRecord]:
+        """Every query's behaviour records at every measured coefficient (needs r_e = 0)."""
+        coefficients = tuple(sorted(self.logits))
+        p = measure.Pass(
+            coefficients=coefficients,
+            requested=coefficients,
+            zero=coefficients.index(0.0),
+            logits=torch.stack([self.logits[c] for c in coefficients]),
+            reps=torch.stack([self.reps[c] for c in coefficients]),
+        )
+        return measure.behavior_records(p, self.queries, plus_ids=self.plus, minus_ids=self.minus)
+
+
+def _by_query(records: Sequence[BehaviorRecord]) -> dict[str, dict[float, BehaviorRecord]]:
+    out: dict[str, dict[float, BehaviorRecord]] = {}
     for rec in records:
         out.setdefault(rec.id, {})[rec.r_e] = rec
     return out
@@ -417,21 +483,45 @@ def calibrate(
     notes: list[str] = []
     used: dict[str, int] = {}
 
-    with count_token_forwards() as probe_cost:
-        scale = coefficient_scale(model, vector, [q["prompt"] for q in calib[:8]], layers)
-        b0_q, slope_q = log_odds_slope(model, vector, calib, plus, minus, layers)
-        cap = 4 * scale.r_max
-        if float(slope_q.mean()) <= 0:
+    # search: the slope at 0 places the first probe; then Theorem 1's form fitted between
+    # the probes that bracket the target places the next, until one lies within TOLERANCE
+    with count_token_forwards() as search_cost:
+        b0_s, slope_s, r_small = log_odds_slope(model, vector, calib[:SLOPE_PROMPTS], plus, minus, layers)
+        cap = CAP_SMALL * r_small
+        if float(slope_s.mean()) <= 0:
             notes.append(
-                f"the vector lowers B at r_e = 0 (mean slope of log(P+/P−) {slope_q.mean():.3g}); "
+                f"the vector lowers B at r_e = 0 (mean slope of log(P+/P−) {slope_s.mean():.3g}); "
                 f"calibrating r_e > 0 anyway"
             )
-        r_lin = linear_coefficient(b0_q, np.maximum(slope_q, 1e-12), target, cap)
+        r_lin = linear_coefficient(b0_s, np.maximum(slope_s, 1e-12), target, cap)
+        prober = Prober(model, vector, calib, plus, minus, layers)
+        estimate = {0.0: float(b0_s.mean())}  # B(0) from the slope's prompts until measured on all
         if r_lin == 0:
             notes.append("B already reaches the target at r_e = 0 on the calibration prompts")
-        probes = sorted({0.0, *(round(f * max(r_lin, 1e-3 * scale.r_max), 6) for f in PROBES)})
-        p = measure.record_pass(model, vector, calib, probes, layers=layers)
-        beh = measure.behavior_records(p, calib, plus_ids=plus, minus_ids=minus)
+        else:
+            prober.measure([r_lin])
+        for _ in range(MAX_REFINE):
+            curve_now = {**estimate, **prober.means()}
+            r_now = np.array(sorted(curve_now))
+            b_now = np.array([curve_now[c] for c in r_now])
+            if np.min(np.abs(b_now[1:] - target), initial=math.inf) <= TOLERANCE or r_lin == 0:
+                break
+            r_next = crossing(r_now, b_now, target)
+            if (
+                not math.isfinite(r_next)
+                or r_next > cap
+                or np.isclose(r_next, r_now, rtol=1e-9, atol=0).any()
+            ):
+                break
+            prober.measure([r_next])
+    used["search"] = search_cost.count
+
+    # analysis: B0 of every calibration query (the reference of the realised margins), the
+    # task at the same coefficients, the judged B0 for the generated level
+    with count_token_forwards() as analysis_cost:
+        prober.measure([0.0])
+        table = _by_query(prober.records())
+        probes = sorted(prober.means())
         help_probe = None
         if tasks is not None:
             help_probe = measure.helpfulness_records(
@@ -449,24 +539,8 @@ def calibrate(
                 layers=layers,
             )
             b0_gen = float(np.mean([g.score for g in gen0]))
-    used["probe"] = probe_cost.count
-
-    # refine: probe where Theorem 1's form, fitted between the probes that bracket the
-    # target, puts it, until a probe's mean B lies within TOLERANCE of B*
-    table = _by_query(beh)
+    used["analysis"] = analysis_cost.count
     r, B, margins = _matrix(table)
-    for _ in range(MAX_REFINE):
-        curve = B.mean(axis=0)
-        if np.min(np.abs(curve - target)) <= TOLERANCE:
-            break
-        r_next = crossing(r, curve, target)
-        if not math.isfinite(r_next) or r_next > cap or any(np.isclose(r_next, r, rtol=1e-9, atol=0)):
-            break
-        with count_token_forwards() as refine_cost:
-            p = measure.record_pass(model, vector, calib, [r_next], layers=layers)
-            table = _by_query(measure.behavior_records(p, calib, plus_ids=plus, minus_ids=minus), table)
-        used["refine"] = used.get("refine", 0) + refine_cost.count
-        r, B, margins = _matrix(table)
     curve = B.mean(axis=0)
     b0 = float(curve[0])
     fit = _fit(r, curve, b0)
@@ -549,7 +623,7 @@ def calibrate(
     h_fit = None
     budget = None
     if help_probe is not None:
-        h_fit, budget = _helpfulness(help_probe, fit, b0, config, scale.r_max, notes)
+        h_fit, budget = _helpfulness(help_probe, fit, b0, config, cap, notes)
         if h_fit is not None:
             for c in candidates:
                 c.predicted_h = _h_bound(h_fit, c.r_e) if math.isfinite(c.r_e) else None
@@ -565,7 +639,7 @@ def calibrate(
                 )
 
     # verification on held-out prompts and task queries
-    checked = [c for c in candidates if math.isfinite(c.r_e) and c.r_e <= 10 * cap]
+    checked = [c for c in candidates if math.isfinite(c.r_e) and c.r_e <= cap]
     grid = sorted({0.0, *(c.r_e for c in checked)})
     with count_token_forwards() as verify_cost:
         vp = measure.record_pass(model, vector, held, grid, layers=layers)
@@ -605,7 +679,7 @@ def calibrate(
         target=target,
         level=config.level,
         b0=b0,
-        slope=float(slope_q.mean()),
+        slope=float(slope_s.mean()),
         r_lin=r_lin,
         probes=r.tolist(),
         probe_b=curve.tolist(),
@@ -641,10 +715,12 @@ def _helpfulness(
     fit_b: dict[str, Any],
     b0: float,
     config: CalibrateConfig,
-    r_max: float,
+    cap: float,
     notes: list[str],
 ) -> tuple[dict[str, Any] | None, dict[str, float] | None]:
-    """Theorem 2 fitted to the probed task, and the helpfulness budget's coefficient."""
+    """Theorem 2 fitted to the probed task, the helpfulness budget's coefficient (searched
+    up to 10·``cap``) with the B the Theorem 1 fit reaches there, and the planner's
+    efficient regime (on 0 … ``cap``)."""
     import pandas as pd
 
     from steerbounds.bounds.planner import plan_tradeoff
@@ -662,7 +738,7 @@ def _helpfulness(
         if _h_bound(h_fit, 0.0) < H:
             notes.append(f"the helpfulness bound is below {H:g} already at r_e = 0: no coefficient keeps it")
         else:
-            top = 1e3 * r_max
+            top = 10 * cap
             r_h = (
                 top
                 if _h_bound(h_fit, top) >= H
@@ -680,7 +756,7 @@ def _helpfulness(
         alpha=h_fit["alpha_eff"],
         eps=0.0,
         lam_sigma_beta=h_fit["lam_sigma_beta"],
-        r_max=4 * r_max,
+        r_max=cap,
     )
     h_fit = {**h_fit, "efficient_end": float(plan.efficient_end)}
     return h_fit, budget

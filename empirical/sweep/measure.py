@@ -286,26 +286,33 @@ def delta_records(
 # --------------------------------------------------------------------------- behaviour
 
 
+def answer_log_probabilities(
+    logits: torch.Tensor, plus_ids: Sequence[int], minus_ids: Sequence[int]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(log P(+), log P(−), B)`` of last-position ``logits`` (…, V): the next-token
+    probability of the answer starts scored +1 and −1, and B = (P(+) − P(−))/(P(+) + P(−))
+    = tanh(½ log(P(+)/P(−))) (eq. 3 normalised as in eq. 12), computed in log space."""
+    if not plus_ids or not minus_ids or set(plus_ids) & set(minus_ids):
+        raise InputError("plus_ids/minus_ids: need two non-empty, disjoint token sets")
+    logp = torch.log_softmax(logits.double(), dim=-1)
+    lp_plus = torch.logsumexp(logp[..., list(plus_ids)], dim=-1)
+    lp_minus = torch.logsumexp(logp[..., list(minus_ids)], dim=-1)
+    return lp_plus, lp_minus, torch.nan_to_num(torch.tanh((lp_plus - lp_minus) / 2), nan=0.0)
+
+
 def behavior_records(
     p: Pass, queries: Sequence[Query], *, plus_ids: Sequence[int], minus_ids: Sequence[int]
 ) -> list[BehaviorRecord]:
     """Next-token behaviour expectation per (r_e, query) (Definition 1, eq. 3) over
     the answer-token sets scored +1 (``plus_ids``) and −1 (``minus_ids``), and the
     realised margin m = min_{i∈+} u_i − max_{j∈−} u_j of the logit change u."""
-    if not plus_ids or not minus_ids or set(plus_ids) & set(minus_ids):
-        raise InputError("plus_ids/minus_ids: need two non-empty, disjoint token sets")
-    plus, minus = list(plus_ids), list(minus_ids)
-    logp = torch.log_softmax(p.logits, dim=-1)
-    lp_plus = torch.logsumexp(logp[..., plus], dim=-1)
-    lp_minus = torch.logsumexp(logp[..., minus], dim=-1)
+    lp_plus, lp_minus, b = answer_log_probabilities(p.logits, plus_ids, minus_ids)
     du = p.logit_change
-    margin = du[..., plus].min(dim=-1).values - du[..., minus].max(dim=-1).values
+    margin = du[..., list(plus_ids)].min(dim=-1).values - du[..., list(minus_ids)].max(dim=-1).values
     out = []
     for k in p.requested_indices():
-        for b, q in enumerate(queries):
-            a, m = float(lp_plus[k, b].exp()), float(lp_minus[k, b].exp())
-            s = a + m
-            log_odds = float(lp_plus[k, b] - lp_minus[k, b])
+        for i, q in enumerate(queries):
+            a, m = float(lp_plus[k, i].exp()), float(lp_minus[k, i].exp())
             out.append(
                 BehaviorRecord(
                     r_e=p.coefficients[k],
@@ -313,9 +320,9 @@ def behavior_records(
                     p_plus=a,
                     p_minus=m,
                     b_unnorm=a - m,
-                    b=(a - m) / s if s > 0 else 0.0,
-                    margin=float(margin[k, b]),
-                    log_odds=finite_or_none(log_odds),
+                    b=float(b[k, i]),
+                    margin=float(margin[k, i]),
+                    log_odds=finite_or_none(float(lp_plus[k, i] - lp_minus[k, i])),
                 )
             )
     return out
