@@ -34,7 +34,7 @@ def register(subparsers: Any) -> None:
 
 def _paper(args: argparse.Namespace) -> int:
     from steerbounds import io
-    from steerbounds.paper_figs import report, stages
+    from steerbounds.paper_figs import report, stages, timings
     from steerbounds.paper_figs.catalog import draw_all
     from steerbounds.paper_figs.data import PaperData
 
@@ -66,14 +66,17 @@ def _paper(args: argparse.Namespace) -> int:
         raise InputError(
             f"--resume: {str(out)!r} was run with another configuration (--quick or --models differ)"
         )
-    run = stages.Run(
-        out, cfg, resume=True, log=lambda msg: print(f"[{time.monotonic() - start:6.0f} s] {msg}", flush=True)
-    )
     if not args.figures_only:
         with io.output_dir(out, option="--out"):
+            run = stages.Run(
+                out,
+                cfg,
+                resume=True,
+                log=lambda msg: print(f"[{time.monotonic() - start:6.0f} s] {msg}", flush=True),
+                ledger=timings.Ledger.open(out),
+            )
             stages.run_all(run)
     drawn = [str(p.relative_to(out)) for p in draw_all(PaperData(out), out / "figures")]
-    elapsed = time.monotonic() - start
-    path = report.write(out, elapsed_s=elapsed, timings=run.timings, figures=drawn)
-    print(f"report: {path}  ({elapsed / 60:.1f} min)")
+    path = report.write(out, figures=drawn)
+    print(f"report: {path}  ({(time.monotonic() - start) / 60:.1f} min)")
     return 0

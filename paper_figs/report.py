@@ -22,6 +22,7 @@ from tabulate import tabulate
 
 from steerbounds import io
 from steerbounds.empirical.reduce.summary import Estimate, Summary
+from steerbounds.paper_figs import timings
 from steerbounds.paper_figs.data import PaperData
 from steerbounds.paper_figs.tradeoff import regime
 
@@ -226,8 +227,6 @@ def regime_rows(data: PaperData) -> list[list[str]]:
 def write(
     run_dir: str | Path,
     *,
-    elapsed_s: float | None = None,
-    timings: dict[str, float] | None = None,
     figures: list[str] | None = None,
 ) -> Path:
     """Write ``report.md`` (and the evidence CSV) into the run folder."""
@@ -235,10 +234,12 @@ def write(
     data = PaperData(run_dir)
     cfg = data.config()
     lines = ["# steerbounds paper run", ""]
-    if elapsed_s is not None:
+    ledger = timings.read(run_dir)
+    if ledger:
+        wall, cpu, n = timings.totals(ledger)
         lines.append(
-            f"Wall time of the invocation that wrote this report: {elapsed_s / 60:.1f} min (stage timings "
-            f"below cover that invocation only)."
+            f"Measured time: {wall / 3600:.2f} h wall, {cpu / 3600:.2f} h CPU over {n} sitting(s) "
+            f"(stage table at the end; `{timings.TIMINGS_JSON}`)."
         )
     if cfg:
         sizes = ", ".join(
@@ -295,13 +296,20 @@ def write(
     io.write_text(run_dir / EVIDENCE_CSV, evidence_csv(ev))
     lines.append(tabulate(prediction_rows(ev), headers=["prediction", "verdict"], tablefmt="github"))
     lines += ["", f"Every tested case with its statistic: [{EVIDENCE_CSV}]({EVIDENCE_CSV})."]
-    if timings:
-        lines += ["", "## Stage timings (s)", ""]
-        lines.append(
+    if ledger.get("stages"):
+        lines += ["", "## Stage timings, summed over sittings", ""]
+        rows = [(k, f"{v['wall_s']:.0f}", f"{v['cpu_s']:.0f}") for k, v in sorted(ledger["stages"].items())]
+        lines.append(tabulate(rows, headers=["stage", "wall s", "CPU s"], tablefmt="github"))
+        sittings = [
+            (s.get("started"), s.get("host"), s.get("cpus"), f"{s['wall_s']:.0f}", f"{s['cpu_s']:.0f}")
+            for s in ledger.get("sittings", [])
+        ]
+        lines += [
+            "",
             tabulate(
-                sorted((k, f"{v:.0f}") for k, v in timings.items()), headers=["stage", "s"], tablefmt="github"
-            )
-        )
+                sittings, headers=["sitting started", "host", "CPUs", "wall s", "CPU s"], tablefmt="github"
+            ),
+        ]
     if figures:
         lines += ["", "## Figures", "", *(f"- `{p}`" for p in figures)]
     return io.write_text(run_dir / "report.md", "\n".join(lines) + "\n")

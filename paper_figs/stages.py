@@ -26,13 +26,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from steerbounds import io
 from steerbounds.empirical.sweep.config import SweepConfig
 from steerbounds.paper_figs.common import BASE, CHAT
+from steerbounds.paper_figs.timings import Ledger
 
 MODEL_BEHAVIORS: dict[str, tuple[str, ...]] = {CHAT: ("harmful", "racist"), BASE: ("harmless", "not_racist")}
 
@@ -43,7 +44,9 @@ class Config:
 
     n_pairs: int = 128  # contrast pairs per vector (App. F.2)
     gen_tokens: int = 48  # tokens generated per behaviour answer
-    fractions: tuple[float, ...] = (-1.0, -0.6, -0.3, -0.15, 0.0, 0.15, 0.3, 0.6, 1.0)
+    # r_e / r_max: 21 points, step 0.1 (the authors' grids: step 0.25-0.5 over about ±5 to ±10, 41
+    # points, in Llama-2-13B's units; we keep their span in units of the model and halve the count)
+    fractions: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(-10, 11))
     coef_scale: float = 1.0
     mmlu_n: int = 100  # questions per MMLU subject (App. F.4) = behaviour prompts (F.3)
     task_n: int = 50  # arithmetic / facts items
@@ -79,6 +82,7 @@ class Config:
 
 
 Log = Callable[[str], None]
+T = TypeVar("T")
 
 
 @dataclass
@@ -89,8 +93,8 @@ class Run:
     config: Config
     resume: bool = True
     log: Log = print
+    ledger: Ledger | None = None
     _models: dict[str, Any] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
 
     def done(self, *paths: Path) -> bool:
         return self.resume and all(p.is_file() for p in paths)
@@ -98,22 +102,23 @@ class Run:
     def model(self, key: str) -> Any:
         if key not in self._models:
             start = time.monotonic()
-            if key == CHAT:
-                from steerbounds.empirical.steering.models import load_model
-
-                self._models[key] = load_model()
-            else:
-                from steerbounds.empirical.steering.base_model import load_base_model
-
-                self._models[key] = load_base_model()
+            self._models[key] = self.timed(f"load:{key}", functools.partial(_load, key))
             self.log(f"loaded {key} model {self._models[key].name} in {time.monotonic() - start:.1f} s")
         return self._models[key]
 
-    def timed(self, name: str, fn: Callable[[], Any]) -> Any:
-        start = time.monotonic()
-        out = fn()
-        self.timings[name] = self.timings.get(name, 0.0) + time.monotonic() - start
-        return out
+    def timed(self, name: str, fn: Callable[[], T]) -> T:
+        """Run ``fn``, adding its wall and CPU time to the run's ledger (when it has one)."""
+        return self.ledger.timed(name, fn) if self.ledger is not None else fn()
+
+
+def _load(key: str) -> Any:
+    if key == CHAT:
+        from steerbounds.empirical.steering.models import load_model
+
+        return load_model()
+    from steerbounds.empirical.steering.base_model import load_base_model
+
+    return load_base_model()
 
 
 # --------------------------------------------------------------------------- grids

@@ -231,7 +231,7 @@ def test_missing_data_is_marked_not_invented(tmp_path: Path) -> None:
 
 
 def test_report_states_each_quantity_once_in_readable_cells(planted: Path) -> None:
-    path = report.write(planted, elapsed_s=60.0, timings={"sweep": 1.0}, figures=["figures/x.png"])
+    path = report.write(planted, figures=["figures/x.png"])
     text = path.read_text()
     section = text.split("## Parameters", 1)[1].split("\n## ", 1)[0]
     table = [ln for ln in section.splitlines() if ln.startswith("| chat/harmful")]
@@ -247,3 +247,21 @@ def test_report_states_each_quantity_once_in_readable_cells(planted: Path) -> No
     assert verdicts["‖U δr‖ grows linearly with |r_e| (Assumption 1; R² ≥ 0.95 at small |r_e|)"].startswith(
         "held"
     )
+
+
+def test_time_ledger_sums_sittings_and_survives_a_kill(tmp_path: Path) -> None:
+    from steerbounds.paper_figs import timings
+
+    first = timings.Ledger.open(tmp_path)
+    assert first.timed("stage", lambda: sum(i * i for i in range(200_000))) > 0
+    with pytest.raises(RuntimeError):
+        first.timed("dies", lambda: (_ for _ in ()).throw(RuntimeError("killed")))
+    second = timings.Ledger.open(tmp_path)  # a resumed sitting reads the first one's ledger
+    second.timed("stage", lambda: None)
+    saved = timings.read(tmp_path)
+    assert len(saved["sittings"]) == 2 and "dies" not in saved["stages"]
+    assert saved["stages"]["stage"]["cpu_s"] > 0 and saved["stages"]["stage"]["wall_s"] > 0
+    wall, cpu, n = timings.totals(saved)
+    assert n == 2 and wall >= saved["stages"]["stage"]["wall_s"] and cpu > 0
+    text = report.write(tmp_path).read_text()
+    assert "over 2 sitting(s)" in text and "| stage " in text
