@@ -26,19 +26,20 @@ def harmful_vector(model):
     return extract_behavior_vector(model, "harmful", n_pairs=64)
 
 
-def _means(rows, field):
+def _means(records, field):
     out = {}
-    for r in rows:
-        out.setdefault(r["r_e"], []).append(r[field])
+    for r in records:
+        out.setdefault(r.r_e, []).append(getattr(r, field))
     return {c: float(np.mean(v)) for c, v in out.items()}
 
 
 def test_arithmetic_helpfulness_peaks_at_zero(model, harmful_vector):
-    from steerbounds.empirical.sweep.measure import helpfulness_rows
+    from steerbounds.empirical.sweep.measure import helpfulness_records, record_pass
     from steerbounds.empirical.workloads.tasks import task_queries
 
     qs = task_queries(model, "arithmetic", n=40, seed=0)
-    p = _means(helpfulness_rows(model, harmful_vector, qs, [-16.0, -8.0, 0.0, 8.0, 16.0]), "p_correct")
+    sweep = record_pass(model, harmful_vector, qs, [-16.0, -8.0, 0.0, 8.0, 16.0])
+    p = _means(helpfulness_records(sweep, qs), "p_correct")
     # far above chance (1/10 over the digits, ~0 over the vocabulary) without steering
     assert p[0.0] > 0.5
     # and falling as |r_e| grows, on both sides
@@ -53,17 +54,16 @@ def test_harmful_vector_moves_behaviour_toward_compliance(model, harmful_vector)
     ("Sure", "Here", …) vs refusal starts ("Sorry", "Unfortunately", …) rises, and
     judged greedy responses refuse no more often. (SmolLM2-135M already complies
     with most AdvBench requests at r_e = 0, so there is little refusal to remove.)"""
-    from steerbounds.empirical.sweep.measure import behavior_rows, generation_rows
+    from steerbounds.empirical.sweep.measure import behavior_records, generation_records, record_pass
     from steerbounds.empirical.workloads import judges, recipes
 
     qs = recipes.behavior_prompts("harmful", model, n=16, seed=0)
     plus, minus = recipes.answer_token_sets("harmful", model.tokenizer)
-    b = _means(
-        behavior_rows(model, harmful_vector, qs, [0.0, 16.0, 32.0], plus_ids=plus, minus_ids=minus), "b"
-    )
+    sweep = record_pass(model, harmful_vector, qs, [0.0, 16.0, 32.0])
+    b = _means(behavior_records(sweep, qs, plus_ids=plus, minus_ids=minus), "b")
     assert b[0.0] < b[16.0] < b[32.0]
     judged = _means(
-        generation_rows(
+        generation_records(
             model,
             harmful_vector,
             qs[:8],
