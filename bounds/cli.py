@@ -419,7 +419,12 @@ def register(subparsers: Any) -> None:
         p.add_argument(
             f"--{param.replace('_', '-')}", dest=param, default=None, metavar="V", help=PARAM_HELP[param]
         )
-    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument(
+        "--format",
+        choices=("table", "csv", "json"),
+        default="table",
+        help="output: an aligned table, CSV or JSON (default table)",
+    )
     p.add_argument("--json", action="store_true", help="same as --format json")
     p.set_defaults(func=_run_bound)
 

@@ -100,6 +100,8 @@ class CalibrateConfig:
     judge: str | None = None
     device: str = "cpu"
     dtype: str = "float32"
+    device_map: str | None = None
+    max_memory: str | None = None
     batch_size: int = 16
 
 
@@ -171,7 +173,7 @@ class Calibration:
     notes: list[str] = field(default_factory=list)
     helpfulness_fit: dict[str, Any] | None = None
     budget: dict[str, float] | None = None
-    per_query: list[dict[str, float | None]] = field(default_factory=list)
+    per_query: list[dict[str, Any]] = field(default_factory=list)
     token_forwards: dict[str, int] = field(default_factory=dict)
     wall_s: float = 0.0
     n_calibration: int = 0
@@ -459,7 +461,13 @@ def calibrate(
     if vector is None and config.vector is not None:
         vector = SteeringVector.load(config.vector)
     if model is None:
-        model = load_model(config.model, device=config.device, dtype=config.dtype)
+        model = load_model(
+            config.model,
+            device=config.device,
+            dtype=config.dtype,
+            device_map=config.device_map,
+            max_memory=config.max_memory,
+        )
     if vector is None:
         pairs = behavior.pairs(config, model) if config.pairs_file is not None else None
         vector = extract_behavior_vector(model, config.behavior, **recipe_of(config), pairs=pairs)
@@ -568,7 +576,7 @@ def calibrate(
             f"{len(boot) - len(finite)} of {len(boot)} bootstrap resamples never reach B*: no interval"
         )
 
-    per_query = []
+    per_query: list[dict[str, Any]] = []
     steered = r > 0
     for qi, i in enumerate(table):
         fq = _fit(r, B[qi], float(B[qi, 0]))

@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from steerbounds import options
 from steerbounds.errors import InputError
 
 _MEASURES = ("all", "helpfulness", "behavior", "lambda", "sigma", "delta")
@@ -47,10 +48,11 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model", default=None, help="HF folder, .gguf file or hub id (default: SmolLM2-135M-Instruct)"
     )
-    p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
+    options.add_placement(p)
     p.add_argument(
         "--dtype", default="float32", choices=DTYPE_CHOICES, help="weights' precision (default float32)"
     )
+    options.add_progress(p)
     p.add_argument(
         "--data-dir", default=None, help="folder with the full data sets (default: the shipped subsets)"
     )
@@ -130,6 +132,7 @@ def register(subparsers: Any) -> None:
     _recipe_options(ex, behavior="harmful")
     _model_options(ex)
     ex.add_argument("--out", required=True, help="output .safetensors file")
+    ex.add_argument("--json", action="store_true", help="print what was written as JSON")
     ex.set_defaults(func=_extract)
 
     sw = subparsers.add_parser(
@@ -162,11 +165,37 @@ def register(subparsers: Any) -> None:
         help="queries per task group (MMLU: per subject) and behaviour prompts (default 8)",
     )
     sw.add_argument("--vector", default=None, help="steering vector file (default: extract and keep in OUT)")
-    sw.add_argument("--generate", default="greedy", choices=("none", "greedy", "sampled", "both"))
-    sw.add_argument("--max-new-tokens", type=_positive_int("--max-new-tokens"), default=24)
-    sw.add_argument("--temperature", type=_finite_float("--temperature"), default=1.0)
-    sw.add_argument("--batch-size", type=_positive_int("--batch-size"), default=8)
-    sw.add_argument("--coef-chunk", type=_positive_int("--coef-chunk"), default=3)
+    sw.add_argument(
+        "--generate",
+        default="greedy",
+        choices=("none", "greedy", "sampled", "both"),
+        help="judged generations of the behaviour prompts: greedy (App. F.3), sampled at --temperature, "
+        "both, or none (default greedy)",
+    )
+    sw.add_argument(
+        "--max-new-tokens",
+        type=_positive_int("--max-new-tokens"),
+        default=24,
+        help="tokens generated per behaviour answer, ≥ 1 (default 24)",
+    )
+    sw.add_argument(
+        "--temperature",
+        type=_checked("--temperature", float, lambda v: 0 < v < math.inf, "a number > 0"),
+        default=1.0,
+        help="sampling temperature of --generate sampled/both, > 0 (default 1.0)",
+    )
+    sw.add_argument(
+        "--batch-size",
+        type=_positive_int("--batch-size"),
+        default=8,
+        help="prompts per forward pass, ≥ 1 (default 8)",
+    )
+    sw.add_argument(
+        "--coef-chunk",
+        type=_positive_int("--coef-chunk"),
+        default=3,
+        help="coefficients per forward pass, ≥ 1: memory grows with coef-chunk × batch-size (default 3)",
+    )
     sw.add_argument(
         "--fit-max-abs",
         type=_finite_float("--fit-max-abs"),
@@ -189,7 +218,6 @@ def register(subparsers: Any) -> None:
         help="with --resume: drop corrupt lines of results.jsonl (reported with their line number) "
         "and redo their units",
     )
-    sw.add_argument("--no-progress", action="store_true")
     sw.add_argument(
         "--target",
         type=_checked("--target", float, lambda v: -1 < v < 1, "a number in (-1, 1)"),
@@ -304,7 +332,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         prompts_file=args.prompts_file,
         answers_file=args.answers_file,
         judge=args.judge,
-        device=args.device,
+        **options.placement(args),
         dtype=args.dtype,
     )
     validate(config)  # refused before the model is loaded
@@ -389,11 +417,28 @@ def _extract(args: argparse.Namespace) -> int:
     if not args.out.endswith(".safetensors"):
         raise InputError(f"--out: expected a .safetensors file name, got {args.out!r}")
     io.check_output_file(args.out, option="--out")  # before the model is loaded
-    model = load_model(args.model, device=args.device, dtype=args.dtype)
+    model = load_model(args.model, dtype=args.dtype, **options.placement(args))
     if pairs is not None:
         pairs = (pairs[0][: args.n_pairs], pairs[1][: args.n_pairs])
     vec = extract_behavior_vector(model, args.behavior, **recipe_of(args), pairs=pairs)
     path = vec.save(args.out)
+    if args.json:
+        print(
+            io.dumps(
+                {
+                    "path": str(path),
+                    "behavior": args.behavior,
+                    "method": vec.method,
+                    "layers": vec.layers,
+                    "n_pairs": args.n_pairs,
+                    "model": model.name,
+                    "model_hash": vec.model_hash,
+                    "content_hash": vec.content_hash(),
+                },
+                sort_keys=False,
+            )
+        )
+        return 0
     print(
         f"wrote {path} ({args.behavior}, {vec.method}, layers {vec.layers[0]}…{vec.layers[-1]}, "
         f"{args.n_pairs} pairs, model {model.name})"
@@ -450,7 +495,7 @@ def _sweep(args: argparse.Namespace) -> int:
         answers_file=args.answers_file,
         judge=args.judge,
         task_file=args.task_file,
-        device=args.device,
+        **options.placement(args),
         dtype=args.dtype,
         out=args.out,
         resume=args.resume,

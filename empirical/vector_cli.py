@@ -12,6 +12,7 @@ import re
 import sys
 from typing import Any
 
+from steerbounds import options
 from steerbounds.errors import InputError
 
 READ_FORMATS = ("auto", "steerbounds", "gguf", "lm-eval")
@@ -51,13 +52,14 @@ def _model_options(p: argparse.ArgumentParser, what: str) -> None:
         default=None,
         help=f"HF folder, .gguf model file or hub id to {what} (default: none, no model is loaded)",
     )
-    p.add_argument("--device", default="cpu", help="with --model: cpu or cuda[:N] (default cpu)")
+    options.add_placement(p, prefix="with --model: ")
     p.add_argument(
         "--dtype",
         default="float32",
         choices=DTYPES,
         help="with --model: weights' precision (default float32)",
     )
+    options.add_progress(p)
 
 
 def _json_option(p: argparse.ArgumentParser) -> None:
@@ -179,7 +181,7 @@ def _load(args: argparse.Namespace) -> Any:
         return None
     from steerbounds.empirical.steering.models import load_model
 
-    return load_model(args.model, device=args.device, dtype=args.dtype)
+    return load_model(args.model, dtype=args.dtype, **options.placement(args))
 
 
 def _checked_input(args: argparse.Namespace) -> str:

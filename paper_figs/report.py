@@ -191,8 +191,16 @@ def _verdict(held: list[bool]) -> str:
     return f"partly ({n}/{len(held)})"
 
 
+def verdicts(ev: list[Evidence]) -> list[dict[str, str]]:
+    """Each prediction's key, text and verdict ("held (n/n)", "partly (k/n)", …)."""
+    return [
+        {"prediction": key, "text": text, "verdict": _verdict([e.held for e in ev if e.prediction == key])}
+        for key, text in PREDICTIONS
+    ]
+
+
 def prediction_rows(ev: list[Evidence]) -> list[list[str]]:
-    return [[text, _verdict([e.held for e in ev if e.prediction == key])] for key, text in PREDICTIONS]
+    return [[v["text"], v["verdict"]] for v in verdicts(ev)]
 
 
 def evidence_csv(ev: list[Evidence]) -> str:

@@ -94,6 +94,8 @@ class Run:
     resume: bool = True
     log: Log = print
     ledger: Ledger | None = None
+    #: where models are placed: ``load_model``'s device, device_map, max_memory
+    placement: dict[str, Any] = field(default_factory=dict)
     _models: dict[str, Any] = field(default_factory=dict)
 
     def done(self, *paths: Path) -> bool:
@@ -102,7 +104,7 @@ class Run:
     def model(self, key: str) -> Any:
         if key not in self._models:
             start = time.monotonic()
-            self._models[key] = self.timed(f"load:{key}", functools.partial(_load, key))
+            self._models[key] = self.timed(f"load:{key}", functools.partial(_load, key, self.placement))
             self.log(f"loaded {key} model {self._models[key].name} in {time.monotonic() - start:.1f} s")
         return self._models[key]
 
@@ -111,14 +113,14 @@ class Run:
         return self.ledger.timed(name, fn) if self.ledger is not None else fn()
 
 
-def _load(key: str) -> Any:
+def _load(key: str, placement: dict[str, Any]) -> Any:
     if key == CHAT:
         from steerbounds.empirical.steering.models import load_model
 
-        return load_model()
+        return load_model(**placement)
     from steerbounds.empirical.steering.base_model import load_base_model
 
-    return load_base_model()
+    return load_base_model(**placement)
 
 
 # --------------------------------------------------------------------------- grids

@@ -50,7 +50,7 @@ class Ledger:
         ledger = cls(run_dir, stages=dict(saved.get("stages", {})), sittings=list(saved.get("sittings", [])))
         ledger._start_wall, ledger._start_cpu = time.monotonic(), cpu_seconds()
         ledger._sitting = {
-            "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "host": socket.gethostname(),
             "cpus": os.cpu_count(),
             "wall_s": 0.0,

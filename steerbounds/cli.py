@@ -21,7 +21,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from steerbounds import __version__
+from steerbounds import __version__, options
 from steerbounds.errors import InputError
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
@@ -113,6 +113,7 @@ def _main(argv: Sequence[str] | None) -> int:
         parser.print_help(sys.stderr)
         return 2
     _warnings_to_stderr(args.command)
+    options.apply_progress(args)
     try:
         status = int(args.func(args) or 0)
         sys.stdout.flush()  # output that fit the buffer meets a closed pipe here, not at exit

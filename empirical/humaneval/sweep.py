@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from steerbounds import io
+from steerbounds import progress as progress_bars
 from steerbounds.empirical.steering.batched import generate_sweep
 from steerbounds.empirical.steering.models import SteerableModel
 from steerbounds.empirical.steering.vectors import SteeringVector
@@ -133,11 +134,7 @@ def humaneval_sweep(
         done = store.done(lambda r: str(r["unit"]))
         store.write_manifest({**identity, "vector": {"method": vector.method, "model": vector.model_name}})
         todo = [p for p in problems if any(unit_key(c, p["task_id"], style) not in done for c in coeffs)]
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(todo), desc="humaneval", unit="problem")
+        bar = progress_bars.bar(total=len(todo), desc="humaneval", unit="problem", show=progress)
         for batch in _batches(todo, batch_size):
             needed = [c for c in coeffs if any(unit_key(c, p["task_id"], style) not in done for p in batch)]
             prompts = [build_prompt(model, p, style) for p in batch]
@@ -173,10 +170,8 @@ def humaneval_sweep(
                 key = unit_key(c, p["task_id"], style)
                 store.append({"unit": key, "rows": {HumanEvalRecord.KIND: [record.to_dict()]}})
                 done.add(key)
-            if bar is not None:
-                bar.update(len(batch))
-        if bar is not None:
-            bar.close()
+            bar.update(len(batch))
+        bar.close()
         return [
             HumanEvalRecord.from_dict(r)
             for line in store.records()

@@ -173,9 +173,13 @@ def _helpfulness_tests(v: Verdict, realised: pd.DataFrame, help_t: pd.DataFrame)
     if d.empty:
         return
     lam = d["dr_norm"].to_numpy(float) / d["r_e"].abs().to_numpy(float)  # λ|r_e| = |δr|
-    args = [d[c].to_numpy(float) for c in ("r_e", "p0", "p_plus", "p_minus", "c_plus", "c_minus")]
+    r_e, p0, p_plus, p_minus, c_plus, c_minus = (
+        d[c].to_numpy(float) for c in ("r_e", "p0", "p_plus", "p_minus", "c_plus", "c_minus")
+    )
     for eq in (33, 34):
-        bound = np.asarray(helpfulness_upper_bound_components(*args, lam, equation=eq))
+        bound = np.asarray(
+            helpfulness_upper_bound_components(r_e, p0, p_plus, p_minus, c_plus, c_minus, lam, equation=eq)
+        )
         ok = d["p_correct"].to_numpy(float) <= bound * (1 + 1e-9) + 1e-12
         v.add(
             f"theorem2_eq{eq}",

@@ -84,11 +84,20 @@ def base_gguf_path() -> Path:
     return target
 
 
-def load_base_model(*, device: str = "cpu", dtype: str = "float32") -> Any:
+def load_base_model(
+    *,
+    device: str = "cpu",
+    dtype: str = "float32",
+    device_map: str | None = None,
+    max_memory: str | dict[int | str, str] | None = None,
+) -> Any:
     """Gemma 3 270M base as a :class:`~steerbounds.empirical.steering.models.SteerableModel`
     (18 decoder blocks, d = 640, V = 262,144; no chat template, so prompts are
     used as plain text). The first call assembles and converts (about a minute);
-    later calls load the cached folder."""
-    model = load_model(str(base_gguf_path()), device=device, dtype=dtype)
+    later calls load the cached folder. ``device``, ``device_map``, ``max_memory``:
+    as :func:`~steerbounds.empirical.steering.models.load_model`."""
+    model = load_model(
+        str(base_gguf_path()), device=device, dtype=dtype, device_map=device_map, max_memory=max_memory
+    )
     model.name = BASE_MODEL_NAME
     return model

@@ -22,12 +22,11 @@ from steerbounds.empirical.steering.injection import (
     POSITIONS,
     AddVector,
     ExpandInputs,
-    block_device,
     coefficient_tensor,
     steer,
     steered_layers,
 )
-from steerbounds.empirical.steering.models import SteerableModel
+from steerbounds.empirical.steering.models import SteerableModel, module_device
 from steerbounds.empirical.steering.vectors import SteeringVector
 from steerbounds.errors import InputError
 
@@ -118,7 +117,7 @@ def _shared_prefix_pass(
             if i > first and k > 1:
                 handles.append(block.register_forward_pre_hook(ExpandInputs(b, k), with_kwargs=True))
             if i in idx:
-                direction = vector.directions[i].to(block_device(block, model.device), torch.float32)
+                direction = vector.directions[i].to(module_device(block, model.device), torch.float32)
                 hook = AddVector(direction, row_coeff, expand=k if i == first else 1)
                 handles.append(block.register_forward_hook(hook))
         return forward_last(model, ids, mask, return_final)

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from steerbounds.empirical.steering.models import SteerableModel
+from steerbounds.empirical.steering.models import SteerableModel, module_device
 from steerbounds.empirical.steering.vectors import SteeringVector
 from steerbounds.errors import InputError
 
@@ -85,12 +85,6 @@ def _compact(idx: Sequence[int]) -> str:
     if list(idx) == list(range(idx[0], idx[-1] + 1)):
         return f"{idx[0]} … {idx[-1]}"
     return ", ".join(map(str, idx))
-
-
-def block_device(block: torch.nn.Module, fallback: torch.device) -> torch.device:
-    for p in block.parameters():
-        return p.device
-    return fallback
 
 
 # --------------------------------------------------------------------------- hooks
@@ -248,7 +242,7 @@ def steer(
     try:
         for i in idx:
             block = model.layers[i]
-            direction = vector.directions[i].to(block_device(block, model.device), torch.float32)
+            direction = vector.directions[i].to(module_device(block, model.device), torch.float32)
             hook = AddVector(direction, coeff, positions, lengths)
             handles.append(block.register_forward_hook(hook))
         yield idx

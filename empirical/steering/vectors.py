@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from steerbounds import progress
 from steerbounds.empirical.steering.forward import position_ids
 from steerbounds.errors import InputError
 from steerbounds.io import write_bytes
@@ -263,7 +264,8 @@ def read_representations(
         for layer in layers:
             hook = _reader_hook(stores[layer], read, mask_ref)
             handles.append(model.layers[layer].register_forward_hook(hook))
-        for start in range(0, len(texts), batch_size):
+        starts = range(0, len(texts), batch_size)
+        for start in progress.bar(starts, desc="reading representations", unit="batch", leave=False):
             enc = model.encode(list(texts[start : start + batch_size]))
             mask_ref["mask"] = enc["attention_mask"]
             model.model(

@@ -69,6 +69,8 @@ class SweepConfig:
     task_file: str | None = None
     device: str = "cpu"
     dtype: str = "float32"
+    device_map: str | None = field(default=None, metadata={"run": True})
+    max_memory: str | None = field(default=None, metadata={"run": True})
     fit_max_abs: float | None = field(default=None, metadata={"run": True})
     out: str | None = field(default=None, metadata={"run": True})
     resume: bool = field(default=False, metadata={"run": True})

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from steerbounds import io
+from steerbounds import io, progress
 from steerbounds.empirical.steering.models import SteerableModel, configured_hidden_size, load_model
 from steerbounds.empirical.steering.vectors import SteeringVector
 from steerbounds.empirical.sweep import measure as M
@@ -207,7 +207,13 @@ def prepare(
     elif vector is None and (folder / VECTOR).is_file():
         vector, source = SteeringVector.load(folder / VECTOR), "extracted"
     if model is None:
-        model = load_model(config.model, device=config.device, dtype=config.dtype)
+        model = load_model(
+            config.model,
+            device=config.device,
+            dtype=config.dtype,
+            device_map=config.device_map,
+            max_memory=config.max_memory,
+        )
     if vector is None:
         recipe_pairs = behavior.pairs(config, model) if config.pairs_file is not None else None
         vector = extract_behavior_vector(model, config.behavior, **recipe_of(config), pairs=recipe_pairs)
@@ -217,8 +223,18 @@ def prepare(
     layers = model.resolve_layers(config.layers) if config.layers is not None else vector.layers
     need_task = any(m in config.measures for m in TASK_MEASURES)
     need_beh = any(m in config.measures for m in BEHAVIOR_MEASURES)
-    task = {"n": config.n, "seed": config.seed, "data_dir": config.data_dir, "task_file": config.task_file}
-    tq = task_queries(model, config.task, **task) if need_task else []
+    tq = (
+        task_queries(
+            model,
+            config.task,
+            n=config.n,
+            seed=config.seed,
+            data_dir=config.data_dir,
+            task_file=config.task_file,
+        )
+        if need_task
+        else []
+    )
     bq = behavior.prompts(config, model) if need_beh else []
     generates = "behavior" in config.measures and config.generate != "none"
     plus_ids, minus_ids = behavior.answer_sets(config, model.tokenizer) if need_beh else ([], [])
@@ -298,8 +314,6 @@ def run_sweep(
     ``model``/``vector``: already loaded objects to run on (``config.model`` and
     ``config.vector`` are then only recorded). Paths and the vector file are
     checked, and the folder locked, before any model is loaded."""
-    from tqdm import tqdm
-
     from steerbounds.empirical.reduce.summary import write_summary
     from steerbounds.empirical.reduce.tables import tables_from_records, write_tables
 
@@ -326,12 +340,12 @@ def run_sweep(
         done = store.done(lambda r: str(r["unit"]), repair=config.repair)
         todo = [u for u in units if u.key not in done]
         store.write_manifest(run.manifest("running", len(units) - len(todo), len(units)))
-        with tqdm(
+        with progress.bar(
             total=len(units),
             initial=len(units) - len(todo),
             desc="sweep",
             unit="unit",
-            disable=not config.progress,
+            show=None if config.progress else False,
         ) as bar:
             for unit in todo:
                 rows = run.measure(unit)

@@ -88,7 +88,7 @@ def read_prompts(path: str | Path, model: Any, *, option: str = "--prompts") -> 
     p, text = _text(path, option)
     if p.suffix in (".jsonl", ".json", ".csv"):
         rows = _jsonl(p, text, option) if p.suffix != ".csv" else _csv(p, text, option)
-        out = []
+        out: list[dict[str, str]] = []
         for number, r in rows:
             if isinstance(r.get("prompt"), str) and r["prompt"].strip():
                 out.append({"id": str(len(out)), "text": r["prompt"], "prompt": r["prompt"]})

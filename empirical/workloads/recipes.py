@@ -168,7 +168,8 @@ def token_sets(
 def answer_token_sets(name: str, tokenizer: Any) -> tuple[list[int], list[int]]:
     """:func:`token_sets` of behaviour ``name``'s answer words (+1 = the behaviour)."""
     key = canonical_behavior(name)
-    plus, minus = (COMPLY_WORDS, REFUSE_WORDS) if family(key) == "harm" else (AGREE_WORDS, DISAGREE_WORDS)
+    plus: tuple[str, ...] = COMPLY_WORDS if family(key) == "harm" else AGREE_WORDS
+    minus: tuple[str, ...] = REFUSE_WORDS if family(key) == "harm" else DISAGREE_WORDS
     if key in ("harmless", "not_racist"):
         plus, minus = minus, plus
     return token_sets(tokenizer, plus, minus)

@@ -71,3 +71,45 @@ def test_from_a_run_without_fits_is_one_line(tmp_path, capsys):
     assert main(["coefficient", "--target", "0.5", "--from", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no Theorem 1 fit (flat)" in err[0]
+
+
+def _subparsers(parser, path=()):
+    import argparse
+
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _subparsers(sub, (*path, name))
+
+
+def test_every_option_of_every_command_has_help():
+    from steerbounds.cli import build_parser
+
+    missing, seen = [], 0
+    for path, parser in _subparsers(build_parser()):
+        for action in parser._actions:
+            if action.option_strings and action.dest != "help":
+                seen += 1
+                if not (action.help or "").strip():
+                    missing.append(f"{' '.join(path)} {action.option_strings[0]}")
+    assert seen > 100  # every command's options were walked
+    assert missing == []
+
+
+def test_placement_choices_are_the_loaders():
+    pytest.importorskip("torch")
+    from steerbounds import options
+    from steerbounds.empirical.steering.models import DEVICE_MAPS
+
+    assert options.DEVICE_MAP_CHOICES == DEVICE_MAPS
+
+
+@pytest.mark.parametrize("command", ["sweep", "extract", "calibrate", "paper", "vector"])
+def test_model_commands_take_placement_and_progress_options(command):
+    from steerbounds.cli import build_parser
+
+    parsers = dict(_subparsers(build_parser()))
+    path = (command, "export") if command == "vector" else (command,)
+    flags = {s for a in parsers[path]._actions for s in a.option_strings}
+    assert {"--device", "--device-map", "--max-memory", "--no-progress", "--quiet"} <= flags

@@ -206,12 +206,43 @@ def test_extract_cli_and_vector_reuse(tiny_folder, tmp_path):
         "1:3",
         "--out",
         str(vec),
+        "--device",
+        "auto",
+        "--json",
     )
     assert res.returncode == 0, res.stderr[-2000:]
     from steerbounds.empirical.steering.vectors import SteeringVector
 
     v = SteeringVector.load(vec)
     assert v.layers == [1, 2] and v.metadata["behavior"] == "racist"
+    said = json.loads(res.stdout)
+    assert said["path"] == str(vec) and said["layers"] == [1, 2] and said["n_pairs"] == 6
+    assert said["content_hash"] == v.content_hash()
+    assert "%|" in res.stderr  # the weight-loading bar is drawn by default ...
+    quiet = _cli(
+        "extract",
+        "--behavior",
+        "racist",
+        "--model",
+        str(tiny_folder),
+        "--n-pairs",
+        "6",
+        "--layers",
+        "1:3",
+        "--out",
+        str(tmp_path / "v2.safetensors"),
+        "--device-map",
+        "auto",
+        "--no-progress",
+    )
+    assert quiet.returncode == 0, quiet.stderr[-2000:]
+    assert "%|" not in quiet.stderr  # ... and no bar at all with --no-progress
+    # accelerate's placement gives the same vector as the plain load
+    import torch
+
+    v2 = SteeringVector.load(tmp_path / "v2.safetensors")
+    for layer in v.layers:
+        assert torch.allclose(v.directions[layer], v2.directions[layer], atol=1e-5)
     out = run_sweep(
         _config(
             tiny_folder,

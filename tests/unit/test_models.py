@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 
-from conftest import build_tiny_tokenizer, make_tiny_model, tiny_config  # noqa: E402
+from conftest import build_tiny_tokenizer, make_random_vector, make_tiny_model, tiny_config  # noqa: E402
 
 from steerbounds.empirical import run_last_position  # noqa: E402
 from steerbounds.empirical.steering import layers as L  # noqa: E402
@@ -184,7 +184,10 @@ def test_load_model_from_local_folder(tmp_path):
         (dict(dtype="float64"), "dtype"),
         (dict(device="tpu"), "device"),
         (dict(device="nonsense:x"), "device"),
-        (dict(device_map="balanced"), "device_map"),
+        (dict(device_map="everywhere"), "device_map"),
+        (dict(device="cuda:x"), "device"),
+        (dict(max_memory="cpu=1GiB"), "max_memory"),
+        (dict(device_map="auto", max_memory="gpu0=1GiB"), "max_memory"),
     ],
 )
 def test_load_model_rejects_bad_options(tmp_path, kwargs, match):
@@ -198,6 +201,48 @@ def test_load_model_cuda_without_gpu(tmp_path):
     _, folder = _save_tiny(tmp_path)
     with pytest.raises(InputError, match="CUDA is not available"):
         M.load_model(str(folder), device="cuda")
+
+
+def test_device_auto_resolves_to_an_available_device(tmp_path):
+    _, folder = _save_tiny(tmp_path)
+    loaded = M.load_model(str(folder), device="auto")
+    assert loaded.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert M.resolve_device("AUTO") == loaded.device
+
+
+def test_parse_max_memory():
+    assert M.parse_max_memory("0=20GiB, cpu=60GiB,disk=1TB") == {0: "20GiB", "cpu": "60GiB", "disk": "1TB"}
+    assert M.parse_max_memory(None) is None and M.parse_max_memory(" ") is None
+    for bad in ("cpu", "cpu=", "=3GiB", "tpu=1GiB"):
+        with pytest.raises(InputError, match="max_memory"):
+            M.parse_max_memory(bad)
+
+
+def test_device_map_auto_with_offload_steers_like_the_plain_model(tmp_path, monkeypatch):
+    """accelerate splits the model over the CPU and the disk (max_memory below the
+    model's size): offloaded blocks have their weights on ``meta`` and compute on
+    their hook's execution device, where each direction must be added."""
+    from steerbounds.empirical.steering.batched import forward_sweep
+    from steerbounds.empirical.steering.injection import steer
+
+    monkeypatch.setenv("STEERBOUNDS_CACHE", str(tmp_path / "cache"))
+    plain, folder = _save_tiny(tmp_path, "llama")
+    size = sum(p.numel() * p.element_size() for p in plain.model.parameters())
+    split = M.load_model(str(folder), device_map="auto", max_memory={"cpu": size // 2})
+    placed = set(split.model.hf_device_map.values())
+    assert "disk" in placed and "cpu" in placed, split.model.hf_device_map
+    offloaded = [b for b in split.layers if next(b.parameters()).device.type == "meta"]
+    assert offloaded and all(M.module_device(b, torch.device("meta")).type == "cpu" for b in offloaded)
+    assert torch.equal(split.unembedding(), plain.unembedding()) and split.device.type == "cpu"
+    vector = make_random_vector(plain, layers=[1, 2, 3], seed=1)
+    enc = plain.encode(["steer me", "a longer prompt here"])
+    coeffs = [-2.0, 0.0, 3.0]
+    want = forward_sweep(plain, vector, enc["input_ids"], enc["attention_mask"], coeffs)
+    got = forward_sweep(split, vector, enc["input_ids"], enc["attention_mask"], coeffs)
+    assert torch.allclose(got, want, atol=1e-5)
+    with steer(split, vector, 3.0):
+        hooked = run_last_position(split, **enc)[0]
+    assert torch.allclose(hooked, want[2], atol=1e-5)
 
 
 def test_load_model_bad_paths(tmp_path):

@@ -265,3 +265,23 @@ def test_time_ledger_sums_sittings_and_survives_a_kill(tmp_path: Path) -> None:
     assert n == 2 and wall >= saved["stages"]["stage"]["wall_s"] and cpu > 0
     text = report.write(tmp_path).read_text()
     assert "over 2 sitting(s)" in text and "| stage " in text
+
+
+def test_figures_only_json_names_report_figures_and_verdicts(
+    planted: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    import shutil
+
+    from steerbounds.cli import main
+
+    run = tmp_path / "run"
+    shutil.copytree(planted, run)
+    assert main(["paper", "--figures-only", "--out", str(run), "--json"]) == 0
+    said = json.loads(capsys.readouterr().out)
+    assert Path(said["report"]) == run / "report.md" and (run / "report.md").is_file()
+    assert len(said["figures"]) == 2 * (4 + len(catalog.DECLARED))
+    assert all((run / f).is_file() for f in said["figures"])
+    assert [v["prediction"] for v in said["predictions"]] == [k for k, _ in report.PREDICTIONS]
+    assert all(v["verdict"] for v in said["predictions"])
+    assert said["measured"]["sittings"] == 0  # the planted run has no time ledger
