@@ -159,9 +159,10 @@ def draw(spec: FigureSpec, data: PaperData, out_dir: str | Path) -> list[Path]:
 
 def draw_all(data: PaperData, out_dir: str | Path) -> list[Path]:
     """Every figure of the paper run, in the paper's order (PNG + PDF each)."""
-    from steerbounds.paper_figs import fig01, fig02b, fig03b, fig17
+    from steerbounds.paper_figs import fig01, fig02b, fig02b_real, fig03b, fig17
 
-    paths = fig01.make(data, out_dir) + fig02b.make(data, out_dir) + fig03b.make(data, out_dir)
+    paths = fig01.make(data, out_dir) + fig02b.make(data, out_dir) + fig02b_real.make(data, out_dir)
+    paths += fig03b.make(data, out_dir)
     for spec in DECLARED:
         paths += draw(spec, data, out_dir)
     return paths + fig17.make(data, out_dir)

@@ -16,6 +16,7 @@ from typing import Any
 from steerbounds import io
 from steerbounds.empirical.reduce.summary import Summary, summarize
 from steerbounds.empirical.reduce.tables import Tables, load_results
+from steerbounds.empirical.reduce.verdicts import Verdict, validate_run
 from steerbounds.paper_figs.stages import humaneval_dir, sweep_dir
 
 
@@ -26,6 +27,7 @@ class PaperData:
     run_dir: Path
     _tables: dict[tuple[str, ...], Tables | None] = field(default_factory=dict, repr=False)
     _summaries: dict[tuple[str, ...], Summary | None] = field(default_factory=dict, repr=False)
+    _verdicts: dict[tuple[str, ...], Verdict | None] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.run_dir = Path(self.run_dir)
@@ -45,6 +47,17 @@ class PaperData:
             t = self.tables(model, behavior, task)
             self._summaries[key] = summarize(t) if t is not None else None
         return self._summaries[key]
+
+    def verdict(self, model: str, behavior: str) -> Verdict | None:
+        """The per-query tests of the MMLU sweep (``steerbounds validate``: the realised-margin
+        identity, hard margins, Theorem 1 with the measured Δλ, the anti-steerable fraction,
+        eqs. 33-34); None when the sweep is missing or has no behaviour records."""
+        key = (model, behavior)
+        if key not in self._verdicts:
+            t, s = self.tables(model, behavior), self.summary(model, behavior)
+            ok = t is not None and s is not None and (t.has("behavior") or t.has("realised"))
+            self._verdicts[key] = validate_run(t, s) if ok and t is not None else None
+        return self._verdicts[key]
 
     def humaneval(self, model: str, behavior: str) -> Tables | None:
         """The HumanEval records of one model/vector (None when not run)."""

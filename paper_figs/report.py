@@ -22,6 +22,7 @@ from tabulate import tabulate
 
 from steerbounds import io
 from steerbounds.empirical.reduce.summary import Estimate, Summary
+from steerbounds.empirical.reduce.verdicts import Fraction
 from steerbounds.paper_figs import timings
 from steerbounds.paper_figs.data import PaperData
 from steerbounds.paper_figs.tradeoff import regime
@@ -191,16 +192,53 @@ def _verdict(held: list[bool]) -> str:
     return f"partly ({n}/{len(held)})"
 
 
-def verdicts(ev: list[Evidence]) -> list[dict[str, str]]:
-    """Each prediction's key, text and verdict ("held (n/n)", "partly (k/n)", …)."""
-    return [
-        {"prediction": key, "text": text, "verdict": _verdict([e.held for e in ev if e.prediction == key])}
-        for key, text in PREDICTIONS
-    ]
+def verdicts(ev: list[Evidence]) -> list[dict[str, Any]]:
+    """Each prediction's key, text, verdict ("held (n/n)", "partly (k/n)", …), the cases
+    tested and the fraction that held with its exact 95 % interval."""
+    out = []
+    for key, text in PREDICTIONS:
+        cases = [e for e in ev if e.prediction == key]
+        held = Fraction(sum(e.held for e in cases), len(cases))
+        out.append(
+            {
+                "prediction": key,
+                "text": text,
+                "verdict": _verdict([e.held for e in cases]),
+                "cases": [e.case for e in cases],
+                "held": held.to_dict(),
+            }
+        )
+    return out
 
 
 def prediction_rows(ev: list[Evidence]) -> list[list[str]]:
-    return [[v["text"], v["verdict"]] for v in verdicts(ev)]
+    rows = []
+    for v in verdicts(ev):
+        h = v["held"]
+        frac = Fraction(h["k"], h["n"]).text() if h["n"] else "–"
+        pairs = {c.split(" ", 1)[0] for c in v["cases"]}
+        rows.append([v["text"], f"{h['n']} cases over {len(pairs)} model/vectors", frac, v["verdict"]])
+    return rows
+
+
+PER_QUERY_NOTE = (
+    "Per (query, r_e) row of each chat/base MMLU sweep (`steerbounds validate`): k/n rows or queries that "
+    "hold, = fraction [exact 95 % Clopper-Pearson interval]. The identity is Theorem 1's step "
+    "artanh B − artanh B0 ≥ m/2 with the realised margin m (must hold on every row); a hard margin is "
+    "m > 0 at every r_e > 0 (Assumption 2); anti-steerable queries move the wrong way near 0 (Tan et al. "
+    "2024). Fig. 2b from these rows: `figures/fig02b_real_queries.png`."
+)
+
+
+def per_query_sections(data: PaperData) -> list[str]:
+    """One table of per-query tests per model/vector (empty when no sweep has behaviour records)."""
+    lines: list[str] = []
+    for model, behavior in PAIRS:
+        v = data.verdict(model, behavior)
+        if v is not None and v.tests:
+            lines += ["", f"### {model}/{behavior}", ""]
+            lines.append(tabulate(v.rows(), headers=["test", "holds (95% interval)"], tablefmt="github"))
+    return ["", PER_QUERY_NOTE, *lines] if lines else []
 
 
 def evidence_csv(ev: list[Evidence]) -> str:
@@ -302,8 +340,21 @@ def write(
     ]
     ev = evidence(data)
     io.write_text(run_dir / EVIDENCE_CSV, evidence_csv(ev))
-    lines.append(tabulate(prediction_rows(ev), headers=["prediction", "verdict"], tablefmt="github"))
-    lines += ["", f"Every tested case with its statistic: [{EVIDENCE_CSV}]({EVIDENCE_CSV})."]
+    lines.append(
+        tabulate(
+            prediction_rows(ev),
+            headers=["prediction", "cases tested", "held (95% interval)", "verdict"],
+            tablefmt="github",
+        )
+    )
+    lines += [
+        "",
+        "A case is one model/vector and curve or task; the interval is exact (Clopper-Pearson) over the "
+        f"cases. Every tested case with its statistic: [{EVIDENCE_CSV}]({EVIDENCE_CSV}).",
+        "",
+        "## The theory per query",
+    ]
+    lines += per_query_sections(data) or ["", "not tested (no behaviour records)"]
     if ledger.get("stages"):
         lines += ["", "## Stage timings, summed over sittings", ""]
         rows = [(k, f"{v['wall_s']:.0f}", f"{v['cpu_s']:.0f}") for k, v in sorted(ledger["stages"].items())]

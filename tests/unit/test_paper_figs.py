@@ -213,7 +213,7 @@ def test_declared_figures_show_the_planted_curves_and_fits(planted: Path) -> Non
 
 def test_every_figure_is_drawn_with_no_internal_names_in_titles(planted: Path, tmp_path: Path) -> None:
     paths = catalog.draw_all(PaperData(planted), tmp_path / "figures")
-    assert len(paths) == 2 * (4 + len(catalog.DECLARED))
+    assert len(paths) == 2 * (5 + len(catalog.DECLARED))
     assert all(p.stat().st_size > 1000 for p in paths)
     assert {p.suffix for p in paths} == {".png", ".pdf"}
     for spec in catalog.DECLARED:
@@ -242,11 +242,21 @@ def test_report_states_each_quantity_once_in_readable_cells(planted: Path) -> No
     assert cells[1].startswith(f"{LAM:.3g}") and cells[7].startswith(f"{DL:.3g}")
     assert f"[{report.EVIDENCE_CSV}]" in text and (planted / report.EVIDENCE_CSV).is_file()
     # the planted curves make every prediction hold where it is tested
-    verdicts = dict(row for row in report.prediction_rows(report.evidence(PaperData(planted))))
+    verdicts = {row[0]: row[-1] for row in report.prediction_rows(report.evidence(PaperData(planted)))}
     assert verdicts["alignment changes linearly near r_e = 0 (Thm 1; slope ≠ 0 at 2 SE)"].startswith("held")
     assert verdicts["‖U δr‖ grows linearly with |r_e| (Assumption 1; R² ≥ 0.95 at small |r_e|)"].startswith(
         "held"
     )
+    # each prediction says on how many cases it was tested and the fraction with its interval
+    for row in report.prediction_rows(report.evidence(PaperData(planted))):
+        if row[-1] != "not measured":
+            assert re.fullmatch(r"\d+ cases over \d model/vectors", row[1])
+            assert re.fullmatch(r"\d+/\d+ = [\d.]+ \[[\d.]+, [\d.]+\]", row[2])
+    # and the theory per query, one table per model/vector with behaviour records
+    per_query = text.split("## The theory per query", 1)[1].split("\n## ", 1)[0]
+    for model, behavior in report.PAIRS:
+        assert f"### {model}/{behavior}" in per_query
+    assert "identity" in per_query.lower() and re.search(r"\d+/\d+ = [\d.]+ \[", per_query)
 
 
 def test_time_ledger_sums_sittings_and_survives_a_kill(tmp_path: Path) -> None:
@@ -280,7 +290,7 @@ def test_figures_only_json_names_report_figures_and_verdicts(
     assert main(["paper", "--figures-only", "--out", str(run), "--json"]) == 0
     said = json.loads(capsys.readouterr().out)
     assert Path(said["report"]) == run / "report.md" and (run / "report.md").is_file()
-    assert len(said["figures"]) == 2 * (4 + len(catalog.DECLARED))
+    assert len(said["figures"]) == 2 * (5 + len(catalog.DECLARED))
     assert all((run / f).is_file() for f in said["figures"])
     assert [v["prediction"] for v in said["predictions"]] == [k for k, _ in report.PREDICTIONS]
     assert all(v["verdict"] for v in said["predictions"])
