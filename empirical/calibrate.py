@@ -51,13 +51,12 @@ from steerbounds.empirical.reduce.summary import per_coefficient, theorem2_fit
 from steerbounds.empirical.steering.batched import forward_sweep
 from steerbounds.empirical.steering.derivative import jvp_final_representation
 from steerbounds.empirical.steering.forward import count_token_forwards
-from steerbounds.empirical.steering.models import SteerableModel, load_model
+from steerbounds.empirical.steering.models import SteerableModel, load_configured
 from steerbounds.empirical.steering.vectors import SteeringVector
 from steerbounds.empirical.sweep import measure
 from steerbounds.empirical.sweep.records import BehaviorRecord, HelpfulnessRecord
 from steerbounds.empirical.sweep.scale import SMALL_CHANGE
 from steerbounds.empirical.workloads import behavior
-from steerbounds.empirical.workloads.behavior_vector import extract_behavior_vector, recipe_of
 from steerbounds.empirical.workloads.tasks import task_queries
 from steerbounds.errors import InputError
 
@@ -461,16 +460,9 @@ def calibrate(
     if vector is None and config.vector is not None:
         vector = SteeringVector.load(config.vector)
     if model is None:
-        model = load_model(
-            config.model,
-            device=config.device,
-            dtype=config.dtype,
-            device_map=config.device_map,
-            max_memory=config.max_memory,
-        )
+        model = load_configured(config)
     if vector is None:
-        pairs = behavior.pairs(config, model) if config.pairs_file is not None else None
-        vector = extract_behavior_vector(model, config.behavior, **recipe_of(config), pairs=pairs)
+        vector = behavior.vector(config, model)
     layers = model.resolve_layers(config.layers) if config.layers is not None else vector.layers
     plus, minus = behavior.answer_sets(config, model.tokenizer)
     calib, held = split(behavior.prompts(config, model), config.seed)

@@ -416,6 +416,18 @@ def configured_hidden_size(name_or_path: str | None) -> int | None:
     return None
 
 
+def load_configured(config: Any) -> SteerableModel:
+    """:func:`load_model` with the model and placement fields (``model``, ``device``,
+    ``dtype``, ``device_map``, ``max_memory``) of a sweep or calibrate configuration."""
+    return load_model(
+        config.model,
+        device=config.device,
+        dtype=config.dtype,
+        device_map=config.device_map,
+        max_memory=config.max_memory,
+    )
+
+
 def load_model(
     name_or_path: str | None = None,
     *,

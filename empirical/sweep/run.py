@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from steerbounds import io, progress
-from steerbounds.empirical.steering.models import SteerableModel, configured_hidden_size, load_model
+from steerbounds.empirical.steering.models import SteerableModel, configured_hidden_size, load_configured
 from steerbounds.empirical.steering.vectors import SteeringVector
 from steerbounds.empirical.sweep import measure as M
 from steerbounds.empirical.sweep.config import (
@@ -47,7 +47,6 @@ from steerbounds.empirical.sweep.records import Record
 from steerbounds.empirical.sweep.scale import CoefficientScale, coefficient_scale
 from steerbounds.empirical.sweep.units import Unit, plan_units
 from steerbounds.empirical.workloads import behavior
-from steerbounds.empirical.workloads.behavior_vector import extract_behavior_vector, recipe_of
 from steerbounds.empirical.workloads.judges import Judge
 from steerbounds.empirical.workloads.tasks import task_queries
 from steerbounds.errors import InputError
@@ -207,16 +206,9 @@ def prepare(
     elif vector is None and (folder / VECTOR).is_file():
         vector, source = SteeringVector.load(folder / VECTOR), "extracted"
     if model is None:
-        model = load_model(
-            config.model,
-            device=config.device,
-            dtype=config.dtype,
-            device_map=config.device_map,
-            max_memory=config.max_memory,
-        )
+        model = load_configured(config)
     if vector is None:
-        recipe_pairs = behavior.pairs(config, model) if config.pairs_file is not None else None
-        vector = extract_behavior_vector(model, config.behavior, **recipe_of(config), pairs=recipe_pairs)
+        vector = behavior.vector(config, model)
         source = "extracted"
     vector.save(folder / VECTOR)
     # inject where asked, else at every layer the vector has a direction for

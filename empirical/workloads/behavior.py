@@ -19,7 +19,10 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from steerbounds.empirical.steering.models import SteerableModel
+from steerbounds.empirical.steering.vectors import SteeringVector
 from steerbounds.empirical.workloads import files, recipes
+from steerbounds.empirical.workloads.behavior_vector import extract_behavior_vector, recipe_of
 from steerbounds.empirical.workloads.judges import JUDGES, Judge, default_judge
 from steerbounds.errors import InputError
 
@@ -59,6 +62,13 @@ def pairs(source: Any, model: Any) -> tuple[list[str], list[str]]:
     return recipes.behavior_pairs(
         source.behavior, source.n_pairs, source.seed, model=model, data_dir=source.data_dir
     )
+
+
+def vector(source: Any, model: SteerableModel) -> SteeringVector:
+    """The behaviour's steering vector extracted on ``model``: from the pairs file when
+    ``source`` names one, else from the recipe (App. F.2), with ``source``'s recipe fields."""
+    given = pairs(source, model) if source.pairs_file is not None else None
+    return extract_behavior_vector(model, source.behavior, **recipe_of(source), pairs=given)
 
 
 def prompts(source: Any, model: Any, n: int | None = None) -> list[dict[str, str]]:

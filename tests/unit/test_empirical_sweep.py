@@ -192,24 +192,16 @@ def test_resume_refuses_a_different_config(tiny_folder, tmp_path):
     assert json.loads((out / "summary.json").read_text())["fit_max_abs"] == 0.5
 
 
+def _extract(folder, out, *extra):
+    return _cli(
+        "extract", "--behavior", "racist", "--model", str(folder), "--n-pairs", "6", "--layers", "1:3",
+        "--out", str(out), *extra,
+    )  # fmt: skip
+
+
 def test_extract_cli_and_vector_reuse(tiny_folder, tmp_path):
     vec = tmp_path / "v.safetensors"
-    res = _cli(
-        "extract",
-        "--behavior",
-        "racist",
-        "--model",
-        str(tiny_folder),
-        "--n-pairs",
-        "6",
-        "--layers",
-        "1:3",
-        "--out",
-        str(vec),
-        "--device",
-        "auto",
-        "--json",
-    )
+    res = _extract(tiny_folder, vec, "--device", "auto", "--json")
     assert res.returncode == 0, res.stderr[-2000:]
     from steerbounds.empirical.steering.vectors import SteeringVector
 
@@ -219,22 +211,7 @@ def test_extract_cli_and_vector_reuse(tiny_folder, tmp_path):
     assert said["path"] == str(vec) and said["layers"] == [1, 2] and said["n_pairs"] == 6
     assert said["content_hash"] == v.content_hash()
     assert "%|" in res.stderr  # the weight-loading bar is drawn by default ...
-    quiet = _cli(
-        "extract",
-        "--behavior",
-        "racist",
-        "--model",
-        str(tiny_folder),
-        "--n-pairs",
-        "6",
-        "--layers",
-        "1:3",
-        "--out",
-        str(tmp_path / "v2.safetensors"),
-        "--device-map",
-        "auto",
-        "--no-progress",
-    )
+    quiet = _extract(tiny_folder, tmp_path / "v2.safetensors", "--device-map", "auto", "--no-progress")
     assert quiet.returncode == 0, quiet.stderr[-2000:]
     assert "%|" not in quiet.stderr  # ... and no bar at all with --no-progress
     # accelerate's placement gives the same vector as the plain load
