@@ -248,7 +248,9 @@ def register(subparsers: Any) -> None:
         "--ray-workers",
         type=_positive_int("--ray-workers"),
         default=None,
-        help="Ray workers, each loading the model once (default: one per CPU, or per GPU with --device cuda)",
+        help="Ray workers, each loading the model once and reserving this process's torch threads "
+        "(OMP_NUM_THREADS) in CPUs, or one GPU with --device cuda (default and at most: as many as "
+        "the cluster has room for)",
     )
     sw.add_argument(
         "--target",

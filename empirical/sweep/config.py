@@ -43,7 +43,7 @@ class SweepConfig:
     summary, so a finished run can be resumed with another; ``shard`` ``(I, N)``: measure
     only the I-th of N parts of the units (:mod:`~steerbounds.empirical.sweep.shard`);
     ``ray``: measure the units on a Ray cluster (``auto``, ``local`` or its address) with
-    ``ray_workers`` workers (default: one per CPU, or per GPU for CUDA;
+    ``ray_workers`` workers (default: as many as the cluster has room for;
     :mod:`~steerbounds.empirical.sweep.ray_backend`).
     """
 
