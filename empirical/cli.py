@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from steerbounds import options
@@ -33,6 +34,15 @@ def _checked(
         return value
 
     return parse
+
+
+def _shard(text: str) -> tuple[int, int]:
+    from steerbounds.empirical.sweep.shard import parse_shard
+
+    try:
+        return parse_shard(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive_int(name: str) -> Callable[[str], Any]:
@@ -219,6 +229,30 @@ def register(subparsers: Any) -> None:
         "and redo their units",
     )
     sw.add_argument(
+        "--shard",
+        type=_shard,
+        default=None,
+        metavar="I/N",
+        help="measure only part I of N (0 ≤ I < N) of the work units, e.g. "
+        "$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT; join the N folders with steerbounds merge",
+    )
+    sw.add_argument(
+        "--ray",
+        default=None,
+        metavar="auto|local|ADDRESS",
+        help="measure the units on Ray workers (needs steerbounds[ray]): auto = the running cluster "
+        "(RAY_ADDRESS or the last one started here) else a new local one, local = a new local one, "
+        "HOST:PORT or ray://HOST:PORT = that cluster",
+    )
+    sw.add_argument(
+        "--ray-workers",
+        type=_positive_int("--ray-workers"),
+        default=None,
+        help="Ray workers, each loading the model once and reserving this process's torch threads "
+        "(OMP_NUM_THREADS) in CPUs, or one GPU with --device cuda (default and at most: as many as "
+        "the cluster has room for)",
+    )
+    sw.add_argument(
         "--target",
         type=_checked("--target", float, lambda v: -1 < v < 1, "a number in (-1, 1)"),
         default=0.5,
@@ -227,8 +261,43 @@ def register(subparsers: Any) -> None:
     sw.add_argument("--verbose", action="store_true", help="also print every quantity of summary.json")
     sw.add_argument("--json", action="store_true", help="print the summary and verdicts as JSON")
     sw.set_defaults(func=_sweep)
+    _register_merge(subparsers)
     _register_calibrate(subparsers)
     _register_validate(subparsers)
+
+
+def _register_merge(subparsers: Any) -> None:
+    me = subparsers.add_parser(
+        "merge",
+        help="join the shards (--shard I/N) or partial runs of one sweep into one run folder",
+        description="Join sweep folders of the same sweep (same options, model and vector) into OUT, "
+        "with every work unit once, in plan order: the tables and summary a single run would write. "
+        "Folders of another sweep, or a unit with different records in two folders, are refused; so is "
+        "a missing unit, unless --allow-partial.",
+    )
+    me.add_argument("runs", nargs="+", metavar="RUN_DIR", help="sweep folders (steerbounds sweep --out)")
+    me.add_argument("--out", required=True, help="new output folder")
+    me.add_argument(
+        "--allow-partial", action="store_true", help="merge even if units are missing (status partial)"
+    )
+    me.add_argument(
+        "--fit-max-abs",
+        type=_finite_float("--fit-max-abs"),
+        default=None,
+        help="|r_e| range of the linear λ, λσ and Δλ fits (default: half the largest |r_e|; summary only)",
+    )
+    me.add_argument("--json", action="store_true", help="print the summary and verdicts as JSON")
+    me.set_defaults(func=_merge)
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from steerbounds.empirical.sweep.merge import merge_runs
+
+    result = merge_runs(args.runs, args.out, allow_partial=args.allow_partial, fit_max_abs=args.fit_max_abs)
+    if not args.json:
+        note = f"; {len(result.missing)} missing" if result.missing else ""
+        print(f"merged {result.units} of {result.total} units from {len(result.sources)} folders{note}\n")
+    return _report(result.folder, fit_max_abs=args.fit_max_abs, as_json=args.json, verbose=False, target=0.5)
 
 
 def _register_calibrate(subparsers: Any) -> None:
@@ -447,10 +516,7 @@ def _extract(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from tabulate import tabulate
-
     from steerbounds import io
-    from steerbounds.empirical.reduce.summary import summary_rows
     from steerbounds.empirical.sweep.config import (
         SweepConfig,
         parse_grid,
@@ -501,22 +567,49 @@ def _sweep(args: argparse.Namespace) -> int:
         resume=args.resume,
         repair=args.repair,
         progress=not args.no_progress,
+        shard=args.shard,
+        ray=args.ray,
+        ray_workers=args.ray_workers,
     )
     validate(config)  # bad input is refused before torch and the model are loaded
     if config.out is not None:
         io.check_output_dir(config.out, option="--out")
-    from steerbounds.empirical.sweep.run import MANIFEST, RESULTS, SUMMARY_CSV, SUMMARY_JSON, run_sweep
+    from steerbounds.empirical.sweep.run import MANIFEST, run_sweep
 
     out = run_sweep(config)
+    if config.shard is not None:
+        from steerbounds.empirical.sweep.shard import shard_label
+
+        manifest = io.read_json(out / MANIFEST, what="manifest")
+        if args.json:
+            doc = {"shard": list(config.shard), "units": manifest["units_done"], "out": str(out)}
+            print(io.dumps(doc, sort_keys=False))
+            return 0
+        print(
+            f"shard {shard_label(config.shard)} complete: {manifest['units_done']} units in {out}; "
+            f"join the shards with: steerbounds merge --out MERGED_DIR RUN_DIR..."
+        )
+        return 0
+    return _report(
+        out, fit_max_abs=config.fit_max_abs, as_json=args.json, verbose=args.verbose, target=args.target
+    )
+
+
+def _report(out: Path, *, fit_max_abs: float | None, as_json: bool, verbose: bool, target: float) -> int:
+    """Print a finished run's brief (or, ``as_json``, its summary and verdict)."""
+    from tabulate import tabulate
+
+    from steerbounds import io
     from steerbounds.empirical.reduce.brief import brief
-    from steerbounds.empirical.reduce.summary import summarize
+    from steerbounds.empirical.reduce.summary import summarize, summary_rows
     from steerbounds.empirical.reduce.tables import load_results
     from steerbounds.empirical.reduce.verdicts import validate_run
+    from steerbounds.empirical.sweep.run import MANIFEST, RESULTS, SUMMARY_CSV, SUMMARY_JSON
 
     tables = load_results(out)
-    summary = summarize(tables, fit_max_abs=config.fit_max_abs)
+    summary = summarize(tables, fit_max_abs=fit_max_abs)
     verdict = validate_run(tables, summary) if tables.has("behavior") else None
-    if args.json:
+    if as_json:
         doc = {
             "summary": summary.to_dict(),
             "verdict": verdict.to_dict() if verdict else None,
@@ -524,10 +617,10 @@ def _sweep(args: argparse.Namespace) -> int:
         }
         print(io.dumps(doc, sort_keys=False))
         return 0
-    if args.verbose:
+    if verbose:
         print(tabulate(list(summary_rows(summary.to_dict())), headers=["quantity", "value"]))
         print()
-    print(brief(tables.manifest, summary, verdict, target=args.target))
+    print(brief(tables.manifest, summary, verdict, target=target))
     files = ", ".join(str(out / f) for f in (RESULTS, SUMMARY_JSON, SUMMARY_CSV, MANIFEST, "tables/"))
     print(f"\nfull results: {files}")
     return 0

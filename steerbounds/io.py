@@ -28,7 +28,7 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -411,15 +411,27 @@ class RunStore:
 
     def append(self, record: Mapping[str, Any]) -> None:
         """Append one record as a JSON line; flushed and fsynced before returning."""
+        self.extend([record])
+
+    def extend(self, records: Iterable[Mapping[str, Any]]) -> int:
+        """Append records as JSON lines, flushed and fsynced once before returning
+        (a kill mid-write leaves a torn last line, cut off on the next open); returns
+        how many were appended."""
         self._require_lock()
-        line = json.dumps(jsonable(record), allow_nan=False, ensure_ascii=False, sort_keys=True) + "\n"
+        lines = [
+            json.dumps(jsonable(r), allow_nan=False, ensure_ascii=False, sort_keys=True) + "\n"
+            for r in records
+        ]
+        if not lines:
+            return 0
         new = not self.records_path.exists()
         with self.records_path.open("a", encoding="utf-8") as f:  # a new file gets the umask's mode
-            f.write(line)
+            f.write("".join(lines))
             f.flush()
             os.fsync(f.fileno())
         if new:
             _fsync_dir(self.folder)
+        return len(lines)
 
     def done(self, key: Callable[[dict[str, Any]], str], *, repair: bool = False) -> set[str]:
         """The keys of the records already in the log."""

@@ -40,7 +40,11 @@ class SweepConfig:
     (:mod:`steerbounds.empirical.workloads.behavior`; ``task="file"``). Fields marked
     ``run`` say where and how the run is done, not what it measures: ``fit_max_abs`` (the |r_e| range of the
     linear λ, λσ and Δλ fits; None = half the grid's largest |r_e|) only affects the
-    summary, so a finished run can be resumed with another.
+    summary, so a finished run can be resumed with another; ``shard`` ``(I, N)``: measure
+    only the I-th of N parts of the units (:mod:`~steerbounds.empirical.sweep.shard`);
+    ``ray``: measure the units on a Ray cluster (``auto``, ``local`` or its address) with
+    ``ray_workers`` workers (default: as many as the cluster has room for;
+    :mod:`~steerbounds.empirical.sweep.ray_backend`).
     """
 
     behavior: str = "harmful"
@@ -76,6 +80,9 @@ class SweepConfig:
     resume: bool = field(default=False, metadata={"run": True})
     repair: bool = field(default=False, metadata={"run": True})
     progress: bool = field(default=True, metadata={"run": True})
+    shard: tuple[int, int] | None = field(default=None, metadata={"run": True})
+    ray: str | None = field(default=None, metadata={"run": True})
+    ray_workers: int | None = field(default=None, metadata={"run": True})
 
     def result_key(self) -> dict[str, Any]:
         """The fields that determine the results (not where/how the run is done); a
@@ -221,7 +228,25 @@ def _validate_rest(config: SweepConfig) -> SweepConfig:
         raise InputError(f"fit_max_abs: expected a finite number > 0, got {config.fit_max_abs!r}")
     if config.delta_ref is not None and not (math.isfinite(config.delta_ref) and config.delta_ref != 0):
         raise InputError(f"delta_ref: expected a finite non-zero coefficient, got {config.delta_ref!r}")
+    _validate_distribution(config)
     grid = config.relative if config.relative is not None else config.coefficients
     if "delta" in config.measures and config.delta_ref is None and max(grid) <= 0:
         raise InputError("delta_ref: no positive coefficient to define the steered cluster; give delta_ref")
     return config
+
+
+def _validate_distribution(config: SweepConfig) -> None:
+    """Check ``shard``, ``ray`` and ``ray_workers`` (Ray itself is not imported)."""
+    from steerbounds.empirical.sweep.ray_backend import check_address
+    from steerbounds.empirical.sweep.shard import check_shard
+
+    if config.shard is not None:
+        config.shard = check_shard(config.shard)
+    if config.ray is not None:
+        config.ray = check_address(config.ray)
+    if config.ray_workers is not None:
+        v = config.ray_workers
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise InputError(f"ray_workers: expected an int ≥ 1, got {v!r}")
+        if config.ray is None:
+            raise InputError("ray_workers: only with ray (--ray auto|local|ADDRESS)")

@@ -13,6 +13,15 @@ same folder is refused at once. ``manifest.json`` records the configuration, the
 model and vector hashes, package versions and seed; a resume into a folder whose
 manifest does not match is refused.
 
+``shard=(I, N)`` (``--shard I/N``) measures only the I-th of N parts of the units
+(:mod:`~steerbounds.empirical.sweep.shard`): the folder's manifest records the shard,
+its tables cover its units only, it gets no summary (status ``shard complete``), and
+``steerbounds merge`` (:mod:`~steerbounds.empirical.sweep.merge`) joins the N folders.
+``ray=`` (``--ray``) measures the units on Ray workers, this process remaining the
+only writer of the store (:mod:`~steerbounds.empirical.sweep.ray_backend`). Either
+way a unit's records come from the same :meth:`Prepared.line`, and the tables are
+built from the log in plan order, so they equal a single-process run's.
+
 At the end the records become tidy tables (``tables/<kind>.parquet``,
 :mod:`steerbounds.empirical.reduce.tables`) and the one reduction
 (:func:`steerbounds.empirical.reduce.summary.summarize`) is written as
@@ -23,11 +32,12 @@ when none is given).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import logging
 import platform
 import time
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,7 +55,8 @@ from steerbounds.empirical.sweep.config import (
 )
 from steerbounds.empirical.sweep.records import Record
 from steerbounds.empirical.sweep.scale import CoefficientScale, coefficient_scale
-from steerbounds.empirical.sweep.units import Unit, plan_units
+from steerbounds.empirical.sweep.shard import shard_label, shard_units
+from steerbounds.empirical.sweep.units import Unit, in_plan_order, plan_units
 from steerbounds.empirical.workloads import behavior
 from steerbounds.empirical.workloads.judges import Judge
 from steerbounds.empirical.workloads.tasks import task_queries
@@ -58,6 +69,22 @@ SUMMARY_JSON = "summary.json"
 SUMMARY_CSV = "summary.csv"
 FORMAT = "steerbounds.sweep/2"
 SCALE_PROMPTS = 8  # prompts the coefficient scale is measured on
+# the manifest entries that determine a run's records: runs that agree on all of them
+# have interchangeable units (steerbounds merge, the Ray workers)
+IDENTITY = (
+    "format",
+    "config",
+    "model.hash",
+    "vector.hash",
+    "layers",
+    "grid",
+    "delta_ref",
+    "answer_tokens",
+    "prompts",
+)
+# config entries that name a file whose content IDENTITY compares by hash: shards may
+# read the same model or vector from different paths
+_BY_HASH = ("model", "vector")
 log = logging.getLogger("steerbounds")
 
 
@@ -100,7 +127,7 @@ class Prepared:
 
     def manifest(self, status: str, done: int, total: int) -> dict[str, Any]:
         cfg, tok = self.config, self.model.tokenizer
-        return {
+        out: dict[str, Any] = {
             "format": FORMAT,
             "status": status,
             "config": cfg.result_key(),
@@ -136,6 +163,19 @@ class Prepared:
             "units_done": done,
             "units_total": total,
             "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        if cfg.shard is not None:
+            out["shard"] = list(cfg.shard)
+        return out
+
+    def line(self, unit: Unit) -> dict[str, Any]:
+        """The log line of one work unit: its key, place in the grid and records."""
+        rows = self.measure(unit)
+        return {
+            "unit": unit.key,
+            "coefficients": list(unit.coefficients),
+            "items": list(unit.items),
+            "rows": {kind: [r.to_dict() for r in recs] for kind, recs in rows.items()},
         }
 
     def measure(self, unit: Unit) -> dict[str, list[Record]]:
@@ -274,6 +314,11 @@ def check_resume(folder: Path, manifest: Mapping[str, Any] | None, config: Sweep
         raise InputError(
             f"out: {str(folder)!r} already holds a sweep; pass --resume to continue it or choose a new --out"
         )
+    old_shard, new_shard = manifest.get("shard"), list(config.shard) if config.shard is not None else None
+    if old_shard != new_shard:
+        held = f"shard {shard_label(old_shard)} of a sweep" if old_shard else "an unsharded sweep"
+        use = f"--shard {shard_label(old_shard)}" if old_shard else "no --shard"
+        raise InputError(f"shard: {str(folder)!r} holds {held}; resume it with {use} or choose a new --out")
     old = manifest.get("config", {})
     new = config.result_key()
     diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
@@ -283,6 +328,36 @@ def check_resume(folder: Path, manifest: Mapping[str, Any] | None, config: Sweep
             f"resume: the configuration differs from the manifest in {str(folder)!r} ({shown}); "
             f"use the same options or a new --out"
         )
+
+
+def identity_difference(
+    a: Mapping[str, Any], b: Mapping[str, Any], *, fields: Sequence[str] = IDENTITY
+) -> str | None:
+    """The first manifest entry of ``fields`` (dotted paths) in which two runs' manifests
+    differ, as ``"entry: A vs B"``; None when their results are interchangeable."""
+    for name in fields:
+        x, y = io.jsonable(_entry(a, name)), io.jsonable(_entry(b, name))
+        if name == "config":  # files named by path are compared by content (their hashes)
+            x, y = ({k: v for k, v in c.items() if k not in _BY_HASH} for c in (x, y))
+        if x == y:
+            continue
+        if isinstance(x, dict) and isinstance(y, dict):
+            key = min(k for k in set(x) | set(y) if x.get(k) != y.get(k))
+            name, x, y = f"{name}.{key}", x.get(key), y.get(key)
+        return f"{name}: {_short(x)} vs {_short(y)}"
+    return None
+
+
+def _entry(manifest: Mapping[str, Any], path: str) -> Any:
+    value: Any = manifest
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _check_same_inputs(folder: Path, manifest: Mapping[str, Any], run: Prepared) -> None:
@@ -328,32 +403,39 @@ def run_sweep(
         run = prepare(config, folder, model=model, vector=vector)
         if manifest is not None:
             _check_same_inputs(folder, manifest, run)
-        units = plan_units(config, len(run.task_queries), len(run.behavior_queries))
+        mine = shard_units(plan_units(config, len(run.task_queries), len(run.behavior_queries)), config.shard)
         done = store.done(lambda r: str(r["unit"]), repair=config.repair)
-        todo = [u for u in units if u.key not in done]
-        store.write_manifest(run.manifest("running", len(units) - len(todo), len(units)))
-        with progress.bar(
-            total=len(units),
-            initial=len(units) - len(todo),
-            desc="sweep",
-            unit="unit",
-            show=None if config.progress else False,
-        ) as bar:
-            for unit in todo:
-                rows = run.measure(unit)
-                store.append(
-                    {
-                        "unit": unit.key,
-                        "coefficients": list(unit.coefficients),
-                        "items": list(unit.items),
-                        "rows": {kind: [r.to_dict() for r in recs] for kind, recs in rows.items()},
-                    }
-                )
+        todo = [u for u in mine if u.key not in done]
+        store.write_manifest(run.manifest("running", len(mine) - len(todo), len(mine)))
+        with (
+            progress.bar(
+                total=len(mine),
+                initial=len(mine) - len(todo),
+                desc="sweep",
+                unit="unit",
+                show=None if config.progress else False,
+            ) as bar,
+            contextlib.closing(_measured(run, todo)) as lines,
+        ):
+            for line in lines:
+                store.append(line)
                 bar.update(1)
+        status = "complete" if config.shard is None else "shard complete"
         tables = tables_from_records(
-            store.records(), manifest=run.manifest("complete", len(units), len(units))
+            in_plan_order(store.records(), mine), manifest=run.manifest(status, len(mine), len(mine))
         )
         write_tables(tables, folder)
-        write_summary(tables, folder, fit_max_abs=config.fit_max_abs)
+        if config.shard is None:  # a shard's summary would fit part of the grid: merge first
+            write_summary(tables, folder, fit_max_abs=config.fit_max_abs)
         store.write_manifest(tables.manifest)
     return folder
+
+
+def _measured(run: Prepared, todo: list[Unit]) -> Generator[dict[str, Any], None, None]:
+    """The log lines of ``todo``: measured here in plan order, or by Ray workers
+    (``--ray``) as they finish."""
+    if run.config.ray is None:
+        return (run.line(unit) for unit in todo)
+    from steerbounds.empirical.sweep.ray_backend import measure_units
+
+    return measure_units(run, todo)

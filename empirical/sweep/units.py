@@ -7,9 +7,12 @@ a resume (or another shard) skips every unit whose key is already logged.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from steerbounds.empirical.sweep.config import BEHAVIOR_MEASURES, TASK_MEASURES, SweepConfig
+from steerbounds.errors import InputError
 
 UNIT_KINDS = ("task", "behavior", "generate")
 
@@ -55,3 +58,15 @@ def plan_units(config: SweepConfig, n_task: int, n_behavior: int) -> list[Unit]:
             for bi, items in enumerate(batches):
                 units.append(Unit(kind, ci, chunk, bi, items, mode))
     return units
+
+
+def in_plan_order(lines: Sequence[Mapping[str, Any]], units: Sequence[Unit]) -> list[Mapping[str, Any]]:
+    """Log lines sorted into the order of ``units`` (lines of one unit keep their
+    order), so that a log written in any order (Ray workers, merged shards, a unit
+    redone after ``--repair``) gives the tables of a run in plan order. A line of a
+    unit that is not in ``units`` is an :class:`InputError`."""
+    position = {u.key: i for i, u in enumerate(units)}
+    stray = next((str(line.get("unit")) for line in lines if line.get("unit") not in position), None)
+    if stray is not None:
+        raise InputError(f"results: unit {stray!r} is not part of this run's plan")
+    return sorted(lines, key=lambda line: position[str(line["unit"])])
