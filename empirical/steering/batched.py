@@ -2,7 +2,9 @@
 
 * :func:`forward_sweep` — last-position logits (and optionally ``r^(L)``) for K
   coefficients × B prompts in batched passes that compute the blocks below the
-  first steered block once per prompt and reuse them for all K coefficients.
+  first steered block once per prompt and reuse them for all K coefficients;
+  optionally the prompts' shared opening tokens once per coefficient (KV cache
+  reuse) and the prompts in length-sorted batches (:func:`length_buckets`).
 * :func:`generate_sweep` — K × B generations in one batched ``generate`` call.
 
 Both equal one :func:`~steerbounds.empirical.steering.injection.steer`-ed pass per
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -27,6 +30,7 @@ from steerbounds.empirical.steering.injection import (
     steered_layers,
 )
 from steerbounds.empirical.steering.models import SteerableModel, module_device
+from steerbounds.empirical.steering.prompt_cache import common_prefix_length, run_cached, split_prompt
 from steerbounds.empirical.steering.vectors import SteeringVector
 from steerbounds.errors import InputError
 
@@ -48,6 +52,25 @@ def _chunks(values: list[float], chunk_size: int | None) -> Iterator[list[float]
         yield values[i : i + chunk_size]
 
 
+def _check_batch_size(batch_size: int | None) -> None:
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+    ):
+        raise InputError(f"batch_size: expected a positive int or None, got {batch_size!r}")
+
+
+def length_buckets(attention_mask: torch.Tensor, batch_size: int | None) -> list[torch.Tensor]:
+    """Row indices of the batches a sweep runs: all rows in order (``batch_size``
+    None), else the rows sorted by real length (stable) cut into batches of
+    ``batch_size``, so each batch pads only to its own longest row."""
+    _check_batch_size(batch_size)
+    n = attention_mask.shape[0]
+    if batch_size is None:
+        return [torch.arange(n, device=attention_mask.device)]
+    order = torch.sort(attention_mask.sum(dim=1), stable=True).indices
+    return list(order.split(batch_size))
+
+
 @torch.no_grad()
 def forward_sweep(
     model: SteerableModel,
@@ -58,6 +81,8 @@ def forward_sweep(
     *,
     layers: object = None,
     share_prefix: bool = True,
+    share_prompt: bool = False,
+    batch_size: int | None = None,
     chunk_size: int | None = None,
     return_final: bool = False,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
@@ -68,7 +93,12 @@ def forward_sweep(
     With ``share_prefix`` the blocks below the lowest steered block l0 run once
     on the B prompts; the output of l0 is repeated K times and every later
     block's batch-shaped inputs (masks, positions, rotary tables) are repeated to
-    match. ``chunk_size`` bounds K per pass (memory ∝ chunk·B·T·d); the prefix is
+    match. With ``share_prompt`` the tokens every prompt opens with (chat
+    template, system prompt, instructions; :func:`common_prefix_length`) run once
+    per coefficient, steered, and their KV cache is repeated for the B prompts.
+    ``batch_size`` runs the prompts in length-sorted batches of that many
+    (:func:`length_buckets`, less padding); results come back in input order.
+    ``chunk_size`` bounds K per pass (memory ∝ chunk·B·T·d); the prefix is
     recomputed per chunk. ``return_final`` also returns r^(L) (K, B, d).
     Equals one :func:`steer`-ed forward per coefficient up to float rounding.
     """
@@ -76,39 +106,83 @@ def forward_sweep(
     ids, mask = check_inputs(input_ids, attention_mask)
     ids, mask = left_align(ids, mask)
     idx = steered_layers(model, vector, layers)
-    b = ids.shape[0]
+    buckets = length_buckets(mask, batch_size)
     logits_out: list[torch.Tensor] = []
     final_out: list[torch.Tensor] = []
     for chunk in _chunks(coeffs, chunk_size):
         k = len(chunk)
-        row_coeff = torch.tensor(chunk, dtype=torch.float64).repeat_interleave(b)
-        if share_prefix:
-            logits, rep = _shared_prefix_pass(model, vector, idx, ids, mask, row_coeff, k, return_final)
-        else:
-            with steer(model, vector, row_coeff, layers=idx):
-                logits, rep = forward_last(model, ids.repeat(k, 1), mask.repeat(k, 1), return_final)
+        logits_k: torch.Tensor | None = None
+        final_k: torch.Tensor | None = None
+        for rows in buckets:
+            width = int(mask[rows].sum(dim=1).max())
+            sub_ids, sub_mask = ids[rows, -width:], mask[rows, -width:]
+            logits, rep = _chunk_pass(
+                model, vector, idx, sub_ids, sub_mask, chunk, share_prefix, share_prompt, return_final
+            )
+            b = rows.shape[0]
+            if logits_k is None:
+                logits_k = logits.new_empty(k, ids.shape[0], logits.shape[-1])
+            logits_k[:, rows] = logits.reshape(k, b, -1)
+            if rep is not None:
+                if final_k is None:
+                    final_k = rep.new_empty(k, ids.shape[0], rep.shape[-1])
+                final_k[:, rows] = rep.reshape(k, b, -1)
         add_token_forwards(int(mask.sum()) * k)
-        logits_out.append(logits.reshape(k, b, -1))
+        assert logits_k is not None  # there is at least one bucket
+        logits_out.append(logits_k)
         if return_final:
-            assert rep is not None  # return_final=True always captures r^(L)
-            final_out.append(rep.reshape(k, b, -1))
+            assert final_k is not None  # return_final=True always captures r^(L)
+            final_out.append(final_k)
     logits_all = torch.cat(logits_out, dim=0)
     if return_final:
         return logits_all, torch.cat(final_out, dim=0)
     return logits_all
 
 
-def _shared_prefix_pass(
+def _chunk_pass(
     model: SteerableModel,
     vector: SteeringVector,
     idx: list[int],
     ids: torch.Tensor,
     mask: torch.Tensor,
-    row_coeff: torch.Tensor,
-    k: int,
+    chunk: list[float],
+    share_prefix: bool,
+    share_prompt: bool,
     return_final: bool,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    b = ids.shape[0]
+    """Last-position logits (K·B, V) and r^(L) of one chunk of K coefficients."""
+    b, k = ids.shape[0], len(chunk)
+    coeff = torch.tensor(chunk, dtype=torch.float64)
+    copies = 1 if share_prefix else k  # input rows per prompt: the shared blocks expand them
+    past = None
+    p = common_prefix_length(ids, mask) if share_prompt else 0
+    if p > 0:
+        head, ids, mask = split_prompt(ids, mask, p)
+        with _steering(model, vector, idx, coeff, 1, k, share_prefix):
+            past = run_cached(model.model.base_model, head.repeat(copies, 1))
+        past.batch_repeat_interleave(b)  # row k·B + b of every block's cache: coefficient k's prefix
+    with _steering(model, vector, idx, coeff.repeat_interleave(b), b, k, share_prefix):
+        return forward_last(model, ids.repeat(copies, 1), mask.repeat(copies, 1), return_final, past)
+
+
+@contextmanager
+def _steering(
+    model: SteerableModel,
+    vector: SteeringVector,
+    idx: list[int],
+    row_coeff: torch.Tensor,
+    b: int,
+    k: int,
+    share_prefix: bool,
+) -> Iterator[None]:
+    """Steer K·b rows with ``row_coeff`` (row ``k·b + j``: coefficient k). With
+    ``share_prefix`` the input has b rows: blocks below the first steered one run on
+    them, its output is repeated K times and later blocks' batch-shaped inputs too;
+    without it the input already has K·b rows."""
+    if not share_prefix:
+        with steer(model, vector, row_coeff, layers=idx):
+            yield
+        return
     first = idx[0]
     handles = []
     try:
@@ -120,7 +194,7 @@ def _shared_prefix_pass(
                 direction = vector.directions[i].to(module_device(block, model.device), torch.float32)
                 hook = AddVector(direction, row_coeff, expand=k if i == first else 1)
                 handles.append(block.register_forward_hook(hook))
-        return forward_last(model, ids, mask, return_final)
+        yield
     finally:
         for h in handles:
             h.remove()

@@ -20,10 +20,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
+from steerbounds.empirical.steering.prompt_cache import cache_keyword
 from steerbounds.errors import InputError
 
 if TYPE_CHECKING:
@@ -98,9 +99,17 @@ def position_ids(attention_mask: torch.Tensor) -> torch.Tensor:
 
 
 def forward_last(
-    model: SteerableModel, input_ids: torch.Tensor, attention_mask: torch.Tensor, return_final: bool
+    model: SteerableModel,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    return_final: bool,
+    past: Any = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """One forward of left-aligned input; last-position logits (N, V) and r^(L) (N, d)."""
+    """One forward of left-aligned input; last-position logits (N, V) and r^(L) (N, d).
+
+    With ``past`` (a Hugging Face KV cache of P tokens) ``input_ids`` (N, S) continue
+    it and ``attention_mask`` (N, P + S) covers the cached tokens too; positions are
+    counted over the real tokens of the whole mask."""
     captured: dict[str, torch.Tensor] = {}
 
     def grab(module: torch.nn.Module, args: tuple) -> None:
@@ -108,12 +117,14 @@ def forward_last(
 
     handle = model.lm_head().register_forward_pre_hook(grab) if return_final else None
     try:
+        cached = {} if past is None else {cache_keyword(model.model): past}
         out = model.model(
             input_ids=input_ids,
             attention_mask=attention_mask,
-            position_ids=position_ids(attention_mask),
-            use_cache=False,
+            position_ids=position_ids(attention_mask)[:, -input_ids.shape[1] :],
+            use_cache=past is not None,
             logits_to_keep=1,
+            **cached,
         )
     finally:
         if handle is not None:
