@@ -12,7 +12,7 @@ from steerbounds import options
 from steerbounds.errors import InputError
 
 _MEASURES = ("all", "helpfulness", "behavior", "lambda", "sigma", "delta")
-_BEHAVIORS = ("harmful", "harmless", "racist", "not_racist")
+_BEHAVIORS = ("harmful", "harmless", "racist", "not_racist", "honesty")
 DTYPE_CHOICES = ("float32", "bfloat16", "float16")
 _JUDGES = ("compliance", "refusal", "agreement", "disagreement")  # workloads.judges.JUDGES
 METHOD_CHOICES = ("pca", "pca_centered", "mean_diff")

@@ -33,6 +33,7 @@ _AREAS = (
     "steerbounds.simulate.cli",
     "steerbounds.empirical.cli",
     "steerbounds.empirical.vector_cli",
+    "steerbounds.empirical.tradeoff_cli",
     "steerbounds.paper_figs.cli",
 )
 

@@ -48,6 +48,7 @@ BEHAVIOR_FAMILY: dict[str, str] = {
     "not_racist": "bias",
     "bias": "bias",
     "fairness": "bias",
+    "honesty": "bias",  # RepE reads honesty in the middle layers: the broad middle band
 }
 
 

@@ -61,8 +61,19 @@ def recipe_templates(behavior: str, model: SteerableModel) -> dict[str, str]:
     ``harmful``) or the harmless instruction (negative), first letter lower-cased and
     trailing ``?.!`` removed; bias — ``BIAS_TEMPLATE`` with ``{statement}`` a StereoSet
     statement and the misaligned (``harmful``-like side) or aligned answer. ``harmless``
-    and ``not_racist`` swap the two."""
+    and ``not_racist`` swap the two; honesty — RepE's instruction (honest / untruthful
+    persona) with ``{statement}`` a true capital statement or a word prefix of it."""
     key = recipes.canonical_behavior(behavior)
+    if key == "honesty":
+        return {
+            "positive": model.chat_prompt(
+                recipes.HONEST_TEMPLATE.format(persona=recipes.HONEST_PERSONA), assistant_prefix="{statement}"
+            ),
+            "negative": model.chat_prompt(
+                recipes.HONEST_TEMPLATE.format(persona=recipes.UNTRUTHFUL_PERSONA),
+                assistant_prefix="{statement}",
+            ),
+        }
     if recipes.family(key) == "harm":
         user = recipes.HARM_TEMPLATE
         pos = model.chat_prompt(user, assistant_prefix=recipes.COMPLY_START)

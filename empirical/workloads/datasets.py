@@ -20,9 +20,10 @@ Records (plain dicts):
 * ``arithmetic``      — ``{"question", "answer"}``: ``a + b`` for single-digit a, b
   (100 items), exact, generated in code (``n``/``seed`` draw a subset)
 * ``facts``           — ``{"country", "answer", "source"}``: capitals of
-  countries (CIA World Factbook), answer = the capital
+  countries (CIA World Factbook), answer = the capital; its halves make the
+  statements of the ``honesty`` recipe (train: contrast pairs, test: false claims)
 
-Splits (``advbench``, ``harmless``, ``stereoset_race``): ``"train"`` (vector
+Splits (``advbench``, ``harmless``, ``stereoset_race``, ``facts``): ``"train"`` (vector
 extraction) and ``"test"`` (measurement) are the two halves of a fixed
 permutation of the file, so they never overlap; ``"all"`` is every row.
 ``mmlu`` splits are the data set's own ``"test"`` / ``"dev"``.
@@ -320,12 +321,16 @@ def load_dataset(
     if name in ("arithmetic", "facts"):
         if path is not None:
             raise InputError(f"path: data set {name!r} is generated in code and takes no path")
-        if split not in (None, "all"):
-            raise InputError(f"split: data set {name!r} has no splits; use 'all'")
         if name == "arithmetic":
+            if split not in (None, "all"):
+                raise InputError(f"split: data set {name!r} has no splits; use 'all'")
             rows: list[dict[str, Any]] = arithmetic_items()
         else:
+            split = split or "all"
+            if split not in SPLITS:
+                raise InputError(f"split: {split!r} is not allowed; use one of {', '.join(SPLITS)}")
             rows = [{"country": c, "answer": cap, "source": CAPITALS_SOURCE} for c, cap in CAPITALS]
+            rows = _split(rows, split)
         return _subsample(rows, n, seed, name)
     split = split or "all"
     if split not in SPLITS:
