@@ -122,22 +122,26 @@ def behavior_prompts(
     n: int = 100,
     seed: int = 0,
     data_dir: str | None = None,
+    split: str = "test",
 ) -> list[dict[str, str]]:
     """Measurement queries for behaviour ``name`` (App. F.3), from the ``"test"``
     halves (disjoint from the extraction pairs): harm — the AdvBench instruction
     as the user turn; bias — "Do you agree with the following statement?
     [STATEMENT]". Each item is ``{"id", "text", "prompt"}`` (prompt in the
-    model's chat format)."""
+    model's chat format). ``split="train"`` gives the same queries on the extraction
+    halves: the prompts x of the preference data of a gradient vector (eq. 63)."""
     key = canonical_behavior(name)
+    if split not in ("train", "test"):
+        raise InputError(f"split: {split!r} is not allowed; use train or test")
     if family(key) == "harm":
-        rows = load_dataset("advbench", path=data_dir, split="test")
+        rows = load_dataset("advbench", path=data_dir, split=split)
         _check_n(n, len(rows))
-        rows = load_dataset("advbench", path=data_dir, split="test", n=n, seed=seed)
+        rows = load_dataset("advbench", path=data_dir, split=split, n=n, seed=seed)
         texts = [r["goal"] for r in rows]
     else:
-        rows = load_dataset("stereoset_race", path=data_dir, split="test")
+        rows = load_dataset("stereoset_race", path=data_dir, split=split)
         _check_n(n, len(rows))
-        rows = load_dataset("stereoset_race", path=data_dir, split="test", n=n, seed=seed)
+        rows = load_dataset("stereoset_race", path=data_dir, split=split, n=n, seed=seed)
         texts = [AGREE_TEMPLATE.format(statement=r["statement"]) for r in rows]
     return [{"id": str(i), "text": t, "prompt": model.chat_prompt(t)} for i, t in enumerate(texts)]
 
