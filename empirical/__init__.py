@@ -12,6 +12,9 @@ Core API (imported lazily, so ``import steerbounds.empirical`` does not load tor
   :func:`to_repeng` / :func:`from_repeng`, :func:`to_steering_vectors` /
   :func:`from_steering_vectors`, :func:`read_vector` (any file), and
   :func:`source_coefficients` (an imported vector's per-layer r_e).
+* :func:`gradient_vector` (Proposition 1, App. I: unit directions of the gradient of the
+  preference log-odds, eqs. 63–65), :func:`preference_gradients`, :func:`first_order_check`
+  (its first-order content by forward-mode AD, :func:`jvp_log_odds`, and finite differences).
 * :func:`steer` (eq. 2 as a context manager), :func:`forward_sweep`,
   :func:`generate_sweep`, :func:`jvp_final_representation`, :func:`run_last_position`.
 """
@@ -36,6 +39,10 @@ _EXPORTS = {
     "pca_aggregator": "steering.vectors",
     "mean_diff_aggregator": "steering.vectors",
     "AGGREGATORS": "steering.vectors",
+    "gradient_vector": "steering.preference",
+    "preference_gradients": "steering.preference",
+    "first_order_check": "steering.preference",
+    "jvp_log_odds": "steering.derivative",
     "steer": "steering.injection",
     "steered_layers": "steering.injection",
     "forward_sweep": "steering.batched",

@@ -15,7 +15,7 @@ _MEASURES = ("all", "helpfulness", "behavior", "lambda", "sigma", "delta")
 _BEHAVIORS = ("harmful", "harmless", "racist", "not_racist", "honesty")
 DTYPE_CHOICES = ("float32", "bfloat16", "float16")
 _JUDGES = ("compliance", "refusal", "agreement", "disagreement")  # workloads.judges.JUDGES
-METHOD_CHOICES = ("pca", "pca_centered", "mean_diff")
+METHOD_CHOICES = ("pca", "pca_centered", "mean_diff", "gradient")
 
 
 def _checked(
@@ -122,7 +122,9 @@ def _recipe_options(p: argparse.ArgumentParser, *, behavior: str) -> None:
         "--method",
         default="pca",
         choices=METHOD_CHOICES,
-        help="pca (first principal direction of the pair differences), pca_centered or mean_diff "
+        help="pca (first principal direction of the pair differences), pca_centered, mean_diff, or "
+        "gradient (Proposition 1, eqs. 63-65: the per-layer gradient of the preference log-odds of the "
+        "recipe's answer starts on its training queries; extract takes --prompts/--answers for it) "
         "(default pca)",
     )
     p.add_argument(
@@ -140,6 +142,20 @@ def register(subparsers: Any) -> None:
         "positive = the behaviour steered toward (r_e > 0 increases it).",
     )
     _recipe_options(ex, behavior="harmful")
+    ex.add_argument(
+        "--prompts",
+        dest="prompts_file",
+        default=None,
+        help="--method gradient: the prompts x of the preference data (eq. 63), a file as for sweep "
+        "--prompts (default: the recipe's queries on the training half)",
+    )
+    ex.add_argument(
+        "--answers",
+        dest="answers_file",
+        default=None,
+        help='--method gradient: the preferred / dispreferred answer starts, JSON {"positive": [...], '
+        '"negative": [...]} (default: the recipe\'s)',
+    )
     _model_options(ex)
     ex.add_argument("--out", required=True, help="output .safetensors file")
     ex.add_argument("--json", action="store_true", help="print what was written as JSON")
@@ -476,20 +492,26 @@ def _extract(args: argparse.Namespace) -> int:
     from steerbounds.empirical.steering.models import load_model
     from steerbounds.empirical.workloads.behavior import is_recipe
     from steerbounds.empirical.workloads.behavior_vector import extract_behavior_vector, recipe_of
-    from steerbounds.empirical.workloads.files import read_pairs
+    from steerbounds.empirical.workloads.files import read_answers, read_pairs, read_prompts
+    from steerbounds.empirical.workloads.recipes import token_sets
 
-    if not is_recipe(args.behavior) and args.pairs_file is None:
-        raise InputError(
-            f"--behavior: {args.behavior!r} is not a recipe ({', '.join(_BEHAVIORS)}); give --pairs"
-        )
+    gradient = args.method == "gradient"
+    _check_extract_inputs(args, gradient, is_recipe(args.behavior))
     pairs = read_pairs(args.pairs_file) if args.pairs_file is not None else None  # refused before the model
+    words = read_answers(args.answers_file) if args.answers_file is not None else None
     if not args.out.endswith(".safetensors"):
         raise InputError(f"--out: expected a .safetensors file name, got {args.out!r}")
     io.check_output_file(args.out, option="--out")  # before the model is loaded
     model = load_model(args.model, dtype=args.dtype, **options.placement(args))
     if pairs is not None:
         pairs = (pairs[0][: args.n_pairs], pairs[1][: args.n_pairs])
-    vec = extract_behavior_vector(model, args.behavior, **recipe_of(args), pairs=pairs)
+    prompts = None
+    if args.prompts_file is not None:
+        prompts = [r["prompt"] for r in read_prompts(args.prompts_file, model)]
+    answers = token_sets(model.tokenizer, *words) if words is not None else None
+    vec = extract_behavior_vector(
+        model, args.behavior, **recipe_of(args), pairs=pairs, prompts=prompts, answers=answers
+    )
     path = vec.save(args.out)
     if args.json:
         print(
@@ -513,6 +535,31 @@ def _extract(args: argparse.Namespace) -> int:
         f"{args.n_pairs} pairs, model {model.name})"
     )
     return 0
+
+
+def _check_extract_inputs(args: argparse.Namespace, gradient: bool, recipe: bool) -> None:
+    """Refuse, before the model is loaded, inputs the chosen method does not read and a
+    custom behaviour without the data its method needs."""
+    if gradient and args.pairs_file is not None:
+        raise InputError(
+            "--pairs: --method gradient takes prompts and answer starts (--prompts, --answers), "
+            "not contrast pairs"
+        )
+    if not gradient and (args.prompts_file is not None or args.answers_file is not None):
+        raise InputError(
+            "--prompts/--answers: only --method gradient reads them; give --pairs for the others"
+        )
+    if recipe:
+        return
+    if gradient and (args.prompts_file is None or args.answers_file is None):
+        raise InputError(
+            f"--behavior: {args.behavior!r} is not a recipe ({', '.join(_BEHAVIORS)}); "
+            f"--method gradient needs --prompts and --answers"
+        )
+    if not gradient and args.pairs_file is None:
+        raise InputError(
+            f"--behavior: {args.behavior!r} is not a recipe ({', '.join(_BEHAVIORS)}); give --pairs"
+        )
 
 
 def _sweep(args: argparse.Namespace) -> int:

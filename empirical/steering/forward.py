@@ -8,6 +8,8 @@
 
 Any active :func:`~steerbounds.empirical.steering.injection.steer` context applies.
 
+* :func:`answer_log_odds` — the log-odds ``log P(Y+|x)/P(Y−|x)`` of two answer-token sets
+  at the last position (eq. 63's preference log-odds; B = tanh(½·log-odds), eq. 3).
 * :func:`count_token_forwards` — the work a block of code costs in *token-forwards*:
   one per (real token, coefficient) a pass computes (a batched sweep over K
   coefficients of B prompts of T tokens costs K·B·T, whatever rows the blocks below
@@ -17,7 +19,7 @@ Any active :func:`~steerbounds.empirical.steering.injection.steer` context appli
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -145,3 +147,31 @@ def run_last_position(
     ids, mask = check_inputs(input_ids, attention_mask)
     ids, mask = left_align(ids, mask)
     return forward_last(model, ids, mask, return_final)
+
+
+def answer_log_odds(logits: torch.Tensor, plus_ids: Sequence[int], minus_ids: Sequence[int]) -> torch.Tensor:
+    """``log P(Y+|x)/P(Y−|x) = logsumexp_{y∈Y+} u_y − logsumexp_{y∈Y−} u_y`` per row of the
+    last-position logits ``u`` (…, V), in float64: the preference log-odds of eq. 63 with the
+    answers ``Y±`` given as first-token sets (the softmax normaliser cancels; for single
+    tokens it is ``<r^(L), U^T(e_{y+} − e_{y−})>`` plus the LM-head bias difference).
+    Differentiable; the next-token behaviour expectation is ``B = tanh(½·log-odds)`` (eq. 3)."""
+    plus, minus = check_answer_sets(plus_ids, minus_ids, int(logits.shape[-1]))
+    u = logits.to(torch.float64)
+    return torch.logsumexp(u[..., plus], dim=-1) - torch.logsumexp(u[..., minus], dim=-1)
+
+
+def check_answer_sets(
+    plus_ids: Sequence[int], minus_ids: Sequence[int], vocab_size: int
+) -> tuple[list[int], list[int]]:
+    """The answer-token sets as lists, refused unless both are non-empty, disjoint and
+    inside the vocabulary 0 … ``vocab_size`` − 1."""
+    sets = []
+    for name, ids in (("plus_ids", plus_ids), ("minus_ids", minus_ids)):
+        if isinstance(ids, (str, bytes)) or not isinstance(ids, Sequence) or not ids:
+            raise InputError(f"{name}: expected a non-empty sequence of token ids")
+        if not all(not isinstance(i, bool) and isinstance(i, int) and 0 <= i < vocab_size for i in ids):
+            raise InputError(f"{name}: every token id must be an int in 0 … {vocab_size - 1}")
+        sets.append([int(i) for i in ids])
+    if set(sets[0]) & set(sets[1]):
+        raise InputError("plus_ids/minus_ids: the two answer-token sets must be disjoint")
+    return sets[0], sets[1]

@@ -10,7 +10,8 @@ shared with the batched sweeps of :mod:`steerbounds.empirical.steering.batched`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import math
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -210,6 +211,7 @@ def steer(
     layers: object = None,
     positions: str = "all",
     prompt_lengths: int | Sequence[int] | torch.Tensor | None = None,
+    scales: Mapping[int, float] | None = None,
 ) -> Iterator[list[int]]:
     """Steer ``model`` inside the ``with`` block: add ``r_e · v_l`` to the output
     of every chosen block l (eq. 2).
@@ -223,6 +225,9 @@ def steer(
     coordinates; the prompt length is ``prompt_lengths`` (an int, or one per row)
     or, when ``None``, the width of the first forward — the padded prompt of a
     ``generate`` call; use one ``generate`` per context).
+    ``scales``: a factor s_l ≥ 0 for every steered block, which then gets ``r_e · s_l · v_l``
+    (a per-layer coefficient, e.g. eq. 64's step ``η |∂L/∂r^(l)|`` along unit directions);
+    default 1 at every block.
     Yields the resolved block indices. Hooks are removed on exit, even on error.
     """
     if positions not in POSITIONS:
@@ -238,14 +243,40 @@ def steer(
             raise InputError(
                 "prompt_lengths: expected a non-negative int or a 1-D sequence of them (one per row)"
             )
+    factor = _layer_scales(scales, idx)
     handles = []
     try:
         for i in idx:
             block = model.layers[i]
             direction = vector.directions[i].to(module_device(block, model.device), torch.float32)
-            hook = AddVector(direction, coeff, positions, lengths)
+            hook = AddVector(direction, coeff if factor is None else coeff * factor[i], positions, lengths)
             handles.append(block.register_forward_hook(hook))
         yield idx
     finally:
         for h in handles:
             h.remove()
+
+
+def _layer_scales(scales: Mapping[int, float] | None, idx: Sequence[int]) -> dict[int, float] | None:
+    """``scales`` checked: a finite s_l ≥ 0 for every steered block, no other block."""
+    if scales is None:
+        return None
+    if not isinstance(scales, Mapping):
+        raise InputError(f"scales: expected a mapping block → factor, got {type(scales).__name__}")
+    if set(scales) != set(idx):
+        raise InputError(
+            f"scales: need a factor for exactly the steered blocks {_compact(list(idx))}, "
+            f"got blocks {_compact(sorted(scales))}"
+        )
+    out = {}
+    for i in idx:
+        value = scales[i]
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value < 0
+        ):
+            raise InputError(f"scales: block {i} has factor {value!r}; expected a finite number ≥ 0")
+        out[i] = float(value)
+    return out

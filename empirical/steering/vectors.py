@@ -281,6 +281,21 @@ def read_representations(
     return {layer: torch.cat(v, dim=0) for layer, v in stores.items()}
 
 
+def provenance(model: SteerableModel, layers: list[int]) -> dict[str, Any]:
+    """The provenance every extraction records: the layers read, the module read from and
+    steered (``model.layers.{l}`` output, :data:`MODULE_KEY`), the positions the vector is
+    meant for (``"all"``, the paper's App. F.2), the model's type, depth and hidden size."""
+    return {
+        "layers_read": layers,
+        "hidden_size": model.hidden_size,
+        "n_layers": model.n_layers,
+        "model_type": getattr(getattr(model.model, "config", None), "model_type", None),
+        MODULE_KEY: f"{model.layers_attr}.{{l}}",
+        HOOK_KEY: "output",
+        POSITIONS_KEY: "all",
+    }
+
+
 def extract_vector(
     model: SteerableModel,
     positive: Sequence[str],
@@ -356,17 +371,7 @@ def extract_vector(
         if float((diffs @ v).mean()) < 0:
             v = -v
         directions[layer] = v.to(torch.float32)
-    meta = {
-        "n_pairs": len(positive),
-        "read": read,
-        "layers_read": idx,
-        "hidden_size": model.hidden_size,
-        "n_layers": model.n_layers,
-        "model_type": getattr(getattr(model.model, "config", None), "model_type", None),
-        MODULE_KEY: f"{model.layers_attr}.{{l}}",
-        HOOK_KEY: "output",
-        POSITIONS_KEY: "all",
-    }
+    meta = {"n_pairs": len(positive), "read": read, **provenance(model, idx)}
     meta.update(metadata or {})
     return SteeringVector(
         directions=directions,

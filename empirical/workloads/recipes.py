@@ -100,11 +100,11 @@ def _honesty_pairs(model: Any) -> tuple[list[str], list[str]]:
     return [fmt(HONEST_PERSONA, t) for t in texts], [fmt(UNTRUTHFUL_PERSONA, t) for t in texts]
 
 
-def false_claims(seed: int = 0) -> list[str]:
-    """Claims "Is it true that the capital of X is Z?" about the test half of the
-    capitals, Z the capital of another test country (a seeded cyclic shift of a
+def false_claims(seed: int = 0, split: str = "test") -> list[str]:
+    """Claims "Is it true that the capital of X is Z?" about the ``split`` half of the
+    capitals, Z the capital of another country of that half (a seeded cyclic shift of a
     shuffled order, so no claim is true)."""
-    rows = load_dataset("facts", split="test")
+    rows = load_dataset("facts", split=split)
     order = list(range(len(rows)))
     random.Random(seed).shuffle(order)
     wrong = {order[i]: rows[order[(i + 1) % len(order)]]["answer"] for i in range(len(order))}
@@ -177,27 +177,31 @@ def behavior_prompts(
     n: int = 100,
     seed: int = 0,
     data_dir: str | None = None,
+    split: str = "test",
 ) -> list[dict[str, str]]:
     """Measurement queries for behaviour ``name`` (App. F.3), from the ``"test"``
     halves (disjoint from the extraction pairs): harm — the AdvBench instruction
     as the user turn; bias — "Do you agree with the following statement?
-    [STATEMENT]"; honesty — a false claim about a test-half capital
-    (:func:`false_claims`). Each item is ``{"id", "text", "prompt"}`` (prompt in the
-    model's chat format)."""
+    [STATEMENT]"; honesty — a false claim about a capital (:func:`false_claims`).
+    Each item is ``{"id", "text", "prompt"}`` (prompt in the model's chat format).
+    ``split="train"`` gives the same queries on the extraction halves: the prompts x
+    of the preference data of a gradient vector (eq. 63)."""
     key = canonical_behavior(name)
+    if split not in ("train", "test"):
+        raise InputError(f"split: {split!r} is not allowed; use train or test")
     if family(key) == "harm":
-        rows = load_dataset("advbench", path=data_dir, split="test")
+        rows = load_dataset("advbench", path=data_dir, split=split)
         _check_n(n, len(rows))
-        rows = load_dataset("advbench", path=data_dir, split="test", n=n, seed=seed)
+        rows = load_dataset("advbench", path=data_dir, split=split, n=n, seed=seed)
         texts = [r["goal"] for r in rows]
     elif key == "honesty":
-        claims = false_claims(seed)
+        claims = false_claims(seed, split)
         _check_n(n, len(claims))
         texts = [claims[i] for i in sorted(random.Random(seed).sample(range(len(claims)), n))]
     else:
-        rows = load_dataset("stereoset_race", path=data_dir, split="test")
+        rows = load_dataset("stereoset_race", path=data_dir, split=split)
         _check_n(n, len(rows))
-        rows = load_dataset("stereoset_race", path=data_dir, split="test", n=n, seed=seed)
+        rows = load_dataset("stereoset_race", path=data_dir, split=split, n=n, seed=seed)
         texts = [AGREE_TEMPLATE.format(statement=r["statement"]) for r in rows]
     return [{"id": str(i), "text": t, "prompt": model.chat_prompt(t)} for i, t in enumerate(texts)]
 
