@@ -86,7 +86,7 @@ def test_sweep_from_files_end_to_end(tmp_path):
         "--model",
         str(folder),
         "--behavior",
-        "honesty",
+        "sycophancy",
         "--pairs",
         str(tmp_path / "pairs.jsonl"),
         "--prompts",
@@ -120,11 +120,11 @@ def test_sweep_from_files_end_to_end(tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert (
         manifest["vector"]["metadata"]["recipe"] == "pairs file"
-        and manifest["config"]["behavior"] == "honesty"
+        and manifest["config"]["behavior"] == "sycophancy"
     )
     # a custom behaviour without the files its measures need is refused, naming them
     res = subprocess.run(
-        [sys.executable, "-m", "steerbounds", "sweep", "--behavior", "honesty", "--out", str(tmp_path / "x")],
+        [sys.executable, "-m", "steerbounds", "sweep", "--behavior", "sycophancy", "--out", str(tmp_path / "x")],
         capture_output=True,
         text=True,
         timeout=120,

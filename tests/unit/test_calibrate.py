@@ -52,7 +52,7 @@ def test_intervals():
         ({"target": 0.5, "confidence": 1.5}, "confidence"),
         ({"target": 0.5, "min_helpfulness": 0.5, "task": None}, "min_helpfulness"),
         ({"target": 0.5, "n": 2}, "n"),
-        ({"target": 0.5, "behavior": "honesty"}, "prompts_file"),
+        ({"target": 0.5, "behavior": "sycophancy"}, "prompts_file"),  # not a recipe: needs files
     ],
 )
 def test_validate_refuses_by_name(kw, match):
