@@ -124,7 +124,16 @@ def test_sweep_from_files_end_to_end(tmp_path):
     )
     # a custom behaviour without the files its measures need is refused, naming them
     res = subprocess.run(
-        [sys.executable, "-m", "steerbounds", "sweep", "--behavior", "sycophancy", "--out", str(tmp_path / "x")],
+        [
+            sys.executable,
+            "-m",
+            "steerbounds",
+            "sweep",
+            "--behavior",
+            "sycophancy",
+            "--out",
+            str(tmp_path / "x"),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
