@@ -60,7 +60,18 @@ def test_harmful_vector_moves_behaviour_toward_compliance(model, harmful_vector)
     qs = recipes.behavior_prompts("harmful", model, n=16, seed=0)
     plus, minus = recipes.answer_token_sets("harmful", model.tokenizer)
     sweep = record_pass(model, harmful_vector, qs, [0.0, 16.0, 32.0])
-    b = _means(behavior_records(sweep, qs, plus_ids=plus, minus_ids=minus), "b")
+    records = behavior_records(sweep, qs, plus_ids=plus, minus_ids=minus)
+    b = _means(records, "b")
+    # the realised-margin identity (Theorem 1's step, eq. 27 with the realised margin m):
+    # artanh B − artanh B0 ≥ m/2 on every (query, r_e > 0) row of the real model
+    b0 = {r.id: r.b for r in records if r.r_e == 0.0}
+    steered = [r for r in records if r.r_e > 0]
+    assert len(steered) == 2 * len(qs)
+    for r in steered:
+        lift = np.arctanh(np.clip(r.b, -1 + 1e-12, 1 - 1e-12)) - np.arctanh(
+            np.clip(b0[r.id], -1 + 1e-12, 1 - 1e-12)
+        )
+        assert lift >= r.margin / 2 - 1e-6, (r.id, r.r_e, lift, r.margin)
     assert b[0.0] < b[16.0] < b[32.0]
     judged = _means(
         generation_records(
