@@ -33,6 +33,7 @@ import torch
 from steerbounds.bounds.estimators import realised_theorem2_parameters
 from steerbounds.empirical.steering.batched import forward_sweep, generate_sweep
 from steerbounds.empirical.steering.derivative import jvp_final_representation
+from steerbounds.empirical.steering.forward import check_answer_sets
 from steerbounds.empirical.steering.models import SteerableModel
 from steerbounds.empirical.steering.vectors import SteeringVector
 from steerbounds.empirical.sweep.records import (
@@ -292,11 +293,10 @@ def answer_log_probabilities(
     """``(log P(+), log P(−), B)`` of last-position ``logits`` (…, V): the next-token
     probability of the answer starts scored +1 and −1, and B = (P(+) − P(−))/(P(+) + P(−))
     = tanh(½ log(P(+)/P(−))) (eq. 3 normalised as in eq. 12), computed in log space."""
-    if not plus_ids or not minus_ids or set(plus_ids) & set(minus_ids):
-        raise InputError("plus_ids/minus_ids: need two non-empty, disjoint token sets")
+    plus, minus = check_answer_sets(plus_ids, minus_ids, int(logits.shape[-1]))
     logp = torch.log_softmax(logits.double(), dim=-1)
-    lp_plus = torch.logsumexp(logp[..., list(plus_ids)], dim=-1)
-    lp_minus = torch.logsumexp(logp[..., list(minus_ids)], dim=-1)
+    lp_plus = torch.logsumexp(logp[..., plus], dim=-1)
+    lp_minus = torch.logsumexp(logp[..., minus], dim=-1)
     return lp_plus, lp_minus, torch.nan_to_num(torch.tanh((lp_plus - lp_minus) / 2), nan=0.0)
 
 
