@@ -24,6 +24,7 @@ import math
 import sys
 from typing import TYPE_CHECKING, Any
 
+from steerbounds import options
 from steerbounds.errors import InputError
 
 if TYPE_CHECKING:  # numpy loads only when a command runs (steerbounds --help stays fast)
@@ -149,6 +150,11 @@ def _fill_from_run(args: argparse.Namespace) -> None:
 
 
 def _run_coefficient(args: argparse.Namespace) -> int:
+    """steering coefficient for a target behaviour (Theorem 1 inverted)
+
+    The smallest r_e whose Theorem 1 bound reaches --target; with Theorem 2's parameters also the
+    helpfulness bound there and its relative cost vs r_e = 0.
+    """
     from steerbounds.bounds import helpfulness_upper_bound, required_coefficient
 
     _fill_from_run(args)
@@ -235,6 +241,12 @@ def _call_result(name: str, form: str | None, values: dict[str, Any]) -> np.ndar
 
 
 def _run_bound(args: argparse.Namespace) -> int:
+    """evaluate any bound of the registry over a grid
+
+    Evaluate a result of steerbounds.bounds.RESULTS. Each --PARAM takes a number; one of them may
+    take a list a,b,c or a grid start:stop:step (default sweep: --r-e). --p0-steps is the per-step
+    list of corollary3_multitoken.
+    """
     import numpy as np
 
     from steerbounds.bounds import RESULTS
@@ -299,6 +311,12 @@ def _run_bound(args: argparse.Namespace) -> int:
 
 
 def _run_tradeoff(args: argparse.Namespace) -> int:
+    """alignment/helpfulness tradeoff planner (efficient regime, Pareto curve)
+
+    Theorem 1 and Theorem 2 together: the coefficient for --target and its helpfulness cost, the
+    efficient regime (marginal alignment gain > marginal helpfulness loss) and the Pareto curve;
+    --plot draws them.
+    """
     from steerbounds.bounds.planner import plan_tradeoff
 
     _fill_from_run(args)
@@ -391,26 +409,14 @@ def _add_helpfulness(parser: argparse.ArgumentParser) -> None:
 
 def register(subparsers: Any) -> None:
     """Add ``coefficient``, ``bound`` and ``tradeoff`` to the steerbounds CLI."""
-    p = subparsers.add_parser(
-        "coefficient",
-        help="steering coefficient for a target behaviour (Theorem 1 inverted)",
-        description="The smallest r_e whose Theorem 1 bound reaches --target; with Theorem 2's "
-        "parameters also the helpfulness bound there and its relative cost vs r_e = 0.",
-    )
+    p = options.add_command(subparsers, "coefficient", _run_coefficient)
     p.add_argument("--target", required=True, help="B* ∈ (−1, 1)")
     _add_theorem1(p, "Δλ > 0")
     _add_form(p, ("proved", "stated"), "proved", "Theorem 1 form: eq. 27 (proved, default) or eq. 5 (stated)")
     _add_helpfulness(p)
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=_run_coefficient)
 
-    p = subparsers.add_parser(
-        "bound",
-        help="evaluate any bound of the registry over a grid",
-        description="Evaluate a result of steerbounds.bounds.RESULTS. Each --PARAM takes a number; one "
-        "of them may take a list a,b,c or a grid start:stop:step (default sweep: --r-e). "
-        "--p0-steps is the per-step list of corollary3_multitoken.",
-    )
+    p = options.add_command(subparsers, "bound", _run_bound)
     p.add_argument("name", help="result name, e.g. theorem1, theorem2, corollary2_expectation")
     p.add_argument(
         "--form", default=None, help="form (stated/proved/corrected; 33/34/36 for theorem2_components)"
@@ -426,15 +432,8 @@ def register(subparsers: Any) -> None:
         help="output: an aligned table, CSV or JSON (default table)",
     )
     p.add_argument("--json", action="store_true", help="same as --format json")
-    p.set_defaults(func=_run_bound)
 
-    p = subparsers.add_parser(
-        "tradeoff",
-        help="alignment/helpfulness tradeoff planner (efficient regime, Pareto curve)",
-        description="Theorem 1 and Theorem 2 together: the coefficient for --target and its helpfulness "
-        "cost, the efficient regime (marginal alignment gain > marginal helpfulness loss) "
-        "and the Pareto curve; --plot draws them.",
-    )
+    p = options.add_command(subparsers, "tradeoff", _run_tradeoff)
     _add_theorem1(p, "Δλ ≥ 0")
     _add_helpfulness(p)
     p.add_argument("--target", help="B* ∈ (−1, 1)")
@@ -449,4 +448,3 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--plot", help="write the figure here (format by suffix: .png, .pdf, .svg, ...)")
     p.add_argument("--json", action="store_true", help="print the full plan as JSON")
-    p.set_defaults(func=_run_tradeoff)

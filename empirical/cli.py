@@ -135,12 +135,7 @@ def _recipe_options(p: argparse.ArgumentParser, *, behavior: str) -> None:
 
 def register(subparsers: Any) -> None:
     """Add the ``extract`` and ``sweep`` subcommands."""
-    ex = subparsers.add_parser(
-        "extract",
-        help="extract a behaviour steering vector (App. F.2 recipe) into a safetensors file",
-        description="Extract the steering vector of a behaviour from its contrast pairs (App. F.2): "
-        "positive = the behaviour steered toward (r_e > 0 increases it).",
-    )
+    ex = options.add_command(subparsers, "extract", _extract)
     _recipe_options(ex, behavior="harmful")
     ex.add_argument(
         "--prompts",
@@ -159,14 +154,8 @@ def register(subparsers: Any) -> None:
     _model_options(ex)
     ex.add_argument("--out", required=True, help="output .safetensors file")
     ex.add_argument("--json", action="store_true", help="print what was written as JSON")
-    ex.set_defaults(func=_extract)
 
-    sw = subparsers.add_parser(
-        "sweep",
-        help="measure λ, σ, Δλ, behaviour and helpfulness over steering coefficients (resumable)",
-        description="Measure the paper's quantities over a grid of coefficients r_e; results are appended "
-        "per work unit to OUT/results.jsonl, summarised in OUT/summary.json and OUT/summary.csv.",
-    )
+    sw = options.add_command(subparsers, "sweep", _sweep)
     _recipe_options(sw, behavior="racist")
     _measurement_options(sw)
     _model_options(sw)
@@ -276,21 +265,13 @@ def register(subparsers: Any) -> None:
     )
     sw.add_argument("--verbose", action="store_true", help="also print every quantity of summary.json")
     sw.add_argument("--json", action="store_true", help="print the summary and verdicts as JSON")
-    sw.set_defaults(func=_sweep)
     _register_merge(subparsers)
     _register_calibrate(subparsers)
     _register_validate(subparsers)
 
 
 def _register_merge(subparsers: Any) -> None:
-    me = subparsers.add_parser(
-        "merge",
-        help="join the shards (--shard I/N) or partial runs of one sweep into one run folder",
-        description="Join sweep folders of the same sweep (same options, model and vector) into OUT, "
-        "with every work unit once, in plan order: the tables and summary a single run would write. "
-        "Folders of another sweep, or a unit with different records in two folders, are refused; so is "
-        "a missing unit, unless --allow-partial.",
-    )
+    me = options.add_command(subparsers, "merge", _merge)
     me.add_argument("runs", nargs="+", metavar="RUN_DIR", help="sweep folders (steerbounds sweep --out)")
     me.add_argument("--out", required=True, help="new output folder")
     me.add_argument(
@@ -303,10 +284,16 @@ def _register_merge(subparsers: Any) -> None:
         help="|r_e| range of the linear λ, λσ and Δλ fits (default: half the largest |r_e|; summary only)",
     )
     me.add_argument("--json", action="store_true", help="print the summary and verdicts as JSON")
-    me.set_defaults(func=_merge)
 
 
 def _merge(args: argparse.Namespace) -> int:
+    """join the shards (--shard I/N) or partial runs of one sweep into one run folder
+
+    Join sweep folders of the same sweep (same options, model and vector) into OUT, with every work
+    unit once, in plan order: the tables and summary a single run would write. Folders of another
+    sweep, or a unit with different records in two folders, are refused; so is a missing unit,
+    unless --allow-partial.
+    """
     from steerbounds.empirical.sweep.merge import merge_runs
 
     result = merge_runs(args.runs, args.out, allow_partial=args.allow_partial, fit_max_abs=args.fit_max_abs)
@@ -317,13 +304,7 @@ def _merge(args: argparse.Namespace) -> int:
 
 
 def _register_calibrate(subparsers: Any) -> None:
-    ca = subparsers.add_parser(
-        "calibrate",
-        help="the coefficient for a target behaviour B*, its helpfulness cost, verified on held-out prompts",
-        description="Probe a few coefficients chosen from the forward-mode slope at r_e = 0, fit Theorem 1 "
-        "(eq. 27) per query and pooled, invert it for --target, fit Theorem 2 on --task, and measure B and "
-        "helpfulness at the returned coefficients on held-out prompts.",
-    )
+    ca = options.add_command(subparsers, "calibrate", _calibrate)
     ca.add_argument(
         "--target",
         required=True,
@@ -378,10 +359,15 @@ def _register_calibrate(subparsers: Any) -> None:
     _model_options(ca)
     ca.add_argument("--plot", default=None, help="write a figure of the probes, fit and checks (PNG/PDF/SVG)")
     ca.add_argument("--json", action="store_true", help="print the full result as JSON")
-    ca.set_defaults(func=_calibrate)
 
 
 def _calibrate(args: argparse.Namespace) -> int:
+    """the coefficient for a target behaviour B*, its helpfulness cost, verified on held-out prompts
+
+    Probe a few coefficients chosen from the forward-mode slope at r_e = 0, fit Theorem 1 (eq. 27)
+    per query and pooled, invert it for --target, fit Theorem 2 on --task, and measure B and
+    helpfulness at the returned coefficients on held-out prompts.
+    """
     from tabulate import tabulate
 
     from steerbounds import io
@@ -449,20 +435,19 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _register_validate(subparsers: Any) -> None:
-    va = subparsers.add_parser(
-        "validate",
-        help="test the theory per query on finished sweeps (identity, margins, Theorems 1 and 2)",
-        description="For every (query, r_e) row of each sweep: the realised-margin identity, the hard margin "
-        "and its linearity (Assumptions 1-2), Theorem 1 with the measured Δλ, the anti-steerable fraction "
-        "and Theorem 2's realised-parameter forms (eqs. 33-34); fractions with exact 95%% intervals.",
-    )
+    va = options.add_command(subparsers, "validate", _validate)
     va.add_argument("runs", nargs="+", metavar="RUN_DIR", help="sweep folders (steerbounds sweep --out)")
     va.add_argument("--plot", default=None, help="write Fig. 2b from the runs' queries here (PNG/PDF/SVG)")
     va.add_argument("--json", action="store_true", help="print the verdicts as JSON")
-    va.set_defaults(func=_validate)
 
 
 def _validate(args: argparse.Namespace) -> int:
+    """test the theory per query on finished sweeps (identity, margins, Theorems 1 and 2)
+
+    For every (query, r_e) row of each sweep: the realised-margin identity, the hard margin and its
+    linearity (Assumptions 1-2), Theorem 1 with the measured Δλ, the anti-steerable fraction and
+    Theorem 2's realised-parameter forms (eqs. 33-34); fractions with exact 95% intervals.
+    """
     from tabulate import tabulate
 
     from steerbounds import io
@@ -488,6 +473,11 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _extract(args: argparse.Namespace) -> int:
+    """extract a behaviour steering vector (App. F.2 recipe) into a safetensors file
+
+    Extract the steering vector of a behaviour from its contrast pairs (App. F.2): positive = the
+    behaviour steered toward (r_e > 0 increases it).
+    """
     from steerbounds import io
     from steerbounds.empirical.steering.models import load_model
     from steerbounds.empirical.workloads.behavior import is_recipe
@@ -563,6 +553,11 @@ def _check_extract_inputs(args: argparse.Namespace, gradient: bool, recipe: bool
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    """measure λ, σ, Δλ, behaviour and helpfulness over steering coefficients (resumable)
+
+    Measure the paper's quantities over a grid of coefficients r_e; results are appended per work
+    unit to OUT/results.jsonl, summarised in OUT/summary.json and OUT/summary.csv.
+    """
     from steerbounds import io
     from steerbounds.empirical.sweep.config import (
         SweepConfig,

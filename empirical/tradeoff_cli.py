@@ -44,16 +44,7 @@ def _names(option: str, allowed: tuple[str, ...]) -> Any:
 
 def register(subparsers: Any) -> None:
     """Add the ``tradeoff-matrix`` subcommand."""
-    p = subparsers.add_parser(
-        "tradeoff-matrix",
-        help="sweep each behaviour vector once and measure every behaviour and task: cross-effects at "
-        "r_e = 0 with intervals, per-pair curves, efficient regimes",
-        description="For each behaviour's vector, one batched pass per query set over the coefficient grid "
-        "measures every behaviour's next-token B (eq. 3) and judged generations (App. F.3) and every "
-        "task's P(correct) (eq. 4). Writes the tidy table, the slopes at r_e = 0 (95%% bootstrap over "
-        "queries), the contrasts M(r_e) − M(0), the planner's efficient regime of each vector against "
-        "each other measure, and two figures.",
-    )
+    p = options.add_command(subparsers, "tradeoff-matrix", _run)
     p.add_argument(
         "--behaviors",
         type=_names("--behaviors", _BEHAVIORS),
@@ -123,7 +114,6 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--out", required=True, help="output folder (tables, result.json, matrix.png, curves.png)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.set_defaults(func=_run)
 
 
 def _finite(x: Any) -> bool:
@@ -135,6 +125,15 @@ def _fmt(x: Any) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
+    """sweep each behaviour vector once and measure every behaviour and task: cross-effects at r_e = 0
+    with intervals, per-pair curves, efficient regimes
+
+    For each behaviour's vector, one batched pass per query set over the coefficient grid measures
+    every behaviour's next-token B (eq. 3) and judged generations (App. F.3) and every task's
+    P(correct) (eq. 4). Writes the tidy table, the slopes at r_e = 0 (95% bootstrap over queries),
+    the contrasts M(r_e) − M(0), the planner's efficient regime of each vector against each other
+    measure, and two figures.
+    """
     from steerbounds import io
     from steerbounds.empirical.sweep.config import parse_grid
 

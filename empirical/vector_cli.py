@@ -79,40 +79,17 @@ def register(subparsers: Any) -> None:
     vec.set_defaults(func=lambda _args: _usage(vec))
     sub = vec.add_subparsers(dest="vector_command", metavar="COMMAND", parser_class=type(vec))
 
-    info = sub.add_parser(
-        "info",
-        help="print a vector's model, layers, norms, method, module, reading, positions and template",
-        description="Print what a vector records: model name and hash, hidden size, layers, norms, "
-        "method, the module it was read from and is added to, the read position (last/mean), the "
-        "steered positions (all/new), the contrast-pair templates and, for an imported vector, its "
-        "source format and per-layer scales k_l. Fields a vector does not record read 'unknown' "
-        "(null in --json).",
-    )
+    info = options.add_command(sub, "info", _info)
     _input_options(info)
     _json_option(info)
-    info.set_defaults(func=_info)
 
-    imp = sub.add_parser(
-        "import",
-        help="convert a GGUF or lm-eval vector into a steerbounds .safetensors vector",
-        description="Read FILE and save it as a steerbounds vector: directions v_l = w_l/|w_l| and the "
-        "per-layer scales k_l (GGUF: |w_l|; lm-eval: steering_coefficient·|w_l|) in its metadata; the "
-        "source at scale s is eq. 2 with r_e^(l) = s·k_l.",
-    )
+    imp = options.add_command(sub, "import", _import)
     _input_options(imp)
     imp.add_argument("--out", required=True, help="output .safetensors file")
     _model_options(imp, "check the layers and hidden size against and record (name, hash, module)")
     _json_option(imp)
-    imp.set_defaults(func=_import)
 
-    exp = sub.add_parser(
-        "export",
-        help="write a vector as a llama.cpp GGUF control vector or an lm-eval steered file",
-        description="Write FILE's vector for another tool. gguf: tensors direction.l (block l, l ≥ 1; "
-        "llama.cpp refuses direction.0), run with llama-cli --control-vector-scaled OUT r_e. lm-eval: "
-        "hookpoints like layers.l with steering_coefficient r_e (--coefficient), run with lm_eval "
-        "--model steered --model_args pretrained=MODEL,steer_path=OUT.",
-    )
+    exp = options.add_command(sub, "export", _export)
     _input_options(exp)
     exp.add_argument("--out", required=True, help="output file (.gguf or .pt)")
     exp.add_argument(
@@ -154,7 +131,6 @@ def register(subparsers: Any) -> None:
     )
     _model_options(exp, "check the layers and hidden size against and resolve lm-eval hookpoints on")
     _json_option(exp)
-    exp.set_defaults(func=_export)
 
 
 # --------------------------------------------------------------------------- commands
@@ -196,6 +172,13 @@ def _checked_input(args: argparse.Namespace) -> str:
 
 
 def _info(args: argparse.Namespace) -> int:
+    """print a vector's model, layers, norms, method, module, reading, positions and template
+
+    Print what a vector records: model name and hash, hidden size, layers, norms, method, the module
+    it was read from and is added to, the read position (last/mean), the steered positions
+    (all/new), the contrast-pair templates and, for an imported vector, its source format and
+    per-layer scales k_l. Fields a vector does not record read 'unknown' (null in --json).
+    """
     from steerbounds.empirical.steering.provenance import describe_vector, info_rows
     from steerbounds.empirical.steering.vector_files import read_vector
 
@@ -206,6 +189,12 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
+    """convert a GGUF or lm-eval vector into a steerbounds .safetensors vector
+
+    Read FILE and save it as a steerbounds vector: directions v_l = w_l/|w_l| and the per-layer
+    scales k_l (GGUF: |w_l|; lm-eval: steering_coefficient·|w_l|) in its metadata; the source at
+    scale s is eq. 2 with r_e^(l) = s·k_l.
+    """
     from steerbounds import io
     from steerbounds.empirical.steering.formats import source_scales
     from steerbounds.empirical.steering.vector_files import read_vector
@@ -249,6 +238,13 @@ def _export_layers(spec: str | None, vector: Any, model: Any) -> list[int] | Non
 
 
 def _export(args: argparse.Namespace) -> int:
+    """write a vector as a llama.cpp GGUF control vector or an lm-eval steered file
+
+    Write FILE's vector for another tool. gguf: tensors direction.l (block l, l ≥ 1; llama.cpp
+    refuses direction.0), run with llama-cli --control-vector-scaled OUT r_e. lm-eval: hookpoints
+    like layers.l with steering_coefficient r_e (--coefficient), run with lm_eval --model steered
+    --model_args pretrained=MODEL,steer_path=OUT.
+    """
     from steerbounds import io
     from steerbounds.empirical.steering.vector_files import file_format, read_vector
 

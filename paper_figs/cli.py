@@ -16,13 +16,7 @@ from steerbounds.errors import InputError
 
 def register(subparsers: Any) -> None:
     """Add the ``paper`` subcommand."""
-    p = subparsers.add_parser(
-        "paper",
-        help="run every experiment of the paper, fit, draw all figures and write report.md",
-        description="Extract the steering vectors, sweep the coefficients on the chat model (SmolLM2-135M-"
-        "Instruct) and the base model (Gemma-3-270M), run HumanEval in the sandbox, simulate, "
-        "fit the bounds, draw Figs. 1-17 (PNG + PDF) and write report.md. Resumable.",
-    )
+    p = options.add_command(subparsers, "paper", _paper)
     p.add_argument(
         "--quick",
         action="store_true",
@@ -45,10 +39,15 @@ def register(subparsers: Any) -> None:
     )
     options.add_placement(p)
     options.add_progress(p)
-    p.set_defaults(func=_paper)
 
 
 def _paper(args: argparse.Namespace) -> int:
+    """run every experiment of the paper, fit, draw all figures and write report.md
+
+    Extract the steering vectors, sweep the coefficients on the chat model (SmolLM2-135M-Instruct)
+    and the base model (Gemma-3-270M), run HumanEval in the sandbox, simulate, fit the bounds, draw
+    Figs. 1-17 (PNG + PDF) and write report.md. Resumable.
+    """
     from steerbounds import io
     from steerbounds.paper_figs import report, stages, timings
     from steerbounds.paper_figs.catalog import draw_all

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from steerbounds import options
 from steerbounds.errors import InputError
 from steerbounds.io import check_output_dir
 
@@ -28,13 +29,7 @@ if TYPE_CHECKING:
 
 def register(subparsers: Any) -> None:
     """Add the ``simulate`` subcommand to the ``steerbounds`` parser."""
-    p = subparsers.add_parser(
-        "simulate",
-        help="check every bound on synthetic instances (Monte Carlo)",
-        description="Draw synthetic steering instances satisfying each result's assumptions, evaluate every "
-        "bound (stated and proved forms) with the realised parameters, and report violations, "
-        "minimal counterexamples, statistical claims and probes outside the assumptions.",
-    )
+    p = options.add_command(subparsers, "simulate", run)
     p.add_argument(
         "--thorough", action="store_true", help="at least 10^5 instances per result (default: quick)"
     )
@@ -44,7 +39,6 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--json", action="store_true", help="print the JSON report to stdout (nothing else)")
     p.add_argument("--out", metavar="DIR", default=None, help="write verdicts.json and PNG figures into DIR")
-    p.set_defaults(func=run)
 
 
 def prepare_out(out: str) -> Path:
@@ -76,7 +70,12 @@ def _claims_and_report(
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the verdicts, claims and probes; print or save the report; return the exit status."""
+    """check every bound on synthetic instances (Monte Carlo)
+
+    Draw synthetic steering instances satisfying each result's assumptions, evaluate every bound
+    (stated and proved forms) with the realised parameters, and report violations, minimal
+    counterexamples, statistical claims and probes outside the assumptions.
+    """
     seed, n = args.seed, args.instances
     if not 0 <= seed < 2**32:
         raise InputError(f"--seed must be an integer in [0, 2^32); got {seed}")

@@ -1,18 +1,58 @@
-"""Command-line options shared by every command that loads a model or shows progress.
+"""Command-line pieces shared by the areas' commands.
 
-Registration only (no torch import): where a model is placed (``--device``,
-``--device-map``, ``--max-memory``, read by
-:func:`steerbounds.empirical.steering.models.load_model`) and the progress switch
-(``--no-progress``/``--quiet``: :func:`steerbounds.progress.disable`).
+Registration only (no torch import): a subcommand documented by the docstring of
+the function that runs it (:func:`add_command`), where a model is placed
+(``--device``, ``--device-map``, ``--max-memory``, read by
+:func:`steerbounds.empirical.steering.models.load_model`), the progress switch
+(``--no-progress``/``--quiet``: :func:`steerbounds.progress.disable`), and a
+command's configuration dataclass filled from its parsed options (:func:`config_from`).
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import dataclasses
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+Config = TypeVar("Config", bound="DataclassInstance")
 
 #: accelerate's placement strategies (= ``steerbounds.empirical.steering.models.DEVICE_MAPS``)
 DEVICE_MAP_CHOICES = ("auto", "balanced", "balanced_low_0", "sequential")
+
+
+def add_command(
+    subparsers: Any, name: str, run: Callable[[argparse.Namespace], int]
+) -> argparse.ArgumentParser:
+    """Add the subcommand ``name``, run by ``run``, and return its parser.
+
+    ``run``'s docstring is the command's documentation: its first paragraph is the
+    line in the command list, the rest the description of ``NAME --help``.
+    """
+    summary, _, description = (run.__doc__ or "").partition("\n\n")
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        name, help=_help_text(summary), description=_help_text(description) or None
+    )
+    parser.set_defaults(func=run)
+    return parser
+
+
+def _help_text(paragraph: str) -> str:
+    """A docstring paragraph as one line, its % escaped (argparse formats help with %)."""
+    return " ".join(paragraph.split()).replace("%", "%%")
+
+
+def config_from(cls: type[Config], args: argparse.Namespace, **given: Any) -> Config:
+    """The dataclass ``cls`` with ``given`` fields, and every other field that a parsed
+    option of the same name gives taken from ``args`` (the rest keep their defaults)."""
+    parsed = vars(args)
+    taken = {
+        f.name: parsed[f.name] for f in dataclasses.fields(cls) if f.name in parsed and f.name not in given
+    }
+    return cls(**taken, **given)
 
 
 def add_placement(p: argparse.ArgumentParser, *, prefix: str = "") -> None:
