@@ -380,32 +380,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     task = None if args.task == "none" else args.task
     if task not in (None, "mmlu", "arithmetic", "facts"):
         raise InputError(f"--task: {args.task!r} is not allowed; use mmlu, arithmetic, facts or none")
-    config = CalibrateConfig(
-        target=args.target,
-        behavior=args.behavior,
-        level=args.level,
-        task=task,
-        task_file=args.task_file,
-        min_helpfulness=args.min_helpfulness,
-        confidence=args.confidence,
-        n=args.n,
-        n_task=args.n_task,
-        bootstrap=args.bootstrap,
-        max_new_tokens=args.max_new_tokens,
-        model=args.model,
-        vector=args.vector,
-        layers=args.layers,
-        method=args.method,
-        n_pairs=args.n_pairs,
-        seed=args.seed,
-        data_dir=args.data_dir,
-        pairs_file=args.pairs_file,
-        prompts_file=args.prompts_file,
-        answers_file=args.answers_file,
-        judge=args.judge,
-        **options.placement(args),
-        dtype=args.dtype,
-    )
+    config = options.config_from(CalibrateConfig, args, task=task)
     validate(config)  # refused before the model is loaded
     result = calibrate(config)
     if args.plot is not None:
@@ -577,41 +552,13 @@ def _sweep(args: argparse.Namespace) -> int:
         if args.coefficients is not None
         else ((), True)
     )
-    config = SweepConfig(
-        behavior=args.behavior,
+    config = options.config_from(
+        SweepConfig,
+        args,
         measures=measures,
-        task=args.task,
         coefficients=() if relative else grid,
         relative=grid if relative and grid else None,
-        n=args.n,
-        seed=args.seed,
-        model=args.model,
-        vector=args.vector,
-        layers=args.layers,
-        method=args.method,
-        n_pairs=args.n_pairs,
-        generate=args.generate,
-        max_new_tokens=args.max_new_tokens,
-        temperature=args.temperature,
-        batch_size=args.batch_size,
-        coef_chunk=args.coef_chunk,
-        fit_max_abs=args.fit_max_abs,
-        delta_ref=args.delta_ref,
-        data_dir=args.data_dir,
-        pairs_file=args.pairs_file,
-        prompts_file=args.prompts_file,
-        answers_file=args.answers_file,
-        judge=args.judge,
-        task_file=args.task_file,
-        **options.placement(args),
-        dtype=args.dtype,
-        out=args.out,
-        resume=args.resume,
-        repair=args.repair,
         progress=not args.no_progress,
-        shard=args.shard,
-        ray=args.ray,
-        ray_workers=args.ray_workers,
     )
     validate(config)  # bad input is refused before torch and the model are loaded
     if config.out is not None:

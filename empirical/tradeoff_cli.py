@@ -140,24 +140,7 @@ def _run(args: argparse.Namespace) -> int:
     grid, relative = parse_grid(args.coefficients, option="--coefficients")
     from steerbounds.empirical.tradeoff_matrix import MatrixConfig, validate
 
-    config = MatrixConfig(
-        behaviors=args.behaviors,
-        tasks=args.tasks,
-        coefficients=grid,
-        relative=relative,
-        n=args.n,
-        n_task=args.n_task,
-        n_generate=args.n_generate,
-        max_new_tokens=args.max_new_tokens,
-        n_pairs=args.n_pairs,
-        bootstrap=args.bootstrap,
-        seed=args.seed,
-        batch_size=args.batch_size,
-        model=args.model,
-        dtype=args.dtype,
-        data_dir=args.data_dir,
-        **options.placement(args),
-    )
+    config = options.config_from(MatrixConfig, args, coefficients=grid, relative=relative)
     validate(config)  # refused before the model is loaded
     io.check_output_dir(args.out, option="--out")
     from tabulate import tabulate
