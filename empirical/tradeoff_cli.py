@@ -64,40 +64,21 @@ def register(subparsers: Any) -> None:
         help="r_e grid with values on both sides of 0: start:stop:step or a comma list; prefixed rel: in "
         f"units of each vector's r_max (default {_DEFAULT_GRID})",
     )
-    p.add_argument("--n", type=_int_at_least("--n", 2), default=24, help="prompts per behaviour (default 24)")
-    p.add_argument(
-        "--n-task", type=_int_at_least("--n-task", 2), default=32, help="queries per task (default 32)"
-    )
-    p.add_argument(
-        "--n-generate",
-        type=_int_at_least("--n-generate", 0),
-        default=8,
-        help="behaviour prompts with judged greedy generations, 0 … --n (default 8; 0: none)",
-    )
-    p.add_argument(
-        "--max-new-tokens",
-        type=_int_at_least("--max-new-tokens", 1),
-        default=24,
-        help="tokens per judged generation (default 24)",
-    )
-    p.add_argument(
-        "--n-pairs",
-        type=_int_at_least("--n-pairs", 1),
-        default=128,
-        help="contrast pairs per vector (default 128)",
-    )
-    p.add_argument(
-        "--bootstrap",
-        type=_int_at_least("--bootstrap", 10),
-        default=1000,
-        help="bootstrap resamples of the queries for the intervals (default 1000)",
-    )
-    p.add_argument(
-        "--batch-size",
-        type=_int_at_least("--batch-size", 1),
-        default=16,
-        help="prompts per pass (default 16)",
-    )
+    for flag, least, default, text in (  # the whole-number options, each with its least value
+        ("--n", 2, 24, "prompts per behaviour (default 24)"),
+        ("--n-task", 2, 32, "queries per task (default 32)"),
+        (
+            "--n-generate",
+            0,
+            8,
+            "behaviour prompts with judged greedy generations, 0 … --n (default 8; 0: none)",
+        ),
+        ("--max-new-tokens", 1, 24, "tokens per judged generation (default 24)"),
+        ("--n-pairs", 1, 128, "contrast pairs per vector (default 128)"),
+        ("--bootstrap", 10, 1000, "bootstrap resamples of the queries for the intervals (default 1000)"),
+        ("--batch-size", 1, 16, "prompts per pass (default 16)"),
+    ):
+        p.add_argument(flag, type=_int_at_least(flag, least), default=default, help=text)
     p.add_argument(
         "--seed", type=int, default=0, help="seed of the data subsets and the bootstrap (default 0)"
     )
