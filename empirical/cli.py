@@ -6,7 +6,7 @@ import argparse
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from steerbounds import options
 from steerbounds.errors import InputError
@@ -18,22 +18,35 @@ _JUDGES = ("compliance", "refusal", "agreement", "disagreement")  # workloads.ju
 METHOD_CHOICES = ("pca", "pca_centered", "mean_diff", "gradient")
 
 
-def _checked(
-    name: str, convert: Callable[[str], Any], ok: Callable[[Any], bool], what: str
-) -> Callable[[str], Any]:
-    """An argparse type: ``convert(text)``, refused with one line naming ``name``
-    unless it converts and satisfies ``ok``."""
+class _Kind(NamedTuple):
+    """What an option's value must be: ``convert(text)``, satisfying ``ok``, said as ``what``."""
+
+    convert: Callable[[str], Any]
+    ok: Callable[[Any], bool]
+    what: str
+
+
+_POSITIVE_INT = _Kind(int, lambda v: v >= 1, "an int ≥ 1")
+_FINITE = _Kind(float, math.isfinite, "a finite number")
+_POSITIVE = _Kind(float, lambda v: 0 < v < math.inf, "a number > 0")
+_FRACTION = _Kind(float, lambda v: 0 < v < 1, "a number in (0, 1)")
+_B_STAR = _Kind(float, lambda v: -1 < v < 1, "a number in (-1, 1)")  # a behaviour expectation
+
+
+def _add_checked(p: argparse.ArgumentParser, flag: str, kind: _Kind, **kwargs: Any) -> None:
+    """Add the option ``flag``, whose value must be of ``kind``: otherwise it is refused
+    with one line naming ``flag``."""
 
     def parse(text: str) -> Any:
         try:
-            value = convert(text)
+            value = kind.convert(text)
         except ValueError:
             value = None
-        if value is None or not ok(value):
-            raise argparse.ArgumentTypeError(f"{name} must be {what}, got {text!r}")
+        if value is None or not kind.ok(value):
+            raise argparse.ArgumentTypeError(f"{flag} must be {kind.what}, got {text!r}")
         return value
 
-    return parse
+    p.add_argument(flag, type=parse, **kwargs)
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -43,14 +56,6 @@ def _shard(text: str) -> tuple[int, int]:
         return parse_shard(text)
     except InputError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _positive_int(name: str) -> Callable[[str], Any]:
-    return _checked(name, int, lambda v: v >= 1, "an int ≥ 1")
-
-
-def _finite_float(name: str) -> Callable[[str], Any]:
-    return _checked(name, float, math.isfinite, "a finite number")
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:
@@ -127,9 +132,7 @@ def _recipe_options(p: argparse.ArgumentParser, *, behavior: str) -> None:
         "recipe's answer starts on its training queries; extract takes --prompts/--answers for it) "
         "(default pca)",
     )
-    p.add_argument(
-        "--n-pairs", type=_positive_int("--n-pairs"), default=128, help="contrast pairs, ≥ 1 (default 128)"
-    )
+    _add_checked(p, "--n-pairs", _POSITIVE_INT, default=128, help="contrast pairs, ≥ 1 (default 128)")
     p.add_argument("--seed", type=int, default=0, help="seed of the data subsets and sampling (default 0)")
 
 
@@ -173,9 +176,10 @@ def register(subparsers: Any) -> None:
         help="r_e grid: start:stop:step (inclusive) or a comma list; prefixed rel: it is in units of the "
         "model's scale r_max (residual norm at the steered blocks / their number) — default rel:-1:1:0.25",
     )
-    sw.add_argument(
+    _add_checked(
+        sw,
         "--n",
-        type=_positive_int("--n"),
+        _POSITIVE_INT,
         default=8,
         help="queries per task group (MMLU: per subject) and behaviour prompts (default 8)",
     )
@@ -187,39 +191,41 @@ def register(subparsers: Any) -> None:
         help="judged generations of the behaviour prompts: greedy (App. F.3), sampled at --temperature, "
         "both, or none (default greedy)",
     )
-    sw.add_argument(
+    _add_checked(
+        sw,
         "--max-new-tokens",
-        type=_positive_int("--max-new-tokens"),
+        _POSITIVE_INT,
         default=24,
         help="tokens generated per behaviour answer, ≥ 1 (default 24)",
     )
-    sw.add_argument(
+    _add_checked(
+        sw,
         "--temperature",
-        type=_checked("--temperature", float, lambda v: 0 < v < math.inf, "a number > 0"),
+        _POSITIVE,
         default=1.0,
         help="sampling temperature of --generate sampled/both, > 0 (default 1.0)",
     )
-    sw.add_argument(
-        "--batch-size",
-        type=_positive_int("--batch-size"),
-        default=8,
-        help="prompts per forward pass, ≥ 1 (default 8)",
+    _add_checked(
+        sw, "--batch-size", _POSITIVE_INT, default=8, help="prompts per forward pass, ≥ 1 (default 8)"
     )
-    sw.add_argument(
+    _add_checked(
+        sw,
         "--coef-chunk",
-        type=_positive_int("--coef-chunk"),
+        _POSITIVE_INT,
         default=3,
         help="coefficients per forward pass, ≥ 1: memory grows with coef-chunk × batch-size (default 3)",
     )
-    sw.add_argument(
+    _add_checked(
+        sw,
         "--fit-max-abs",
-        type=_finite_float("--fit-max-abs"),
+        _FINITE,
         default=None,
         help="|r_e| range of the linear λ, λσ and Δλ fits (default: half the largest |r_e|; summary only)",
     )
-    sw.add_argument(
+    _add_checked(
+        sw,
         "--delta-ref",
-        type=_finite_float("--delta-ref"),
+        _FINITE,
         default=None,
         help="coefficient defining the steered top-40 cluster (default: the largest)",
     )
@@ -249,19 +255,17 @@ def register(subparsers: Any) -> None:
         "(RAY_ADDRESS or the last one started here) else a new local one, local = a new local one, "
         "HOST:PORT or ray://HOST:PORT = that cluster",
     )
-    sw.add_argument(
+    _add_checked(
+        sw,
         "--ray-workers",
-        type=_positive_int("--ray-workers"),
+        _POSITIVE_INT,
         default=None,
         help="Ray workers, each loading the model once and reserving this process's torch threads "
         "(OMP_NUM_THREADS) in CPUs, or one GPU with --device cuda (default and at most: as many as "
         "the cluster has room for)",
     )
-    sw.add_argument(
-        "--target",
-        type=_checked("--target", float, lambda v: -1 < v < 1, "a number in (-1, 1)"),
-        default=0.5,
-        help="B* for the coefficient line of the summary (default 0.5)",
+    _add_checked(
+        sw, "--target", _B_STAR, default=0.5, help="B* for the coefficient line of the summary (default 0.5)"
     )
     sw.add_argument("--verbose", action="store_true", help="also print every quantity of summary.json")
     sw.add_argument("--json", action="store_true", help="print the summary and verdicts as JSON")
@@ -277,9 +281,10 @@ def _register_merge(subparsers: Any) -> None:
     me.add_argument(
         "--allow-partial", action="store_true", help="merge even if units are missing (status partial)"
     )
-    me.add_argument(
+    _add_checked(
+        me,
         "--fit-max-abs",
-        type=_finite_float("--fit-max-abs"),
+        _FINITE,
         default=None,
         help="|r_e| range of the linear λ, λσ and Δλ fits (default: half the largest |r_e|; summary only)",
     )
@@ -305,11 +310,8 @@ def _merge(args: argparse.Namespace) -> int:
 
 def _register_calibrate(subparsers: Any) -> None:
     ca = options.add_command(subparsers, "calibrate", _calibrate)
-    ca.add_argument(
-        "--target",
-        required=True,
-        type=_checked("--target", float, lambda v: -1 < v < 1, "a number in (-1, 1)"),
-        help="B* ∈ (−1, 1), the behaviour expectation to reach",
+    _add_checked(
+        ca, "--target", _B_STAR, required=True, help="B* ∈ (−1, 1), the behaviour expectation to reach"
     )
     ca.add_argument(
         "--level",
@@ -320,37 +322,34 @@ def _register_calibrate(subparsers: Any) -> None:
     ca.add_argument(
         "--task", default="facts", help="helpfulness task: mmlu, arithmetic, facts (default) or none"
     )
-    ca.add_argument(
+    _add_checked(
+        ca,
         "--min-helpfulness",
-        type=_checked("--min-helpfulness", float, lambda v: 0 < v < 1, "a number in (0, 1)"),
+        _FRACTION,
         default=None,
         help="H ∈ (0, 1): the largest alignment whose helpfulness bound stays ≥ H",
     )
-    ca.add_argument(
+    _add_checked(
+        ca,
         "--confidence",
-        type=_checked("--confidence", float, lambda v: 0 < v < 1, "a number in (0, 1)"),
+        _FRACTION,
         default=0.9,
         help="fraction of queries that must reach B* (default 0.9)",
     )
     ca.add_argument("--vector", default=None, help="steering vector file (default: extract from the recipe)")
-    ca.add_argument(
-        "--n", type=_positive_int("--n"), default=64, help="behaviour prompts, split in half (default 64)"
-    )
-    ca.add_argument(
-        "--n-task",
-        type=_positive_int("--n-task"),
-        default=24,
-        help="task queries, split in half (default 24)",
-    )
-    ca.add_argument(
+    _add_checked(ca, "--n", _POSITIVE_INT, default=64, help="behaviour prompts, split in half (default 64)")
+    _add_checked(ca, "--n-task", _POSITIVE_INT, default=24, help="task queries, split in half (default 24)")
+    _add_checked(
+        ca,
         "--max-new-tokens",
-        type=_positive_int("--max-new-tokens"),
+        _POSITIVE_INT,
         default=24,
         help="answer length N for --level generated (default 24)",
     )
-    ca.add_argument(
+    _add_checked(
+        ca,
         "--bootstrap",
-        type=_positive_int("--bootstrap"),
+        _POSITIVE_INT,
         default=300,
         help="bootstrap resamples for the intervals (default 300)",
     )
