@@ -360,6 +360,15 @@ def _register_calibrate(subparsers: Any) -> None:
     ca.add_argument("--json", action="store_true", help="print the full result as JSON")
 
 
+def _check_plot(path: str) -> None:
+    """Refuse a ``--plot`` file that cannot be written or is not a PNG, PDF or SVG (before any work)."""
+    from steerbounds import io
+
+    io.check_output_file(path, option="--plot")
+    if path.rsplit(".", 1)[-1].lower() not in ("png", "pdf", "svg"):
+        raise InputError(f"--plot: {path!r} must end in .png, .pdf or .svg")
+
+
 def _calibrate(args: argparse.Namespace) -> int:
     """the coefficient for a target behaviour B*, its helpfulness cost, verified on held-out prompts
 
@@ -373,9 +382,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     from steerbounds.empirical.calibrate import ROW_HEADERS, CalibrateConfig, calibrate, plot, validate
 
     if args.plot is not None:
-        io.check_output_file(args.plot, option="--plot")
-        if args.plot.rsplit(".", 1)[-1].lower() not in ("png", "pdf", "svg"):
-            raise InputError(f"--plot: {args.plot!r} must end in .png, .pdf or .svg")
+        _check_plot(args.plot)
     task = None if args.task == "none" else args.task
     if task not in (None, "mmlu", "arithmetic", "facts"):
         raise InputError(f"--task: {args.task!r} is not allowed; use mmlu, arithmetic, facts or none")
@@ -427,9 +434,7 @@ def _validate(args: argparse.Namespace) -> int:
     from steerbounds import io
 
     if args.plot is not None:
-        io.check_output_file(args.plot, option="--plot")
-        if args.plot.rsplit(".", 1)[-1].lower() not in ("png", "pdf", "svg"):
-            raise InputError(f"--plot: {args.plot!r} must end in .png, .pdf or .svg")
+        _check_plot(args.plot)
     from steerbounds.empirical.reduce.tables import load_results
     from steerbounds.empirical.reduce.verdicts import plot_margins, validate_run
 
