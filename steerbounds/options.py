@@ -34,15 +34,16 @@ def add_command(
     """
     summary, _, description = (run.__doc__ or "").partition("\n\n")
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        name, help=_help_text(summary), description=_help_text(description) or None
+        name, help=_one_line(summary).replace("%", "%%"), description=_one_line(description) or None
     )
     parser.set_defaults(func=run)
     return parser
 
 
-def _help_text(paragraph: str) -> str:
-    """A docstring paragraph as one line, its % escaped (argparse formats help with %)."""
-    return " ".join(paragraph.split()).replace("%", "%%")
+def _one_line(paragraph: str) -> str:
+    """A docstring paragraph as one line (argparse %-formats a subcommand's help line, so
+    :func:`add_command` escapes its %; a description is printed as it is)."""
+    return " ".join(paragraph.split())
 
 
 def config_from(cls: type[Config], args: argparse.Namespace, **given: Any) -> Config:

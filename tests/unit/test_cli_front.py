@@ -97,6 +97,20 @@ def test_every_option_of_every_command_has_help():
     assert missing == []
 
 
+def test_every_command_documents_itself_and_prints_its_percent_signs_once():
+    from steerbounds.cli import build_parser
+
+    texts = []
+    for path, parser in _subparsers(build_parser()):
+        text = parser.format_help()
+        if path:
+            assert parser.description, f"{' '.join(path)} has no description"
+        texts.append(text)
+    every = "\n".join(texts)
+    assert "95% bootstrap" in every  # tradeoff-matrix's description
+    assert "%%" not in every
+
+
 def test_placement_choices_are_the_loaders():
     pytest.importorskip("torch")
     from steerbounds import options
