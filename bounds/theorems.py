@@ -27,6 +27,7 @@ one that holds. See the README's *Findings* for counterexamples.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Literal
 
@@ -40,6 +41,7 @@ from steerbounds.errors import InputError
 Form = Literal["stated", "proved"]
 TrinaryForm = Literal["stated", "corrected"]
 ArrayLike = jax.typing.ArrayLike
+_Spec = tuple[str, ArrayLike, v.Interval]  # (name, value, allowed interval) for validation.parameters
 
 _MAX = v.MAX  # largest float64; coefficients beyond it saturate here
 _TINY = v.TINY  # smallest normal float64
@@ -70,6 +72,13 @@ def _form(form: object, allowed: tuple[str, ...]) -> str:
 
 def _f64(*xs: v.Checked) -> list[jax.Array]:
     return [jnp.asarray(x, dtype=jnp.float64) for x in xs]
+
+
+def _in_float64(kernel: Callable[..., jax.Array], values: Iterable[v.Checked], **static: object) -> jax.Array:
+    """``kernel`` on the validated ``values`` as float64 arrays, inside a local ``jax.enable_x64(True)``
+    scope (``static``: its static arguments, e.g. ``form``)."""
+    with jax.enable_x64(True):
+        return kernel(*_f64(*values), **static)
 
 
 def _exponent_factor(form: str) -> float:
@@ -265,6 +274,15 @@ def multitoken_helpfulness_kernel(
 # --------------------------------------------------------------------------- alignment
 
 
+def _theorem1_specs(r_e: ArrayLike, b0: ArrayLike, delta_lambda: ArrayLike) -> tuple[_Spec, ...]:
+    """Theorem 1's parameters (shared by Theorem 3) with their ranges, for :func:`validation.parameters`."""
+    return (
+        ("r_e", r_e, v.REAL),
+        ("b0", b0, v.OPEN_UNIT_SYMMETRIC),
+        ("delta_lambda", delta_lambda, v.NON_NEGATIVE),
+    )
+
+
 def behavior_lower_bound(
     r_e: ArrayLike, b0: ArrayLike, delta_lambda: ArrayLike, *, form: Form = "proved"
 ) -> jax.Array:
@@ -287,13 +305,8 @@ def behavior_lower_bound(
         form: ``"proved"`` (default, holds) or ``"stated"``.
     """
     chosen = _form(form, ("stated", "proved"))
-    values = v.parameters(
-        ("r_e", r_e, v.REAL),
-        ("b0", b0, v.OPEN_UNIT_SYMMETRIC),
-        ("delta_lambda", delta_lambda, v.NON_NEGATIVE),
-    )
-    with jax.enable_x64(True):
-        return behavior_lower_bound_kernel(*_f64(*values), form=chosen)
+    values = v.parameters(*_theorem1_specs(r_e, b0, delta_lambda))
+    return _in_float64(behavior_lower_bound_kernel, values, form=chosen)
 
 
 def soft_margin_behavior_lower_bound(
@@ -329,15 +342,12 @@ def soft_margin_behavior_lower_bound(
     """
     chosen = _form(form, ("stated", "proved"))
     values = v.parameters(
-        ("r_e", r_e, v.REAL),
-        ("b0", b0, v.OPEN_UNIT_SYMMETRIC),
-        ("delta_lambda", delta_lambda, v.NON_NEGATIVE),
+        *_theorem1_specs(r_e, b0, delta_lambda),
         ("lam", lam, v.NON_NEGATIVE),
         ("delta", delta, v.NON_NEGATIVE),
         ("M", M, v.NON_NEGATIVE),
     )
-    with jax.enable_x64(True):
-        return soft_margin_kernel(*_f64(*values), form=chosen)
+    return _in_float64(soft_margin_kernel, values, form=chosen)
 
 
 def soft_margin_max_coefficient(eps: ArrayLike, delta: ArrayLike, M: ArrayLike, lam: ArrayLike) -> jax.Array:
@@ -411,8 +421,7 @@ def trinary_behavior_lower_bound(
         b0_a, pp_a = np.asarray(b0_), np.asarray(p_plus_)
         v.check_condition("b0", b0_a <= pp_a + 1e-12, "must be ≤ p_plus (P− = P+ − B0 ≥ 0)")
         v.check_condition("b0", b0_a >= 2.0 * pp_a - 1.0 - 1e-12, "must be ≥ 2·p_plus − 1 (P+ + P− ≤ 1)")
-    with jax.enable_x64(True):
-        return trinary_kernel(*_f64(*values), form=chosen)
+    return _in_float64(trinary_kernel, values, form=chosen)
 
 
 def general_behavior_lower_bound(
@@ -441,8 +450,36 @@ def general_behavior_lower_bound(
     if not v.is_traced(values[1], values[2]):
         total = np.asarray(values[1]) + np.asarray(values[2])
         v.check_condition("p_minus", total <= 1.0 + 1e-12, "must satisfy p_plus + p_minus ≤ 1")
+    return _in_float64(general_kernel, values)
+
+
+def _artanh_one_minus(eps: jax.Array) -> jax.Array:
+    """artanh(1 − ε) as ``(log(2 − ε) − log ε)/2``, exact for every ε (1 − ε rounds to 1 below 1.1e-16)."""
+    return 0.5 * (jnp.log(2.0 - eps) - jnp.log(eps))
+
+
+def _theorem1_inverse(
+    target: _Spec,
+    b0: _Spec,
+    delta_lambda: ArrayLike,
+    form: object,
+    artanh_target: Callable[[jax.Array], jax.Array] = jnp.arctanh,
+) -> jax.Array:
+    """Theorem 1 solved for r_e: ``(artanh B* − artanh B0) / (k·Δλ)``, k = 1 (eq. 5) or ½ (eq. 27).
+
+    ``target`` and ``b0`` are the (name, value, interval) of B* and B0, validated with
+    Δλ > 0; ``artanh_target`` maps the validated B* to artanh B* (``jnp.arctanh`` unless
+    a caller has a more exact form). Clipped at 0 (B* ≤ B0
+    needs no steering); a coefficient beyond the float64 range saturates at
+    1.7976931348623157e308.
+    """
+    chosen = _form(form, ("stated", "proved"))
+    values = v.parameters(target, b0, ("delta_lambda", delta_lambda, v.POSITIVE))
     with jax.enable_x64(True):
-        return general_kernel(*_f64(*values))
+        target_, b0_, delta_lambda_ = _f64(*values)
+        gap = artanh_target(target_) - jnp.arctanh(b0_)
+        # (gap/k)/Δλ, not gap/(k·Δλ): k·Δλ may underflow (k ∈ {1, ½}: same bits otherwise).
+        return jnp.clip(gap / _exponent_factor(chosen) / delta_lambda_, 0.0, _MAX)
 
 
 def required_coefficient(
@@ -462,23 +499,17 @@ def required_coefficient(
         delta_lambda: Δλ > 0.
         form: ``"proved"`` (default) or ``"stated"``.
     """
-    chosen = _form(form, ("stated", "proved"))
-    values = v.parameters(
-        ("target", target, v.OPEN_UNIT_SYMMETRIC),
-        ("b0", b0, v.OPEN_UNIT_SYMMETRIC),
-        ("delta_lambda", delta_lambda, v.POSITIVE),
+    return _theorem1_inverse(
+        ("target", target, v.OPEN_UNIT_SYMMETRIC), ("b0", b0, v.OPEN_UNIT_SYMMETRIC), delta_lambda, form
     )
-    with jax.enable_x64(True):
-        target_, b0_, delta_lambda_ = _f64(*values)
-        gap = jnp.arctanh(target_) - jnp.arctanh(b0_)
-        # (gap/k)/Δλ, not gap/(k·Δλ): k·Δλ may underflow (k ∈ {1, ½}: same bits otherwise).
-        return jnp.clip(gap / _exponent_factor(chosen) / delta_lambda_, 0.0, _MAX)
 
 
 def corollary1_coefficient(
     eps: ArrayLike, gamma: ArrayLike, delta_lambda: ArrayLike, *, form: Form = "proved"
 ) -> jax.Array:
     """Corollary 1 (App. D): a coefficient that guarantees B > 1 − ε.
+
+    It is Theorem 1's inversion (:func:`required_coefficient`) at B* = 1 − ε, B0 = γ:
 
     * ``form="stated"``: ``(artanh(1 − ε) − artanh γ) / Δλ``;
     * ``form="proved"``: twice that (from eq. 27).
@@ -498,17 +529,13 @@ def corollary1_coefficient(
         delta_lambda: Δλ > 0.
         form: ``"proved"`` (default) or ``"stated"``.
     """
-    chosen = _form(form, ("stated", "proved"))
-    values = v.parameters(
+    return _theorem1_inverse(
         ("eps", eps, v.OPEN_PROBABILITY),
         ("gamma", gamma, v.NEGATIVE_OPEN_UNIT),
-        ("delta_lambda", delta_lambda, v.POSITIVE),
+        delta_lambda,
+        form,
+        artanh_target=_artanh_one_minus,
     )
-    with jax.enable_x64(True):
-        eps_, gamma_, delta_lambda_ = _f64(*values)
-        artanh_target = 0.5 * (jnp.log(2.0 - eps_) - jnp.log(eps_))  # artanh(1 − ε)
-        gap = artanh_target - jnp.arctanh(gamma_)
-        return jnp.minimum(gap / _exponent_factor(chosen) / delta_lambda_, _MAX)  # k·Δλ may underflow
 
 
 def multitoken_required_coefficient(
@@ -554,7 +581,7 @@ def multitoken_required_coefficient(
 
 def _helpfulness_specs(
     p0: ArrayLike, alpha: ArrayLike, eps: ArrayLike, lam_sigma_beta: ArrayLike
-) -> tuple[tuple[str, ArrayLike, v.Interval], ...]:
+) -> tuple[_Spec, ...]:
     """Theorem 2's shared parameters with their ranges, for :func:`validation.parameters`."""
     return (
         ("p0", p0, v.POSITIVE_PROBABILITY),
@@ -587,8 +614,7 @@ def helpfulness_upper_bound(
         lam_sigma_beta: λσβ ≥ 0.
     """
     values = v.parameters(("r_e", r_e, v.REAL), *_helpfulness_specs(p0, alpha, eps, lam_sigma_beta))
-    with jax.enable_x64(True):
-        return helpfulness_kernel(*_f64(*values))
+    return _in_float64(helpfulness_kernel, values)
 
 
 def helpfulness_upper_bound_components(
@@ -645,8 +671,7 @@ def helpfulness_upper_bound_components(
     if not v.is_traced(*values[1:4]):
         total = np.asarray(values[1]) + np.asarray(values[2]) + np.asarray(values[3])
         v.check_condition("p_plus", total <= 1.0 + 1e-12, "must satisfy p0 + p_plus + p_minus ≤ 1")
-    with jax.enable_x64(True):
-        return components_kernel(*_f64(*values), equation=int(equation))
+    return _in_float64(components_kernel, values, equation=int(equation))
 
 
 def expected_helpfulness_upper_bound(
@@ -687,8 +712,7 @@ def expected_helpfulness_upper_bound(
         *_helpfulness_specs(p0, alpha, eps, lam_sigma_beta),
         ("n_top", n_top, v.AT_LEAST_ONE),
     )
-    with jax.enable_x64(True):
-        return expected_helpfulness_kernel(*_f64(*values), form=chosen)
+    return _in_float64(expected_helpfulness_kernel, values, form=chosen)
 
 
 def multitoken_helpfulness_upper_bound(
@@ -726,5 +750,4 @@ def multitoken_helpfulness_upper_bound(
     shapes = dict(zip(("r_e", "alpha", "eps", "lam_sigma_beta"), map(np.shape, shared), strict=True))
     v.broadcast({**shapes, "p0_steps[..., 0]": np.shape(steps)[:-1]})
     r_e_, alpha_, eps_, lsb_ = shared
-    with jax.enable_x64(True):
-        return multitoken_helpfulness_kernel(*_f64(r_e_, steps, alpha_, eps_, lsb_))
+    return _in_float64(multitoken_helpfulness_kernel, (r_e_, steps, alpha_, eps_, lsb_))
