@@ -73,15 +73,20 @@ def floor(batch, r):
         return np.asarray(_floor_kernel(z, jnp.asarray(batch.X), jnp.asarray(batch.lam), jnp.asarray(r)))
 
 
+def _unsteered(batch, i, column):
+    """Instance ``i`` on its present slots (finite logits): z, X, ``column``'s entries and p = softmax(z)."""
+    valid = np.isfinite(batch.logits[i])
+    z = batch.logits[i, valid]
+    p = np.exp(z - z.max())
+    p /= p.sum()
+    return z, batch.X[i, valid], column[i, valid], p
+
+
 def numpy_theorem1(batch, r):
     """Loop: per instance realised B0, Δ; per coefficient softmax, B, tanh bound (eq. 27)."""
-    n = batch.logits.shape[0]
     slack = np.empty(r.shape)
-    for i in range(n):
-        valid = np.isfinite(batch.logits[i])
-        z, x, s = batch.logits[i, valid], batch.X[i, valid], batch.score[i, valid]
-        p = np.exp(z - z.max())
-        p /= p.sum()
+    for i in range(batch.logits.shape[0]):
+        z, x, s, p = _unsteered(batch, i, batch.score)
         b0 = float((p * s).sum())  # not p @ s: BLAS threads stall on a shared machine
         dl = batch.lam[i] * (x[s > 0].min() - x[s < 0].max())
         for k in range(r.shape[1]):
@@ -94,13 +99,9 @@ def numpy_theorem1(batch, r):
 
 def numpy_theorem2(batch, r):
     """Loop: per instance realised P0, P±, c±; per coefficient softmax and eq. 6."""
-    n = batch.logits.shape[0]
     slack = np.empty(r.shape)
-    for i in range(n):
-        valid = np.isfinite(batch.logits[i])
-        z, x, top = batch.logits[i, valid], batch.X[i, valid], batch.top[i, valid]
-        p = np.exp(z - z.max())
-        p /= p.sum()
+    for i in range(batch.logits.shape[0]):
+        z, x, top, p = _unsteered(batch, i, batch.top)
         d = x - x[0]
         inc = top.copy()
         inc[0] = False
