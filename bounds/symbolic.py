@@ -60,26 +60,12 @@ __all__ = [
 
 # --------------------------------------------------------------------------- symbols
 
-r_e = sp.Symbol("r_e", real=True)
-B_0 = sp.Symbol("B_0", real=True)
-Δλ = sp.Symbol("Δλ", positive=True)
-λ = sp.Symbol("λ", positive=True)
-δ = sp.Symbol("δ", nonnegative=True)
-M = sp.Symbol("M", positive=True)
-P_plus = sp.Symbol("P_+", positive=True)
-P_minus = sp.Symbol("P_-", positive=True)
-b_plus = sp.Symbol("b_+", real=True)
-P_0 = sp.Symbol("P_0", positive=True)
-α = sp.Symbol("α", nonnegative=True)
-ε = sp.Symbol("ε", nonnegative=True)
-λσβ = sp.Symbol("λσβ", nonnegative=True)
-T = sp.Symbol("T", positive=True)
-N = sp.Symbol("N", positive=True)
-c_plus = sp.Symbol("c_+", nonnegative=True)
+# Grouped by their assumptions (what sympy may use to simplify).
+r_e, B_0, b_plus, B_star = sp.symbols("r_e B_0 b_+ B_*", real=True)
+Δλ, λ, M, P_plus, P_minus, P_0, T, N, H_star = sp.symbols("Δλ λ M P_+ P_- P_0 T N H_*", positive=True)
+δ, α, ε, λσβ, c_plus = sp.symbols("δ α ε λσβ c_+", nonnegative=True)
 c_minus = sp.Symbol("c_-", nonpositive=True)
-B_star = sp.Symbol("B_*", real=True)
 γ = sp.Symbol("γ", negative=True)
-H_star = sp.Symbol("H_*", positive=True)
 
 #: Numeric argument name (as in :mod:`steerbounds.bounds.theorems`) -> sympy symbol.
 SYMBOLS: Mapping[str, sp.Symbol] = MappingProxyType(
