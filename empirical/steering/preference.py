@@ -40,7 +40,7 @@ from steerbounds.empirical.steering.derivative import jvp_log_odds
 from steerbounds.empirical.steering.forward import answer_log_odds, check_answer_sets, forward_last
 from steerbounds.empirical.steering.injection import AddVector, steer
 from steerbounds.empirical.steering.models import SteerableModel, module_device
-from steerbounds.empirical.steering.vectors import SteeringVector, provenance
+from steerbounds.empirical.steering.vectors import SteeringVector, extracted_vector, provenance
 from steerbounds.errors import InputError
 
 METHOD = "gradient"
@@ -145,21 +145,14 @@ def vector_from_gradients(
             )
         directions[layer] = (-g / norm).to(torch.float32)
     layers = sorted(grads.gradients)
-    meta = {
+    record = {
         "n_pairs": grads.n_prompts,
         "read": "gradient of the last-token log-odds (eq. 65), summed over positions",
         **provenance(model, layers),
         "gradient_norms": [grads.norms[layer] for layer in layers],
         "log_odds": grads.log_odds,
     }
-    meta.update(metadata or {})
-    return SteeringVector(
-        directions=directions,
-        method=METHOD,
-        model_name=model.name,
-        model_hash=model.model_hash(),
-        metadata=meta,
-    )
+    return extracted_vector(model, directions, METHOD, record, metadata)
 
 
 def gradient_vector(

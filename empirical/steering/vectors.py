@@ -296,6 +296,25 @@ def provenance(model: SteerableModel, layers: list[int]) -> dict[str, Any]:
     }
 
 
+def extracted_vector(
+    model: SteerableModel,
+    directions: dict[int, torch.Tensor],
+    method: str,
+    record: dict[str, Any],
+    metadata: dict[str, Any] | None,
+) -> SteeringVector:
+    """The vector an extraction from ``model`` made: its unit ``directions`` per block, the
+    ``method``'s name, and as metadata the extraction's ``record`` (its :func:`provenance`
+    included) updated by the caller's ``metadata``, whose entries win."""
+    return SteeringVector(
+        directions=directions,
+        method=method,
+        model_name=model.name,
+        model_hash=model.model_hash(),
+        metadata={**record, **(metadata or {})},
+    )
+
+
 def extract_vector(
     model: SteerableModel,
     positive: Sequence[str],
@@ -371,12 +390,5 @@ def extract_vector(
         if float((diffs @ v).mean()) < 0:
             v = -v
         directions[layer] = v.to(torch.float32)
-    meta = {"n_pairs": len(positive), "read": read, **provenance(model, idx)}
-    meta.update(metadata or {})
-    return SteeringVector(
-        directions=directions,
-        method=method_name,
-        model_name=model.name,
-        model_hash=model.model_hash(),
-        metadata=meta,
-    )
+    record = {"n_pairs": len(positive), "read": read, **provenance(model, idx)}
+    return extracted_vector(model, directions, method_name, record, metadata)
