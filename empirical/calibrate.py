@@ -273,35 +273,6 @@ def _artanh(b: np.ndarray | float) -> Any:
     return np.arctanh(np.clip(b, -B_EDGE, B_EDGE))
 
 
-def log_odds_slope(
-    model: SteerableModel,
-    vector: SteeringVector,
-    queries: Sequence[dict[str, Any]],
-    plus: list[int],
-    minus: list[int],
-    layers: list[int],
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """Per query B0 (eq. 3) and d log(P+/P−)/d r_e at 0, from one forward-mode pass, and
-    the end of the small-r_e regime on these queries, SMALL_CHANGE·‖r^(L)‖/λ
-    (:mod:`steerbounds.empirical.sweep.scale`)."""
-    enc = model.encode([q["prompt"] for q in queries])
-    primal, tangent = jvp_final_representation(
-        model, vector, enc["input_ids"], enc["attention_mask"], layers=layers, return_primal=True
-    )
-    with torch.no_grad():
-        U = model.unembedding().detach().double()
-        bias = model.unembedding_bias()
-        logits = primal.double() @ U.T + (0.0 if bias is None else bias.detach().double())
-        dlogits = tangent.double() @ U.T
-        p = torch.softmax(logits, dim=-1)
-        pp, pm = p[:, plus].sum(-1), p[:, minus].sum(-1)
-        slope = (p[:, plus] * dlogits[:, plus]).sum(-1) / pp - (p[:, minus] * dlogits[:, minus]).sum(-1) / pm
-        b0 = (pp - pm) / (pp + pm)
-    lam = float(tangent.double().norm(dim=-1).mean())
-    r_small = SMALL_CHANGE * float(primal.double().norm(dim=-1).mean()) / lam if lam > 0 else math.inf
-    return b0.numpy(), slope.numpy(), r_small
-
-
 def linear_coefficient(b0: np.ndarray, slope: np.ndarray, target: float, cap: float) -> float:
     """r_lin: where the linear log-odds prediction of the mean B, mean_q tanh((log-odds_q
     + slope_q r)/2), reaches the target (capped at ``cap``)."""
@@ -344,7 +315,8 @@ def interpolate(r: np.ndarray, b: np.ndarray, x: float) -> float:
 
 
 class Prober:
-    """Batched passes over one query set at chosen coefficients (K = the new ones only),
+    """Batched passes over one query set: the forward-mode slope at 0
+    (:meth:`log_odds_slope`), and passes at chosen coefficients (K = the new ones only),
     kept for the end: the mean B per coefficient as the search goes, then every query's
     records with realised margins once r_e = 0 is among them."""
 
@@ -368,6 +340,33 @@ class Prober:
         self.enc = model.encode([q["prompt"] for q in self.queries])
         self.logits: dict[float, torch.Tensor] = {}
         self.reps: dict[float, torch.Tensor] = {}
+
+    def log_odds_slope(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """Per query B0 (eq. 3) and d log(P+/P−)/d r_e at 0, from one forward-mode pass, and
+        the end of the small-r_e regime on these queries, SMALL_CHANGE·‖r^(L)‖/λ
+        (:mod:`steerbounds.empirical.sweep.scale`)."""
+        primal, tangent = jvp_final_representation(
+            self.model,
+            self.vector,
+            self.enc["input_ids"],
+            self.enc["attention_mask"],
+            layers=self.layers,
+            return_primal=True,
+        )
+        plus, minus = self.plus, self.minus
+        with torch.no_grad():
+            U = self.model.unembedding().detach().double()
+            bias = self.model.unembedding_bias()
+            logits = primal.double() @ U.T + (0.0 if bias is None else bias.detach().double())
+            dlogits = tangent.double() @ U.T
+            p = torch.softmax(logits, dim=-1)
+            pp, pm = p[:, plus].sum(-1), p[:, minus].sum(-1)
+            rise_plus = (p[:, plus] * dlogits[:, plus]).sum(-1) / pp
+            slope = rise_plus - (p[:, minus] * dlogits[:, minus]).sum(-1) / pm
+            b0 = (pp - pm) / (pp + pm)
+        lam = float(tangent.double().norm(dim=-1).mean())
+        r_small = SMALL_CHANGE * float(primal.double().norm(dim=-1).mean()) / lam if lam > 0 else math.inf
+        return b0.numpy(), slope.numpy(), r_small
 
     def measure(self, coefficients: Sequence[float]) -> None:
         new = [float(c) for c in coefficients if float(c) not in self.logits]
@@ -486,7 +485,8 @@ def calibrate(
     # search: the slope at 0 places the first probe; then Theorem 1's form fitted between
     # the probes that bracket the target places the next, until one lies within TOLERANCE
     with count_token_forwards() as search_cost:
-        b0_s, slope_s, r_small = log_odds_slope(model, vector, calib[:SLOPE_PROMPTS], plus, minus, layers)
+        slope_set = Prober(model, vector, calib[:SLOPE_PROMPTS], plus, minus, layers)
+        b0_s, slope_s, r_small = slope_set.log_odds_slope()
         cap = CAP_SMALL * r_small
         if float(slope_s.mean()) <= 0:
             notes.append(
