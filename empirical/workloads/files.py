@@ -36,18 +36,26 @@ def _text(path: str | Path, option: str) -> tuple[Path, str]:
         raise InputError(f"{option}: cannot read {str(p)!r}: {exc}") from None
 
 
+def _json_object(text: str, where: str, not_object: str, *, say_line: bool) -> dict[str, Any]:
+    """``text`` parsed as a JSON object; else an InputError ``{where} is not JSON: …`` (with the
+    line of the error if ``say_line``) or ``{where} {not_object}``."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        line = f" (line {exc.lineno})" if say_line else ""
+        raise InputError(f"{where} is not JSON: {exc.msg}{line}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{where} {not_object}")
+    return data
+
+
 def _jsonl(p: Path, text: str, option: str) -> list[tuple[int, dict[str, Any]]]:
     rows = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{option}: {str(p)!r} line {number} is not JSON: {exc.msg}") from None
-        if not isinstance(row, dict):
-            raise InputError(f"{option}: {str(p)!r} line {number} is not a JSON object")
-        rows.append((number, row))
+        where = f"{option}: {str(p)!r} line {number}"
+        rows.append((number, _json_object(line, where, "is not a JSON object", say_line=False)))
     return rows
 
 
@@ -106,12 +114,12 @@ def read_prompts(path: str | Path, model: Any, *, option: str = "--prompts") -> 
 def read_answers(path: str | Path, *, option: str = "--answers") -> tuple[list[str], list[str]]:
     """``(positive words, negative words)`` of an answers file (module docstring)."""
     p, text = _text(path, option)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{option}: {str(p)!r} is not JSON: {exc.msg} (line {exc.lineno})") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{option}: {str(p)!r} must be a JSON object with 'positive' and 'negative' lists")
+    data = _json_object(
+        text,
+        f"{option}: {str(p)!r}",
+        "must be a JSON object with 'positive' and 'negative' lists",
+        say_line=True,
+    )
     out = []
     for name in ("positive", "negative"):
         words = data.get(name)
