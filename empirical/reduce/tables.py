@@ -137,15 +137,9 @@ def tables_from_records(log: Sequence[Mapping[str, Any]], *, manifest: Mapping[s
 def load_results(run_dir: str | Path) -> Tables:
     """The tables of the sweep in ``run_dir`` (its ``manifest.json`` and the
     complete lines of ``results.jsonl``; a run still in progress gives what it has)."""
-    from steerbounds.empirical.sweep.run import MANIFEST, RESULTS
+    from steerbounds.empirical.sweep.run import open_run
 
-    folder = Path(run_dir)
-    if not folder.is_dir():
-        raise InputError(f"run: {str(folder)!r} is not a folder")
-    store = io.RunStore(folder, records=RESULTS, manifest=MANIFEST)
-    manifest = store.read_manifest()
-    if manifest is None:
-        raise InputError(f"run: {str(folder)!r} has no {MANIFEST} (not a sweep folder)")
+    store, manifest = open_run(Path(run_dir), "run")
     return tables_from_records(store.records(), manifest=manifest)
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from steerbounds import io
 from steerbounds.empirical.sweep.config import SweepConfig
-from steerbounds.empirical.sweep.run import FORMAT, MANIFEST, RESULTS, VECTOR, identity_difference
+from steerbounds.empirical.sweep.run import FORMAT, VECTOR, identity_difference, open_run
 from steerbounds.empirical.sweep.shard import shard_label
 from steerbounds.empirical.sweep.units import Unit, in_plan_order, plan_units
 from steerbounds.errors import InputError
@@ -65,12 +65,7 @@ def plan_of(manifest: Mapping[str, Any]) -> list[Unit]:
 
 
 def _read(folder: Path) -> _Source:
-    if not folder.is_dir():
-        raise InputError(f"RUN_DIR: {str(folder)!r} is not a folder")
-    store = io.RunStore(folder, records=RESULTS, manifest=MANIFEST)
-    manifest = store.read_manifest()
-    if manifest is None:
-        raise InputError(f"RUN_DIR: {str(folder)!r} has no {MANIFEST} (not a sweep folder)")
+    store, manifest = open_run(folder, "RUN_DIR")
     if manifest.get("format") != FORMAT:
         raise InputError(
             f"RUN_DIR: {str(folder)!r} holds a sweep of format {manifest.get('format')!r}, not {FORMAT!r}"

