@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 import pytest
+from bound_options import bound_options
 
 from steerbounds.bounds import RESULTS, behavior_lower_bound, helpfulness_upper_bound, required_coefficient
 from steerbounds.bounds.cli import parse_values
@@ -121,34 +122,7 @@ def test_bound_equals_sign_and_table(capsys):
 
 @pytest.mark.parametrize("name", list(RESULTS))
 def test_bound_runs_every_registry_result_as_json(capsys, name):
-    values = {
-        "r_e": "0,1,2",
-        "b0": "-0.2",
-        "delta_lambda": "0.5",
-        "lam": "0.5",
-        "delta": "0.01",
-        "M": "1",
-        "p_plus": "0.3",
-        "p_minus": "0.4",
-        "b_plus": "0.5",
-        "eps": "0.1",
-        "gamma": "-0.3",
-        "target": "0.8",
-        "n_tokens": "5",
-        "p0": "0.2",
-        "alpha": "0.5",
-        "lam_sigma_beta": "0.4",
-        "c_plus": "1",
-        "c_minus": "-1",
-        "n_top": "4",
-        "p0_steps": "0.7,0.9",
-    }
-    if name == "theorem2_components":
-        values["p0"] = "0.2"
-    argv = ["bound", name]
-    for p in RESULTS[name].params:
-        argv += [f"--{p.replace('_', '-')}", values[p]]
-    code, out, err = run(capsys, *argv, "--json")
+    code, out, err = run(capsys, "bound", *bound_options(name, r_e="0,1,2"), "--json")
     assert code == 0, err
     d = json.loads(out)
     assert d["name"] == name and len(d["bound"]) == (3 if "r_e" in RESULTS[name].params else 1)
@@ -156,25 +130,7 @@ def test_bound_runs_every_registry_result_as_json(capsys, name):
 
 
 def test_bound_component_equations_and_coefficient_sweep(capsys):
-    args = [
-        "bound",
-        "theorem2_components",
-        "--r-e",
-        "2",
-        "--p0",
-        "0.2",
-        "--p-plus",
-        "0.3",
-        "--p-minus",
-        "0.4",
-        "--c-plus",
-        "1",
-        "--c-minus",
-        "-1",
-        "--lam",
-        "0.5",
-        "--json",
-    ]
+    args = ["bound", *bound_options("theorem2_components", r_e="2"), "--json"]
     values = [json.loads(run(capsys, *args, "--form", f)[1])["bound"][0] for f in ("33", "34", "36")]
     assert values[0] <= values[1] <= values[2]
     code, out, _ = run(
@@ -210,28 +166,7 @@ def test_bound_component_equations_and_coefficient_sweep(capsys):
             ["theorem1", "--r-e", "0", "--b0", "0", "--delta-lambda", "1", "--form", "corrected"],
             "--form of theorem1",
         ),
-        (
-            [
-                "theorem2_components",
-                "--r-e",
-                "0",
-                "--p0",
-                "0.2",
-                "--p-plus",
-                "0.3",
-                "--p-minus",
-                "0.4",
-                "--c-plus",
-                "1",
-                "--c-minus",
-                "-1",
-                "--lam",
-                "1",
-                "--form",
-                "35",
-            ],
-            "33, 34, 36",
-        ),
+        ([*bound_options("theorem2_components", r_e="0", lam="1"), "--form", "35"], "33, 34, 36"),
     ],
 )
 def test_bound_errors(capsys, argv, match):

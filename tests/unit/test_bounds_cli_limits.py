@@ -10,33 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from bound_options import bound_options
 
 import steerbounds.bounds.planner as planner
 from steerbounds.bounds import RESULTS
 from steerbounds.cli import EXIT_BROKEN_PIPE, main
 
-VALID = {
-    "r_e": "1",
-    "b0": "-0.2",
-    "delta_lambda": "0.5",
-    "lam": "0.5",
-    "delta": "0.01",
-    "M": "1",
-    "p_plus": "0.3",
-    "p_minus": "0.4",
-    "b_plus": "0.5",
-    "eps": "0.1",
-    "gamma": "-0.3",
-    "target": "0.8",
-    "n_tokens": "5",
-    "p0": "0.2",
-    "alpha": "0.5",
-    "lam_sigma_beta": "0.4",
-    "c_plus": "1",
-    "c_minus": "-1",
-    "n_top": "4",
-    "p0_steps": "0.7,0.9",
-}
 # Bad for every value option: not numbers, non-finite, overflowing or oversized grids
 # and lists, malformed specs.
 BAD_VALUES = [
@@ -64,10 +43,6 @@ BAD_VALUES = [
     ",".join(["0.5"] * 1_000_001),
 ]
 HELP = ["--p0", "0.6", "--alpha", "0.5", "--eps", "0.1", "--lam-sigma-beta", "0.4"]
-
-
-def flag(param: str) -> str:
-    return f"--{param.replace('_', '-')}"
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -99,10 +74,7 @@ def _bound_cases() -> list:
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize(("name", "param", "bad"), _bound_cases())
 def test_bound_bad_value_exits_2_with_one_line(capsys, name, param, bad):
-    argv = ["bound", name]
-    for p in RESULTS[name].params:
-        argv += [flag(p), bad if p == param else VALID[p]]
-    assert_one_line_exit_2(*run(capsys, *argv))
+    assert_one_line_exit_2(*run(capsys, "bound", *bound_options(name, **{param: bad})))
 
 
 COEFFICIENT = ["--target", "0.9", "--b0", "-0.5", "--delta-lambda", "0.3", *HELP]
