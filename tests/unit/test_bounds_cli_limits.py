@@ -77,16 +77,23 @@ def test_bound_bad_value_exits_2_with_one_line(capsys, name, param, bad):
     assert_one_line_exit_2(*run(capsys, "bound", *bound_options(name, **{param: bad})))
 
 
-COEFFICIENT = ["--target", "0.9", "--b0", "-0.5", "--delta-lambda", "0.3", *HELP]
+# A valid command line of each command with scalar options; each option is given a bad value in turn.
+SCALAR_COMMANDS = {
+    "coefficient": ["--target", "0.9", "--b0", "-0.5", "--delta-lambda", "0.3", *HELP],
+    "tradeoff": ["--b0", "-0.5", "--delta-lambda", "0.3", *HELP, "--target", "0.9", "--r-max", "20"],
+}
 SCALAR_BAD = ["nan", "inf", "-inf", "1e400", "abc", "1j", "", "0:1:0.5", "1,2", "0.5x"]
 
 
-@pytest.mark.parametrize("option", COEFFICIENT[::2])
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [(command, option) for command, argv in SCALAR_COMMANDS.items() for option in argv[::2]],
+)
 @pytest.mark.parametrize("bad", SCALAR_BAD)
-def test_coefficient_bad_value_exits_2_with_one_line(capsys, option, bad):
-    argv = list(COEFFICIENT)
+def test_scalar_bad_value_exits_2_with_one_line(capsys, command, option, bad):
+    argv = list(SCALAR_COMMANDS[command])
     argv[argv.index(option) + 1] = bad
-    assert_one_line_exit_2(*run(capsys, "coefficient", *argv))
+    assert_one_line_exit_2(*run(capsys, command, *argv))
 
 
 def test_coefficient_subnormal_delta_lambda_exits_2(capsys):
@@ -94,17 +101,6 @@ def test_coefficient_subnormal_delta_lambda_exits_2(capsys):
     code, out, err = run(capsys, "coefficient", "--target", "0.9", "--b0", "0", "--delta-lambda", "1e-310")
     assert_one_line_exit_2(code, out, err)
     assert "delta_lambda" in err and "subnormal" in err
-
-
-TRADEOFF = ["--b0", "-0.5", "--delta-lambda", "0.3", *HELP, "--target", "0.9", "--r-max", "20"]
-
-
-@pytest.mark.parametrize("option", TRADEOFF[::2])
-@pytest.mark.parametrize("bad", SCALAR_BAD)
-def test_tradeoff_bad_value_exits_2_with_one_line(capsys, option, bad):
-    argv = list(TRADEOFF)
-    argv[argv.index(option) + 1] = bad
-    assert_one_line_exit_2(*run(capsys, "tradeoff", *argv))
 
 
 @pytest.fixture
