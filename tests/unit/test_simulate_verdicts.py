@@ -99,28 +99,22 @@ def _holds(
     return ev
 
 
-@settings(max_examples=60, deadline=None)
-@given(alignment_instances("binary"))
-def test_theorem1_proved_never_fails(case):
-    _holds("theorem1", "proved", case)
+@pytest.mark.parametrize(
+    ("name", "form", "kind", "max_examples"),
+    [
+        ("theorem1", "proved", "binary", 60),
+        ("theorem3_soft_margin", "proved", "soft", 40),
+        ("theorem4_trinary", "corrected", "trinary", 60),
+        ("theorem5_general", None, "general", 40),
+    ],
+)
+def test_alignment_result_never_fails(name, form, kind, max_examples):
+    @settings(max_examples=max_examples, deadline=None)
+    @given(alignment_instances(kind))
+    def check(case):
+        _holds(name, form, case)
 
-
-@settings(max_examples=40, deadline=None)
-@given(alignment_instances("soft"))
-def test_theorem3_proved_never_fails(case):
-    _holds("theorem3_soft_margin", "proved", case)
-
-
-@settings(max_examples=60, deadline=None)
-@given(alignment_instances("trinary"))
-def test_theorem4_corrected_never_fails(case):
-    _holds("theorem4_trinary", "corrected", case)
-
-
-@settings(max_examples=40, deadline=None)
-@given(alignment_instances("general"))
-def test_theorem5_never_fails(case):
-    _holds("theorem5_general", None, case)
+    check()
 
 
 def test_theorem2_family_never_fails():
