@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 torch = pytest.importorskip("torch")
 
 from conftest import build_tiny_tokenizer, make_random_vector, make_tiny_model  # noqa: E402
+from steering_reference import naive_sweep  # noqa: E402
 
 from steerbounds.empirical import (  # noqa: E402
     forward_sweep,
@@ -31,14 +32,6 @@ COEFFS = [-4.0, -1.0, 0.0, 0.5, 3.0]
 def _enc(model, prompts=PROMPTS):
     enc = model.encode(prompts)
     return enc["input_ids"], enc["attention_mask"]
-
-
-def _naive(model, vector, ids, mask, coeffs, layers):
-    out = []
-    for c in coeffs:
-        with steer(model, vector, c, layers=layers):
-            out.append(run_last_position(model, ids, mask)[0])
-    return torch.stack(out)
 
 
 def _hooks(model):
@@ -244,7 +237,7 @@ def test_input_validation(tiny_llama):
 def test_prefix_shared_sweep_equals_naive(tiny_model, layers):
     vec = make_random_vector(tiny_model)
     ids, mask = _enc(tiny_model)
-    naive = _naive(tiny_model, vec, ids, mask, COEFFS, layers)
+    naive = naive_sweep(tiny_model, vec, ids, mask, COEFFS, layers)
     for kwargs in (
         dict(),
         dict(chunk_size=2),
@@ -281,7 +274,7 @@ def test_sweep_matches_naive_property(coeffs, first, chunk):
     vec = make_random_vector(model, seed=7)
     ids, mask = _enc(model, PROMPTS[:2])
     layers = list(range(first, 4))
-    naive = _naive(model, vec, ids, mask, coeffs, layers)
+    naive = naive_sweep(model, vec, ids, mask, coeffs, layers)
     fast = forward_sweep(model, vec, ids, mask, coeffs, layers=layers, chunk_size=chunk)
     assert torch.isfinite(fast).all()
     assert (fast.softmax(-1) - naive.softmax(-1)).abs().max() <= 1e-4
@@ -347,7 +340,7 @@ def test_tuple_and_tensor_block_outputs_agree():
         toy = wrap_model(_ToyLM(len(tok), 32, 3, tuple_out), tok, name="toy")
         vec = make_random_vector(toy, seed=1)
         ids, mask = _enc(toy)
-        naive = _naive(toy, vec, ids, mask, COEFFS, [1, 2])
+        naive = naive_sweep(toy, vec, ids, mask, COEFFS, [1, 2])
         fast = forward_sweep(toy, vec, ids, mask, COEFFS, layers=[1, 2])
         assert (fast - naive).abs().max() <= 1e-5
         assert (naive[0] - naive[2]).abs().max() > 1e-3

@@ -8,6 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from conftest import make_random_vector  # noqa: E402
+from steering_reference import naive_sweep  # noqa: E402
 
 from steerbounds.empirical import forward_sweep, run_last_position, steer  # noqa: E402
 from steerbounds.empirical.steering.batched import length_buckets  # noqa: E402
@@ -23,14 +24,6 @@ def _enc(model, questions=QUESTIONS):
     prompts = [model.chat_prompt(INSTRUCTION + q, assistant_prefix="The answer is") for q in questions]
     enc = model.encode(prompts)
     return enc["input_ids"], enc["attention_mask"]
-
-
-def _naive(model, vector, ids, mask, coeffs, layers):
-    out = []
-    for c in coeffs:
-        with steer(model, vector, c, layers=layers):
-            out.append(run_last_position(model, ids, mask)[0])
-    return torch.stack(out)
 
 
 def _max_dp(a, b):
@@ -68,7 +61,7 @@ def test_shared_prompt_equals_plain_engine(tiny_model, layers):
     ids, mask = _enc(tiny_model)
     assert common_prefix_length(*_enc(tiny_model)) > len(INSTRUCTION)  # the lever has work to skip
     plain = forward_sweep(tiny_model, vec, ids, mask, COEFFS, layers=layers)
-    naive = _naive(tiny_model, vec, ids, mask, COEFFS, layers)
+    naive = naive_sweep(tiny_model, vec, ids, mask, COEFFS, layers)
     for kwargs in (dict(), dict(chunk_size=3), dict(share_prefix=False)):
         fast = forward_sweep(tiny_model, vec, ids, mask, COEFFS, layers=layers, share_prompt=True, **kwargs)
         assert fast.shape == plain.shape
