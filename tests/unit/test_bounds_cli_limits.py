@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from bound_options import bound_options
+from cli_process import steerbounds_argv
 
 import steerbounds.bounds.planner as planner
 from steerbounds.bounds import RESULTS
@@ -200,17 +200,13 @@ def test_corollary3_points_times_steps_are_capped(capsys):
 # --------------------------------------------------------------------------- real processes
 
 
-def _steerbounds(*argv: str) -> list[str]:
-    return [sys.executable, "-m", "steerbounds", *argv]
-
-
 @pytest.mark.parametrize(
     "grid",
     ["0:1e308:1e-308", "-1e308:1e308:1", "0:1e300:1e-300"],
 )
 def test_overflowing_grid_is_refused_at_once_in_a_real_process(grid):
     proc = subprocess.run(
-        _steerbounds("bound", "theorem1", "--r-e", grid, "--b0", "0", "--delta-lambda", "1"),
+        steerbounds_argv("bound", "theorem1", "--r-e", grid, "--b0", "0", "--delta-lambda", "1"),
         capture_output=True,
         text=True,
         timeout=120,  # a hang guard, not a timing threshold
@@ -245,7 +241,7 @@ def test_overflowing_grid_is_refused_at_once_in_a_real_process(grid):
 def test_closed_stdout_ends_quietly_with_status_141(tmp_path, argv):
     # A real pipe: `steerbounds ... | head -1`; the small csv may fit the pipe buffer, so
     # the closed pipe shows up at the final flush, or not at all.
-    command = " ".join(f"'{a}'" for a in _steerbounds(*argv))
+    command = " ".join(f"'{a}'" for a in steerbounds_argv(*argv))
     script = f'set -o pipefail; {command} 2>err.txt | head -1; echo "status=${{PIPESTATUS[0]}}"'
     proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     lines = proc.stdout.strip().splitlines()

@@ -4,8 +4,6 @@ before any model is loaded, and no folder left behind."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,13 +11,8 @@ import pytest
 
 pytest.importorskip("torch")
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "steerbounds", *args], capture_output=True, text=True, cwd=cwd, timeout=120
-    )
+from cli_process import run_steerbounds
+from tiny_sweeps import save_tiny_llama
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +29,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     save_file({"layer.0": unit}, str(d / "meta.safetensors"), metadata={**ours, "metadata": "{oops"})
     save_file({"layer.x": unit}, str(d / "key.safetensors"), metadata={**ours, "metadata": "{}"})
     save_file({"layer.0": unit}, str(d / "size.safetensors"), metadata={**ours, "metadata": "{}"})
-    from conftest import make_tiny_model
-
-    tiny = make_tiny_model("llama", seed=0)  # hidden size 32, read from its config.json
-    tiny.model.save_pretrained(str(d / "tiny"))
-    tiny.tokenizer.save_pretrained(str(d / "tiny"))
+    save_tiny_llama(d / "tiny")  # hidden size 32, read from its config.json
     named = {k: d / f"{k}.safetensors" for k in ("meta", "key", "size")}
     return {"dir": d, "file": d / "file", "tiny": d / "tiny", **named}
 
@@ -72,7 +61,7 @@ def test_bad_invocation_is_one_line_exit_2_and_leaves_nothing(files, args, word,
     argv = [a.format(**{k: str(v) for k, v in files.items()}) for a in args]
     before = sorted(p.name for p in files["dir"].iterdir())
     start = time.monotonic()
-    res = _cli(*argv, cwd=tmp_path)
+    res = run_steerbounds(*argv, cwd=tmp_path, timeout=120)
     elapsed = time.monotonic() - start
     lines = res.stderr.strip().splitlines()
     assert res.returncode == 2, res.stderr[-2000:]

@@ -3,11 +3,11 @@ saved as a Hugging Face folder."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,41 +15,19 @@ import pytest
 
 pytest.importorskip("torch")
 
+from cli_process import ROOT, cli_env, run_steerbounds, steerbounds_argv
+from tiny_sweeps import save_tiny_llama, tiny_sweep_config
+
 from steerbounds import io
 from steerbounds.empirical.reduce.tables import load_results
-from steerbounds.empirical.sweep.config import SweepConfig, parse_coefficients
+from steerbounds.empirical.sweep.config import parse_coefficients
 from steerbounds.empirical.sweep.run import RESULTS, run_sweep
 from steerbounds.errors import InputError
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def tiny_folder(tmp_path_factory):
-    from conftest import make_tiny_model
-
-    model = make_tiny_model("llama", seed=0)
-    folder = tmp_path_factory.mktemp("tiny-hf") / "tiny-llama"
-    model.model.save_pretrained(str(folder))
-    model.tokenizer.save_pretrained(str(folder))
-    return folder
-
-
-def _env():
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    return env
-
-
-def _cli(*args, **kw):
-    return subprocess.run(
-        [sys.executable, "-m", "steerbounds", *args],
-        capture_output=True,
-        text=True,
-        env=_env(),
-        cwd=ROOT,
-        timeout=600,
-        **kw,
-    )
+    return save_tiny_llama(tmp_path_factory.mktemp("tiny-hf") / "tiny-llama")
 
 
 SWEEP_ARGS = [
@@ -75,22 +53,16 @@ SWEEP_ARGS = [
 ]
 
 
-def _config(folder, out, **kw):
-    base = dict(
-        model=str(folder),
-        task="arithmetic",
-        n=4,
-        n_pairs=8,
-        coefficients=parse_coefficients("-3:3:1"),
-        batch_size=2,
-        coef_chunk=1,
-        generate="greedy",
-        max_new_tokens=3,
-        progress=False,
-        out=str(out),
-    )
-    base.update(kw)
-    return SweepConfig(**base)
+# the sweep SWEEP_ARGS give, as a config
+_config = functools.partial(
+    tiny_sweep_config,
+    n=4,
+    n_pairs=8,
+    coefficients=parse_coefficients("-3:3:1"),
+    batch_size=2,
+    coef_chunk=1,
+    max_new_tokens=3,
+)
 
 
 def read_results(path: Path) -> list[dict]:
@@ -109,18 +81,8 @@ def test_sigkill_then_resume_gives_the_uninterrupted_table(tiny_folder, tmp_path
     ref = run_sweep(_config(tiny_folder, tmp_path / "ref"))
     out = tmp_path / "killed"
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "steerbounds",
-            "sweep",
-            "--model",
-            str(tiny_folder),
-            "--out",
-            str(out),
-            *SWEEP_ARGS,
-        ],
-        env=_env(),
+        steerbounds_argv("sweep", "--model", str(tiny_folder), "--out", str(out), *SWEEP_ARGS),
+        env=cli_env(),
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -148,12 +110,14 @@ def test_sigkill_then_resume_gives_the_uninterrupted_table(tiny_folder, tmp_path
         f.write('{"unit": "task|c0|b0", "rows": {"helpf')
     # a second writer is refused while the folder is in use (here: by this test holding its lock)
     with io.RunStore(out):
-        busy = _cli("sweep", "--model", str(tiny_folder), "--out", str(out), "--resume", *SWEEP_ARGS)
+        busy = run_steerbounds(
+            "sweep", "--model", str(tiny_folder), "--out", str(out), "--resume", *SWEEP_ARGS
+        )
     assert busy.returncode == 2 and "being written by process" in busy.stderr
     # resuming without --resume is refused; with it, the run completes
-    bad = _cli("sweep", "--model", str(tiny_folder), "--out", str(out), *SWEEP_ARGS)
+    bad = run_steerbounds("sweep", "--model", str(tiny_folder), "--out", str(out), *SWEEP_ARGS)
     assert bad.returncode == 2 and "--resume" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
-    done = _cli("sweep", "--model", str(tiny_folder), "--out", str(out), "--resume", *SWEEP_ARGS)
+    done = run_steerbounds("sweep", "--model", str(tiny_folder), "--out", str(out), "--resume", *SWEEP_ARGS)
     assert done.returncode == 0, done.stderr[-2000:]
     got, want = _unit_rows(out), _unit_rows(ref)
     assert set(got) == set(want)
@@ -193,7 +157,7 @@ def test_resume_refuses_a_different_config(tiny_folder, tmp_path):
 
 
 def _extract(folder, out, *extra):
-    return _cli(
+    return run_steerbounds(
         "extract", "--behavior", "racist", "--model", str(folder), "--n-pairs", "6", "--layers", "1:3",
         "--out", str(out), *extra,
     )  # fmt: skip
@@ -254,7 +218,7 @@ def test_extract_cli_and_vector_reuse(tiny_folder, tmp_path):
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line(args, word):
-    res = _cli(*args)
+    res = run_steerbounds(*args)
     assert res.returncode == 2
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and word in lines[0]

@@ -4,6 +4,7 @@ also when a worker process is killed mid-run."""
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import threading
@@ -15,9 +16,10 @@ import pytest
 pytest.importorskip("torch")
 ray = pytest.importorskip("ray", reason="the Ray backend needs the ray extra: pip install 'steerbounds[ray]'")
 
+from tiny_sweeps import save_tiny_llama, tiny_sweep_config  # noqa: E402
+
 from steerbounds import io  # noqa: E402
 from steerbounds.empirical.reduce.tables import load_results  # noqa: E402
-from steerbounds.empirical.sweep.config import SweepConfig  # noqa: E402
 from steerbounds.empirical.sweep.run import RESULTS, run_sweep  # noqa: E402
 
 
@@ -26,16 +28,12 @@ def cluster(tmp_path_factory):
     """A local Ray cluster of two CPUs, the tiny model's folder and the single-process
     reference run, all with one torch thread (each worker then reserves one CPU)."""
     import torch
-    from conftest import make_tiny_model
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
 
     tmp = tmp_path_factory.mktemp("ray")
-    model = make_tiny_model("llama", seed=0)
-    folder = tmp / "tiny-llama"
-    model.model.save_pretrained(str(folder))
-    model.tokenizer.save_pretrained(str(folder))
+    folder = save_tiny_llama(tmp / "tiny-llama")
     ref = run_sweep(_config(folder, tmp / "ref"))
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield folder, ref
@@ -43,21 +41,10 @@ def cluster(tmp_path_factory):
     torch.set_num_threads(threads)
 
 
-def _config(folder: Path, out: Path, **kw) -> SweepConfig:
-    base = dict(
-        model=str(folder),
-        task="arithmetic",
-        n_pairs=6,
-        coefficients=(-2.0, -1.0, 0.0, 1.0, 2.0),
-        n=3,
-        batch_size=1,
-        coef_chunk=1,
-        generate="greedy",
-        max_new_tokens=2,
-        progress=False,
-        out=str(out),
-    )
-    return SweepConfig(**{**base, **kw})
+# the tiny sweep with r_e ∈ {−2, −1, 0, 1, 2}, one prompt and one coefficient a unit
+_config = functools.partial(
+    tiny_sweep_config, coefficients=(-2.0, -1.0, 0.0, 1.0, 2.0), batch_size=1, coef_chunk=1
+)
 
 
 def _lines(folder: Path) -> list[dict]:

@@ -4,24 +4,22 @@ single-process run."""
 
 from __future__ import annotations
 
+import functools
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_process import run_steerbounds
 from hypothesis import given
 from hypothesis import strategies as st
+from tiny_sweeps import save_tiny_llama, tiny_sweep_config
 
 from steerbounds import io
 from steerbounds.empirical.sweep.config import SweepConfig
 from steerbounds.empirical.sweep.shard import check_shard, parse_shard, shard_units
 from steerbounds.empirical.sweep.units import plan_units
 from steerbounds.errors import InputError
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _plan(n_task: int, n_beh: int, chunk: int, batch: int, generate: str) -> list:
@@ -68,18 +66,6 @@ def test_parse_and_check_shard():
             check_shard(bad)
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run(
-        [sys.executable, "-m", "steerbounds", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=600,
-    )
-
-
 @pytest.mark.parametrize(
     "args, word",
     [
@@ -92,7 +78,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
     ],
 )
 def test_cli_bad_shard_options_exit_2_with_one_line(args, word):
-    res = _cli(*args)
+    res = run_steerbounds(*args)
     assert res.returncode == 2, res.stderr
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and word in lines[0], res.stderr
@@ -106,32 +92,10 @@ def runs(tmp_path_factory):
     """A single-process run and its two shards (the shards reuse its vector, as a job
     array reuses one ``steerbounds extract``)."""
     pytest.importorskip("torch")
-    from conftest import make_tiny_model
-
     from steerbounds.empirical.sweep.run import run_sweep
 
     tmp = tmp_path_factory.mktemp("shards")
-    model = make_tiny_model("llama", seed=0)
-    folder = tmp / "tiny-llama"
-    model.model.save_pretrained(str(folder))
-    model.tokenizer.save_pretrained(str(folder))
-
-    def config(out: Path, **kw) -> SweepConfig:
-        base = dict(
-            model=str(folder),
-            task="arithmetic",
-            n=3,
-            n_pairs=6,
-            coefficients=(-2.0, 0.0, 2.0),
-            batch_size=2,
-            coef_chunk=2,
-            generate="greedy",
-            max_new_tokens=2,
-            progress=False,
-            out=str(out),
-        )
-        return SweepConfig(**{**base, **kw})
-
+    config = functools.partial(tiny_sweep_config, save_tiny_llama(tmp / "tiny-llama"))
     ref = run_sweep(config(tmp / "ref"))
     vector = str(ref / "vector.safetensors")
     shards = [run_sweep(config(tmp / f"shard{i}", vector=vector, shard=(i, 2))) for i in range(2)]
@@ -157,7 +121,7 @@ def test_shard_folders_hold_their_units_only(runs):
 def test_merged_shards_equal_the_single_process_run(runs, tmp_path):
     from steerbounds.empirical.reduce.tables import load_results
 
-    res = _cli("merge", "--out", str(tmp_path / "m"), *map(str, reversed(runs["shards"])))
+    res = run_steerbounds("merge", "--out", str(tmp_path / "m"), *map(str, reversed(runs["shards"])))
     assert res.returncode == 0, res.stderr[-2000:]
     merged, ref = tmp_path / "m", runs["ref"]
     assert res.stdout.startswith(f"merged {len(_lines(ref))} of {len(_lines(ref))} units from 2 folders")
@@ -217,7 +181,7 @@ def test_merge_refusals(runs, tmp_path):
     # the output may not be one of the inputs, nor a folder that exists already
     with pytest.raises(InputError, match="--out"):
         merge_runs([s0, s1], s0)
-    res = _cli("merge", "--out", str(tmp_path / "e"), str(s0), str(other))
+    res = run_steerbounds("merge", "--out", str(tmp_path / "e"), str(s0), str(other))
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
     assert "not a run of the same sweep" in res.stderr
     for name in "acde":
