@@ -1,5 +1,5 @@
-"""Bad invocations of ``extract``, ``sweep`` and ``paper``: exit 2, one line, no traceback,
-before any model is loaded, and no folder left behind."""
+"""Bad invocations of ``extract``, ``sweep``, ``merge`` and ``paper``: exit 2, one line,
+no traceback, before any model is loaded, and no folder left behind."""
 
 from __future__ import annotations
 
@@ -45,11 +45,24 @@ CASES = [
     (["sweep", "--vector", "{key}", "--out", "{dir}/r2"], "layer.<int>"),
     (["sweep", "--model", "{tiny}", "--vector", "{size}", "--out", "{dir}/r3"], "hidden size 7"),
     (["sweep", "--vector", "{dir}/missing.safetensors", "--out", "{dir}/r4"], "no such file"),
+    (["sweep", "--coefficients", "3:1:1"], "coefficients"),
+    (["sweep", "--coefficients", "nan"], "coefficients"),
+    (["sweep", "--measure", "speed"], "--measure"),
+    (["sweep", "--n", "-4"], "--n"),
+    (["sweep", "--task", "poetry"], "--task"),
+    (["sweep", "--fit-max-abs", "inf"], "--fit-max-abs"),
+    (["sweep", "--shard", "3/2"], "--shard"),
+    (["sweep", "--shard", "x"], "--shard"),
+    (["sweep", "--ray", "not an address"], "ray"),
+    (["sweep", "--ray-workers", "2"], "ray_workers"),
+    (["sweep", "--ray-workers", "0", "--ray", "local"], "--ray-workers"),
+    (["merge", "--out", "merged-never-written", "/nonexistent/run"], "RUN_DIR"),
     (["extract", "--out", "{file}/v.safetensors"], "--out"),
     (["extract", "--out", "{dir}"], "--out"),
     (["extract", "--method", "gradient", "--pairs", "{file}", "--out", "{dir}/g.safetensors"], "--pairs"),
     (["extract", "--prompts", "{file}", "--out", "{dir}/g.safetensors"], "--prompts"),
     (["extract", "--method", "gradient", "--behavior", "mine", "--out", "{dir}/g.safetensors"], "--behavior"),
+    (["extract", "--out", "v.bin"], "--out"),
     (["paper", "--out", "{file}"], "--out"),
     (["paper", "--figures-only", "--out", "{dir}/missing"], "--figures-only"),
     (["paper", "--models", "chat,tiny"], "--models"),
