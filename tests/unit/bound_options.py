@@ -1,5 +1,5 @@
-"""A valid value for every parameter of every ``steerbounds bound`` result, and the
-options that give a result all of its parameters."""
+"""A valid value for every parameter of every ``steerbounds bound`` result, the
+options that give a result all of its parameters, and Theorem 2's helpfulness options."""
 
 from __future__ import annotations
 
@@ -27,6 +27,10 @@ VALID = {
     "n_top": "4",
     "p0_steps": "0.7,0.9",
 }
+
+# Theorem 2's helpfulness parameters (p0, alpha, eps, lam_sigma_beta) as options, at valid
+# values: taken by ``bound theorem2``, ``coefficient`` and ``tradeoff``.
+HELPFULNESS = ["--p0", "0.6", "--alpha", "0.5", "--eps", "0.1", "--lam-sigma-beta", "0.4"]
 
 
 def bound_options(name: str, **values: str) -> list[str]:

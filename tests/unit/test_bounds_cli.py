@@ -11,14 +11,12 @@ import sys
 
 import numpy as np
 import pytest
-from bound_options import bound_options
+from bound_options import HELPFULNESS, bound_options
 
 from steerbounds.bounds import RESULTS, behavior_lower_bound, helpfulness_upper_bound, required_coefficient
 from steerbounds.bounds.cli import parse_values
 from steerbounds.cli import main
 from steerbounds.errors import InputError
-
-HELP_ARGS = ["--p0", "0.6", "--alpha", "0.5", "--eps", "0.1", "--lam-sigma-beta", "0.4"]
 
 
 def run(capsys, *argv):
@@ -37,7 +35,7 @@ def test_coefficient_json(capsys):
         "-0.5",
         "--delta-lambda",
         "0.3",
-        *HELP_ARGS,
+        *HELPFULNESS,
         "--json",
     )
     assert code == 0 and err == ""
@@ -103,20 +101,7 @@ def test_bound_grid_csv_matches_numeric(capsys):
 
 
 def test_bound_equals_sign_and_table(capsys):
-    code, out, _ = run(
-        capsys,
-        "bound",
-        "theorem2",
-        "--r-e=-1,0,1",
-        "--p0",
-        "0.6",
-        "--alpha",
-        "0.5",
-        "--eps",
-        "0.1",
-        "--lam-sigma-beta",
-        "0.4",
-    )
+    code, out, _ = run(capsys, "bound", "theorem2", "--r-e=-1,0,1", *HELPFULNESS)
     assert code == 0 and "theorem2 (upper)" in out and len(out.strip().splitlines()) == 5
 
 
@@ -185,7 +170,7 @@ def test_tradeoff_json_and_plot(capsys, tmp_path):
         "-0.5",
         "--delta-lambda",
         "0.3",
-        *HELP_ARGS,
+        *HELPFULNESS,
         "--target",
         "0.9",
         "--plot",
@@ -212,7 +197,7 @@ def test_tradeoff_table_without_helpfulness(capsys):
         (["--b0", "0", "--delta-lambda", "0.3", "--alpha", "0.5"], "also give --p0, --lam-sigma-beta"),
         (["--b0", "0", "--delta-lambda", "0.3", "--n-grid", "1"], "n_grid must be"),
         (["--b0", "0", "--delta-lambda", "0.3", "--r-max", "-2"], "r_max must be in"),
-        (["--b0", "0", "--delta-lambda", "0.3", *HELP_ARGS[:-1], "nan"], "not NaN"),
+        (["--b0", "0", "--delta-lambda", "0.3", *HELPFULNESS[:-1], "nan"], "not NaN"),
     ],
 )
 def test_tradeoff_errors(capsys, argv, match):

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from bound_options import bound_options
+from bound_options import HELPFULNESS, bound_options
 from cli_process import steerbounds_argv
 
 import steerbounds.bounds.planner as planner
@@ -42,7 +42,6 @@ BAD_VALUES = [
     "0:1:1e-320",
     ",".join(["0.5"] * 1_000_001),
 ]
-HELP = ["--p0", "0.6", "--alpha", "0.5", "--eps", "0.1", "--lam-sigma-beta", "0.4"]
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -79,8 +78,8 @@ def test_bound_bad_value_exits_2_with_one_line(capsys, name, param, bad):
 
 # A valid command line of each command with scalar options; each option is given a bad value in turn.
 SCALAR_COMMANDS = {
-    "coefficient": ["--target", "0.9", "--b0", "-0.5", "--delta-lambda", "0.3", *HELP],
-    "tradeoff": ["--b0", "-0.5", "--delta-lambda", "0.3", *HELP, "--target", "0.9", "--r-max", "20"],
+    "coefficient": ["--target", "0.9", "--b0", "-0.5", "--delta-lambda", "0.3", *HELPFULNESS],
+    "tradeoff": ["--b0", "-0.5", "--delta-lambda", "0.3", *HELPFULNESS, "--target", "0.9", "--r-max", "20"],
 }
 SCALAR_BAD = ["nan", "inf", "-inf", "1e400", "abc", "1j", "", "0:1:0.5", "1,2", "0.5x"]
 
@@ -219,20 +218,7 @@ def test_overflowing_grid_is_refused_at_once_in_a_real_process(grid):
 @pytest.mark.parametrize(
     "argv",
     [
-        [
-            "bound",
-            "theorem2",
-            "--r-e",
-            "-1000:1000:0.01",
-            "--p0",
-            "0.6",
-            "--alpha",
-            "0.5",
-            "--eps",
-            "0.1",
-            "--lam-sigma-beta",
-            "0.4",
-        ],
+        ["bound", "theorem2", "--r-e", "-1000:1000:0.01", *HELPFULNESS],
         ["bound", "theorem1", "--r-e", "0:100000:1", "--b0", "0", "--delta-lambda", "1", "--json"],
         ["bound", "theorem1", "--r-e", "0:10:1", "--b0", "0", "--delta-lambda", "1", "--format", "csv"],
     ],
