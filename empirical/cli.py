@@ -386,7 +386,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     task = None if args.task == "none" else args.task
     if task not in (None, "mmlu", "arithmetic", "facts"):
         raise InputError(f"--task: {args.task!r} is not allowed; use mmlu, arithmetic, facts or none")
-    config = options.config_from(CalibrateConfig, args, task=task)
+    config = options.config_from(CalibrateConfig, args, defaulted=("batch_size",), task=task)
     validate(config)  # refused before the model is loaded
     result = calibrate(config)
     if args.plot is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -30,7 +30,8 @@ def add_command(
     """Add the subcommand ``name``, run by ``run``, and return its parser.
 
     ``run``'s docstring is the command's documentation: its first paragraph is the
-    line in the command list, the rest the description of ``NAME --help``.
+    line in the command list, the rest the description of ``NAME --help`` (so
+    ``python -OO``, which strips docstrings, leaves the commands without help text).
     """
     summary, _, description = (run.__doc__ or "").partition("\n\n")
     parser: argparse.ArgumentParser = subparsers.add_parser(
@@ -46,14 +47,22 @@ def _one_line(paragraph: str) -> str:
     return " ".join(paragraph.split())
 
 
-def config_from(cls: type[Config], args: argparse.Namespace, **given: Any) -> Config:
-    """The dataclass ``cls`` with ``given`` fields, and every other field that a parsed
-    option of the same name gives taken from ``args`` (the rest keep their defaults)."""
+def config_from(
+    cls: type[Config], args: argparse.Namespace, *, defaulted: Collection[str] = (), **given: Any
+) -> Config:
+    """The dataclass ``cls`` with ``given`` fields, and every other field from the parsed
+    option of the same name in ``args``.
+
+    A field that is neither given, nor a parsed option, nor named in ``defaulted`` (left at
+    its default on purpose) raises ``TypeError`` naming it: an option renamed later cannot
+    leave its field silently at the default.
+    """
     parsed = vars(args)
-    taken = {
-        f.name: parsed[f.name] for f in dataclasses.fields(cls) if f.name in parsed and f.name not in given
-    }
-    return cls(**taken, **given)
+    names = [f.name for f in dataclasses.fields(cls) if f.name not in given]
+    unmatched = [n for n in names if n not in parsed and n not in defaulted]
+    if unmatched:
+        raise TypeError(f"{cls.__name__}: no option, value or default named for {', '.join(unmatched)}")
+    return cls(**{n: parsed[n] for n in names if n in parsed}, **given)
 
 
 def add_placement(p: argparse.ArgumentParser, *, prefix: str = "") -> None:

@@ -111,6 +111,24 @@ def test_every_command_documents_itself_and_prints_its_percent_signs_once():
     assert "%%" not in every
 
 
+def test_config_from_refuses_a_field_without_an_option():
+    import argparse
+    import dataclasses
+
+    from steerbounds import options
+
+    @dataclasses.dataclass
+    class Config:
+        n: int = 1
+        seed: int = 0
+
+    args = argparse.Namespace(n=5, unrelated="x")
+    assert options.config_from(Config, args, seed=3) == Config(n=5, seed=3)
+    assert options.config_from(Config, args, defaulted=("seed",)) == Config(n=5, seed=0)
+    with pytest.raises(TypeError, match="seed"):
+        options.config_from(Config, args)
+
+
 def test_placement_choices_are_the_loaders():
     pytest.importorskip("torch")
     from steerbounds import options
