@@ -27,7 +27,9 @@ from steerbounds.simulate.realised import (
     AlignmentParameters,
     Theorem2Parameters,
     alignment_parameters,
+    alignment_parameters_with_curve,
     helpfulness_parameters,
+    helpfulness_parameters_with_curve,
 )
 
 Extras = dict[str, np.ndarray]
@@ -124,11 +126,10 @@ def alignment_grid(key: jax.Array, batch: inst.AlignmentBatch) -> Extras:
 def _eval_behaviour(
     batch: inst.AlignmentBatch, extras: Extras, form: str | None, bound_fn: BoundFn
 ) -> Evaluation:
-    p = alignment_parameters(batch)
     r = extras["r_e"]
+    p, true = alignment_parameters_with_curve(batch, r)
     ok = p.ok & (np.abs(p.b0) < 1.0)
     dl = batch.lam * p.margin
-    true = inst.behaviour_curve(batch, r)
     safe = {
         "b0": np.where(ok, p.b0, 0.0),
         "dl": np.where(ok, dl, 0.0),
@@ -302,9 +303,8 @@ def _eval_corollary3(batch: inst.HelpfulnessBatch, extras: Extras, form: str | N
 
 
 def _eval_theorem2(batch: inst.HelpfulnessBatch, extras: Extras, form: str | None) -> Evaluation:
-    q = helpfulness_parameters(batch)
     r = extras["r_e"]
-    true = inst.helpfulness_curve(batch, r)
+    q, true = helpfulness_parameters_with_curve(batch, r)
     lsb = batch.lam * q.sigma_beta
     bound = _call("theorem2", r, q.p0[:, None], q.alpha[:, None], q.eps[:, None], lsb[:, None])
     return Evaluation(
@@ -358,9 +358,8 @@ def _eval_components(batch: inst.HelpfulnessBatch, extras: Extras, form: str | N
 
 def _eval_corollary2(batch: inst.HelpfulnessBatch, extras: Extras, form: str | None) -> Evaluation:
     """Each query a one-query data set: E[h] = h, against eq. 45 / its proved form."""
-    q = helpfulness_parameters(batch)
     r = extras["r_e"]
-    true = inst.helpfulness_curve(batch, r)
+    q, true = helpfulness_parameters_with_curve(batch, r)
     T = batch.top.sum(axis=-1).astype(float)
     bound = _call(
         "corollary2_expectation",

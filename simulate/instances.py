@@ -336,7 +336,7 @@ def steered_logits(U: ArrayLike, r: ArrayLike, u: ArrayLike, lam: ArrayLike, r_e
 # --------------------------------------------------------------------------- exact curves
 
 
-def _grid(r_e: ArrayLike, n: int) -> np.ndarray:
+def coefficient_grid(r_e: ArrayLike, n: int) -> np.ndarray:
     """Coefficients ``(n, K)`` from ``(K,)`` (shared), ``(n, K)`` or a scalar."""
     r = np.asarray(r_e, dtype=np.float64)
     if r.ndim == 0:
@@ -371,7 +371,7 @@ def behaviour_curve(batch: AlignmentBatch, r_e: ArrayLike) -> np.ndarray:
     ``r_e`` is ``(K,)`` (shared) or ``(n, K)`` (per instance). Batches of at least
     :data:`~steerbounds.simulate.wide.WIDE` slots go row by row (:mod:`~steerbounds.simulate.wide`).
     """
-    r = _grid(r_e, batch.logits.shape[0])
+    r = coefficient_grid(r_e, batch.logits.shape[0])
     if wide.is_wide(batch.logits.shape[-1]):
         lengths = wide.present_lengths(np.isfinite(batch.logits))
         tokens = (batch.logits, batch.X, batch.score)
@@ -396,7 +396,7 @@ def helpfulness_curve(batch: HelpfulnessBatch, r_e: ArrayLike) -> np.ndarray:
 
     Batches of at least :data:`~steerbounds.simulate.wide.WIDE` slots go row by row.
     """
-    r = _grid(r_e, batch.logits.shape[0])
+    r = coefficient_grid(r_e, batch.logits.shape[0])
     if wide.is_wide(batch.logits.shape[-1]):
         lengths = wide.present_lengths(np.isfinite(batch.logits))
         return wide.rowwise(wide.helpfulness_rows, (batch.logits, batch.X), (batch.lam, r), lengths)[0]

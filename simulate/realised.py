@@ -26,9 +26,23 @@ from numpy.typing import ArrayLike
 
 from steerbounds.bounds.estimators import Theorem2Parameters, theorem2_parameters_kernel
 from steerbounds.simulate import wide
-from steerbounds.simulate.instances import AlignmentBatch, HelpfulnessBatch, behaviour_from_logits
+from steerbounds.simulate.instances import (
+    AlignmentBatch,
+    HelpfulnessBatch,
+    behaviour_curve,
+    behaviour_from_logits,
+    coefficient_grid,
+    helpfulness_curve,
+)
 
-__all__ = ["AlignmentParameters", "Theorem2Parameters", "alignment_parameters", "helpfulness_parameters"]
+__all__ = [
+    "AlignmentParameters",
+    "Theorem2Parameters",
+    "alignment_parameters",
+    "alignment_parameters_with_curve",
+    "helpfulness_parameters",
+    "helpfulness_parameters_with_curve",
+]
 
 
 class AlignmentParameters(NamedTuple):
@@ -84,6 +98,39 @@ def alignment_parameters(batch: AlignmentBatch) -> AlignmentParameters:
 
 
 @jax.jit
+def _alignment_with_curve(
+    logits: jax.Array,
+    X: jax.Array,
+    score: jax.Array,
+    mis: jax.Array,
+    b_plus: jax.Array,
+    lam: jax.Array,
+    r: jax.Array,
+) -> tuple[jax.Array, ...]:
+    """One row's :func:`_alignment` and its curve B(r_e) (:func:`.wide.behaviour_rows`, eq. 3)."""
+    return (*_alignment(logits, X, score, mis, b_plus), wide.behaviour_rows(logits, X, score, lam, r))
+
+
+def alignment_parameters_with_curve(
+    batch: AlignmentBatch, r_e: ArrayLike
+) -> tuple[AlignmentParameters, np.ndarray]:
+    """:func:`alignment_parameters` and the true B(r_e) of
+    :func:`~steerbounds.simulate.instances.behaviour_curve` (eq. 3) at ``r_e``, ``(n, K)``.
+
+    A batch of at least :data:`~steerbounds.simulate.wide.WIDE` slots goes row by row
+    once for both: one copy into JAX and one computation per row, where the two calls
+    would copy and sweep it twice (the same numbers: the same kernels).
+    """
+    if not wide.is_wide(batch.logits.shape[-1]):
+        return alignment_parameters(batch), behaviour_curve(batch, r_e)
+    r = coefficient_grid(r_e, batch.logits.shape[0])
+    lengths = wide.present_lengths(np.isfinite(batch.logits))
+    tokens = (batch.logits, batch.X, batch.score, batch.misclassified)
+    *params, curve = wide.rowwise(_alignment_with_curve, tokens, (batch.b_plus, batch.lam, r), lengths)
+    return AlignmentParameters(*params), curve
+
+
+@jax.jit
 def _helpfulness(logits: jax.Array, X: jax.Array, top: jax.Array, sign: jax.Array) -> Theorem2Parameters:
     p = jnp.exp(logits - jax.nn.logsumexp(logits, axis=-1)[..., None])
     d = sign[..., None] * (X - X[..., :1])  # X_i − X_correct on the direction sign·u
@@ -111,3 +158,31 @@ def helpfulness_parameters(batch: HelpfulnessBatch, sign: ArrayLike = 1.0) -> Th
     with jax.enable_x64(True):
         out = _helpfulness(*(jnp.asarray(a) for a in (batch.logits, batch.X, batch.top, signs)))
         return Theorem2Parameters(*(np.asarray(a) for a in out))
+
+
+@jax.jit
+def _helpfulness_with_curve(
+    logits: jax.Array, X: jax.Array, top: jax.Array, sign: jax.Array, lam: jax.Array, r: jax.Array
+) -> tuple[jax.Array, ...]:
+    """One row's :func:`_helpfulness` and its curve P_{r_e}(a_c) (:func:`.wide.helpfulness_rows`, eq. 4)."""
+    return (*_helpfulness(logits, X, top, sign), wide.helpfulness_rows(logits, X, lam, r))
+
+
+def helpfulness_parameters_with_curve(
+    batch: HelpfulnessBatch, r_e: ArrayLike, sign: ArrayLike = 1.0
+) -> tuple[Theorem2Parameters, np.ndarray]:
+    """:func:`helpfulness_parameters` for ``sign·u`` and the true helpfulness of
+    :func:`~steerbounds.simulate.instances.helpfulness_curve` (eq. 4) at ``r_e``, ``(n, K)``.
+
+    A batch of at least :data:`~steerbounds.simulate.wide.WIDE` slots goes row by row
+    once for both (one copy into JAX, one computation per row; the same kernels).
+    """
+    if not wide.is_wide(batch.logits.shape[-1]):
+        return helpfulness_parameters(batch, sign), helpfulness_curve(batch, r_e)
+    signs = np.broadcast_to(np.asarray(sign, dtype=np.float64), batch.logits.shape[:-1])
+    r = coefficient_grid(r_e, batch.logits.shape[0])
+    # slots outside the present logits add exact zeros to the curve's sums
+    lengths = wide.present_lengths(np.isfinite(batch.logits) | batch.top)
+    tokens = (batch.logits, batch.X, batch.top)
+    *params, curve = wide.rowwise(_helpfulness_with_curve, tokens, (signs, batch.lam, r), lengths)
+    return Theorem2Parameters(*params), curve

@@ -88,7 +88,7 @@ def rowwise(
     classes = np.array([size_class(int(m), width) for m in lengths])
     outs: list[np.ndarray] = []
     with jax.enable_x64(True):
-        arrays = [jnp.asarray(a) for a in (*tokens, *per_row)]
+        arrays = [jax.device_put(a) for a in (*tokens, *per_row)]
         for w in np.unique(classes):
             rows = np.flatnonzero(classes == w)
             got = _over_rows(kernel, int(w), len(tokens))(jnp.asarray(rows), *arrays)

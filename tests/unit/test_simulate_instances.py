@@ -232,6 +232,23 @@ def test_full_vocabulary_path_equals_the_batched_kernels():
                 np.testing.assert_allclose(g, w, rtol=1e-13, atol=1e-15)
 
 
+@pytest.mark.parametrize("width", [40, wide.WIDE + 1000])
+def test_parameters_with_curve_equal_the_two_calls(width):
+    """One pass for the realised parameters and the true curve gives what the two calls give."""
+    r = np.broadcast_to(np.linspace(-2.0, 3.0, 7), (12, 7))
+    a = inst.alignment_batch(jax.random.fold_in(KEY, 24), 12, width, kind="soft")
+    p, curve = realised.alignment_parameters_with_curve(a, r)
+    np.testing.assert_allclose(curve, inst.behaviour_curve(a, r), rtol=1e-13, atol=1e-15)
+    for g, w in zip(p, alignment_parameters(a), strict=True):
+        np.testing.assert_allclose(np.asarray(g, float), np.asarray(w, float), rtol=1e-13, atol=1e-15)
+    h = inst.helpfulness_batch(jax.random.fold_in(KEY, 25), 12, width, n_top=10)
+    for sign in (1.0, -1.0):
+        q, hcurve = realised.helpfulness_parameters_with_curve(h, r, sign)
+        np.testing.assert_allclose(hcurve, inst.helpfulness_curve(h, r), rtol=1e-13, atol=1e-15)
+        for g, w in zip(q, helpfulness_parameters(h, sign), strict=True):
+            np.testing.assert_allclose(np.asarray(g, float), np.asarray(w, float), rtol=1e-13, atol=1e-15)
+
+
 def test_size_classes_bound_padding_and_shapes():
     lengths = np.arange(1, 40_001)
     classes = np.array([wide.size_class(int(m), 40_000) for m in lengths])
