@@ -57,7 +57,7 @@ from steerbounds.empirical.sweep import measure
 from steerbounds.empirical.sweep.records import BehaviorRecord, HelpfulnessRecord
 from steerbounds.empirical.sweep.scale import SMALL_CHANGE
 from steerbounds.empirical.workloads import behavior
-from steerbounds.empirical.workloads.tasks import task_queries
+from steerbounds.empirical.workloads.sources import Sources
 from steerbounds.errors import InputError
 
 LEVELS = ("next-token", "generated")
@@ -69,38 +69,23 @@ B_EDGE = 1 - 1e-6  # B0 and B* are kept inside (−1, 1) for artanh
 
 
 @dataclass
-class CalibrateConfig:
+class CalibrateConfig(Sources):
     """What to calibrate (see ``steerbounds calibrate --help`` and the module docstring).
 
     ``n`` behaviour prompts and ``n_task`` task queries are each split in half
-    (calibration / held-out); ``task=None`` skips the helpfulness cost."""
+    (calibration / held-out); ``task=None`` skips the helpfulness cost. The model, the
+    vector and the behaviour's files: :class:`~steerbounds.empirical.workloads.sources.Sources`."""
 
     target: float
     behavior: str = "racist"
     level: str = "next-token"
     task: str | None = "facts"
-    task_file: str | None = None
     min_helpfulness: float | None = None
     confidence: float = 0.9
     n: int = 64
     n_task: int = 24
     bootstrap: int = 300
     max_new_tokens: int = 24
-    model: str | None = None
-    vector: str | None = None
-    layers: str | None = None
-    method: str = "pca"
-    n_pairs: int = 128
-    seed: int = 0
-    data_dir: str | None = None
-    pairs_file: str | None = None
-    prompts_file: str | None = None
-    answers_file: str | None = None
-    judge: str | None = None
-    device: str = "cpu"
-    dtype: str = "float32"
-    device_map: str | None = None
-    max_memory: str | None = None
     batch_size: int = 16
 
 
@@ -469,15 +454,7 @@ def calibrate(
         raise InputError(f"n: {len(calib) + len(held)} behaviour prompts; need at least 4 to split")
     tasks: tuple[list[dict[str, Any]], list[dict[str, Any]]] | None = None
     if config.task is not None:
-        tq = task_queries(
-            model,
-            config.task,
-            n=config.n_task,
-            seed=config.seed,
-            data_dir=config.data_dir,
-            task_file=config.task_file,
-        )
-        tasks = split(tq, config.seed + 1)
+        tasks = split(config.task_queries(model, config.task, config.n_task), config.seed + 1)
     target = float(config.target)
     notes: list[str] = []
     used: dict[str, int] = {}

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from steerbounds.empirical.workloads.sources import Sources
 from steerbounds.errors import InputError
 
 MEASURES = ("helpfulness", "lambda", "sigma", "delta", "behavior")
@@ -22,7 +23,7 @@ MAX_ABS_COEFFICIENT = 1e9
 
 
 @dataclass
-class SweepConfig:
+class SweepConfig(Sources):
     """Everything that determines a sweep's results (see ``steerbounds sweep --help``).
 
     ``coefficients``: the r_e grid (0 is always measured as the reference), or
@@ -35,10 +36,10 @@ class SweepConfig:
     ``generate``: judged generations for the behaviour measure (none, greedy,
     sampled, both); ``coef_chunk`` × ``batch_size``: the size of one work unit;
     ``delta_ref``: the coefficient whose top-40 tokens define the good cluster
-    (default: the largest coefficient). ``pairs_file``, ``prompts_file``,
-    ``answers_file``, ``judge`` and ``task_file`` give a behaviour or a task as files
-    (:mod:`steerbounds.empirical.workloads.behavior`; ``task="file"``). Fields marked
-    ``run`` say where and how the run is done, not what it measures: ``fit_max_abs`` (the |r_e| range of the
+    (default: the largest coefficient); a ``task_file`` sets ``task="file"``. The model,
+    the vector and the behaviour's files: :class:`~steerbounds.empirical.workloads.sources.Sources`.
+    Fields marked ``run`` (there: ``device_map``, ``max_memory``) say where and how the run
+    is done, not what it measures: ``fit_max_abs`` (the |r_e| range of the
     linear λ, λσ and Δλ fits; None = half the grid's largest |r_e|) only affects the
     summary, so a finished run can be resumed with another; ``shard`` ``(I, N)``: measure
     only the I-th of N parts of the units (:mod:`~steerbounds.empirical.sweep.shard`);
@@ -53,28 +54,12 @@ class SweepConfig:
     coefficients: tuple[float, ...] = ()
     relative: tuple[float, ...] | None = None
     n: int = 8
-    seed: int = 0
-    model: str | None = None
-    vector: str | None = None
-    layers: str | None = None
-    method: str = "pca"
-    n_pairs: int = 128
     generate: str = "greedy"
     max_new_tokens: int = 24
     temperature: float = 1.0
     batch_size: int = 8
     coef_chunk: int = 3
     delta_ref: float | None = None
-    data_dir: str | None = None
-    pairs_file: str | None = None
-    prompts_file: str | None = None
-    answers_file: str | None = None
-    judge: str | None = None
-    task_file: str | None = None
-    device: str = "cpu"
-    dtype: str = "float32"
-    device_map: str | None = field(default=None, metadata={"run": True})
-    max_memory: str | None = field(default=None, metadata={"run": True})
     fit_max_abs: float | None = field(default=None, metadata={"run": True})
     out: str | None = field(default=None, metadata={"run": True})
     resume: bool = field(default=False, metadata={"run": True})

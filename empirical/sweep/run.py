@@ -59,7 +59,6 @@ from steerbounds.empirical.sweep.shard import shard_label, shard_units
 from steerbounds.empirical.sweep.units import Unit, in_plan_order, plan_units
 from steerbounds.empirical.workloads import behavior
 from steerbounds.empirical.workloads.judges import Judge
-from steerbounds.empirical.workloads.tasks import task_queries
 from steerbounds.errors import InputError
 
 MANIFEST = "manifest.json"
@@ -268,18 +267,7 @@ def prepare(
     layers = model.resolve_layers(config.layers) if config.layers is not None else vector.layers
     need_task = any(m in config.measures for m in TASK_MEASURES)
     need_beh = any(m in config.measures for m in BEHAVIOR_MEASURES)
-    tq = (
-        task_queries(
-            model,
-            config.task,
-            n=config.n,
-            seed=config.seed,
-            data_dir=config.data_dir,
-            task_file=config.task_file,
-        )
-        if need_task
-        else []
-    )
+    tq = config.task_queries(model, config.task, config.n) if need_task else []
     bq = behavior.prompts(config, model) if need_beh else []
     generates = "behavior" in config.measures and config.generate != "none"
     plus_ids, minus_ids = behavior.answer_sets(config, model.tokenizer) if need_beh else ([], [])
