@@ -162,3 +162,39 @@ def test_helpfulness_fit_with_corollary2_floor():
 def test_bad_input_raises_input_error(call, match):
     with pytest.raises(InputError, match=match):
         call()
+
+
+def _stats(fit):
+    return {
+        "stderr": dict(fit.stderr),
+        "covariance": fit.covariance.tolist(),
+        "residuals": fit.residuals.tolist(),
+        "rmse": fit.rmse,
+        "r_squared": fit.r_squared,
+        "n": fit.n,
+    }
+
+
+def test_as_dict_keys_order_and_values():
+    """The fits' dictionaries (summary.json, ``calibrate --json`` show them in this order)."""
+    pairs = [
+        (b, {"delta_lambda": b.delta_lambda, "b0": b.b0, "form": b.form, "fit_b0": b.fit_b0, **_stats(b)})
+        for b in (
+            fit_behavior_curve(R, noisy_behavior(0)),
+            fit_behavior_curve(R, noisy_behavior(0), fit_b0=False, b0=-0.4),
+        )
+    ]
+    h = fit_helpfulness_curve(R, noisy_helpfulness(0), p0=0.6, floor=0.25)
+    expected_h = {
+        "lam_sigma_beta": h.lam_sigma_beta,
+        "alpha_eff": h.alpha_eff,
+        "p0": h.p0,
+        "h0": h.h0,
+        "floor": h.floor,
+        "fitted": list(h.fitted),
+        **_stats(h),
+    }
+    for fit, expected in (*pairs, (h, expected_h)):
+        got = fit.as_dict()
+        assert list(got) == list(expected) and got == expected
+        assert json.dumps(got) == json.dumps(expected)
