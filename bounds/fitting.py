@@ -27,8 +27,8 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from scipy.optimize import OptimizeWarning, curve_fit
@@ -52,16 +52,23 @@ class _Fit:
     rmse: float
     r_squared: float
     n: int
+    #: the form's parameters :meth:`as_dict` reports, in order, before the shared fields
+    REPORTED: ClassVar[tuple[str, ...]] = ()
 
-    def _stats(self) -> dict[str, Any]:
-        return {
-            "stderr": dict(self.stderr),
-            "covariance": self.covariance.tolist(),
-            "residuals": self.residuals.tolist(),
-            "rmse": self.rmse,
-            "r_squared": self.r_squared,
-            "n": self.n,
-        }
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary of the fit: :attr:`REPORTED`, then the shared fields
+        (arrays and tuples as lists)."""
+        names = (*self.REPORTED, *(f.name for f in fields(_Fit)))
+        return {name: _plain(getattr(self, name)) for name in names}
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON takes it: an array or tuple as a list, a dict copied."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, tuple):
+        return list(value)
+    return dict(value) if isinstance(value, dict) else value
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,8 @@ class BehaviorFit(_Fit):
     over the fitted parameters in that order; ``residuals`` = data − fit.
     """
 
+    REPORTED = ("delta_lambda", "b0", "form", "fit_b0")
+
     delta_lambda: float = 0.0
     b0: float = 0.0
     form: theorems.Form = "proved"
@@ -81,16 +90,6 @@ class BehaviorFit(_Fit):
         """The fitted curve ``tanh(k·Δλ·r_e + artanh B0)`` at ``r_e``."""
         return np.asarray(theorems.behavior_lower_bound(r_e, self.b0, self.delta_lambda, form=self.form))
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary of the fit."""
-        return {
-            "delta_lambda": self.delta_lambda,
-            "b0": self.b0,
-            "form": self.form,
-            "fit_b0": self.fit_b0,
-            **self._stats(),
-        }
-
 
 @dataclass(frozen=True)
 class HelpfulnessFit(_Fit):
@@ -99,6 +98,8 @@ class HelpfulnessFit(_Fit):
     ``fitted`` names the free parameters (the order of ``covariance``); ``h0`` is the
     fitted bound at r_e = 0, ``P0/(P0 + (1 − P0)α_eff)``.
     """
+
+    REPORTED = ("lam_sigma_beta", "alpha_eff", "p0", "h0", "floor", "fitted")
 
     lam_sigma_beta: float = 0.0
     alpha_eff: float = 1.0
@@ -117,18 +118,6 @@ class HelpfulnessFit(_Fit):
             theorems.helpfulness_upper_bound(r_e, self.p0, self.alpha_eff, 0.0, self.lam_sigma_beta)
         )
         return core if self.floor is None else (1.0 - self.floor) * core + self.floor
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary of the fit."""
-        return {
-            "lam_sigma_beta": self.lam_sigma_beta,
-            "alpha_eff": self.alpha_eff,
-            "p0": self.p0,
-            "h0": self.h0,
-            "floor": self.floor,
-            "fitted": list(self.fitted),
-            **self._stats(),
-        }
 
 
 # --------------------------------------------------------------------------- validation
