@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from steerbounds.empirical.workloads.tasks import task_queries
+
 
 @dataclass(kw_only=True)
 class Sources:
@@ -43,8 +45,6 @@ class Sources:
     def task_queries(self, model: Any, task: str, n: int) -> list[dict[str, Any]]:
         """``n`` queries of ``task`` (:func:`~steerbounds.empirical.workloads.tasks.task_queries`)
         drawn with this configuration's seed, data folder and task file."""
-        from steerbounds.empirical.workloads.tasks import task_queries
-
         return task_queries(
             model, task, n=n, seed=self.seed, data_dir=self.data_dir, task_file=self.task_file
         )
