@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import torch
 
@@ -42,6 +42,9 @@ from steerbounds.empirical.steering.injection import AddVector, steer
 from steerbounds.empirical.steering.models import SteerableModel, module_device
 from steerbounds.empirical.steering.vectors import SteeringVector, extracted_vector, provenance
 from steerbounds.errors import InputError
+
+if TYPE_CHECKING:  # typing_extensions' Unpack: typing has it from Python 3.11 only
+    from typing_extensions import Unpack
 
 METHOD = "gradient"
 FD_STEPS = (0.05, 0.1, 0.2)  # default η of the finite-difference check (hidden-state units)
@@ -60,6 +63,14 @@ class PreferenceGradients:
     def norms(self) -> dict[int, float]:
         """|g_l| per block."""
         return {layer: float(g.norm()) for layer, g in self.gradients.items()}
+
+
+class GradientOptions(TypedDict, total=False):
+    """How :func:`preference_gradients` reads the gradients: ``layers``, the blocks l of
+    eq. 65 (default all), and ``batch_size``, the prompts per backward pass (default 16)."""
+
+    layers: object
+    batch_size: int
 
 
 def _check_prompts(prompts: Sequence[str], batch_size: int) -> list[str]:
@@ -161,13 +172,13 @@ def gradient_vector(
     plus_ids: Sequence[int],
     minus_ids: Sequence[int],
     *,
-    layers: object = None,
-    batch_size: int = 16,
     metadata: dict[str, Any] | None = None,
+    **options: Unpack[GradientOptions],
 ) -> SteeringVector:
     """The preference-gradient steering vector (Proposition 1): :func:`preference_gradients`
-    then :func:`vector_from_gradients`; ``metadata`` (behaviour, data, …) is stored with it."""
-    grads = preference_gradients(model, prompts, plus_ids, minus_ids, layers=layers, batch_size=batch_size)
+    with ``options`` (``layers``, ``batch_size``: :class:`GradientOptions`), then
+    :func:`vector_from_gradients`; ``metadata`` (behaviour, data, …) is stored with it."""
+    grads = preference_gradients(model, prompts, plus_ids, minus_ids, **options)
     meta = {"answers": {"positive": list(plus_ids), "negative": list(minus_ids)}, **(metadata or {})}
     return vector_from_gradients(model, grads, metadata=meta)
 
