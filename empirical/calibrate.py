@@ -38,7 +38,7 @@ import math
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -186,37 +186,16 @@ class Calibration:
         ]
 
     def to_dict(self) -> dict[str, Any]:
+        """The returned ``coefficient``, then every field (``slope`` reported as
+        ``slope_log_odds_at_0``, ``fit`` as ``theorem1_fit``), intervals as dicts."""
         from steerbounds import io
 
-        return io.jsonable(
-            {
-                "target": self.target,
-                "level": self.level,
-                "coefficient": self.coefficient,
-                "b0": self.b0,
-                "slope_log_odds_at_0": self.slope,
-                "r_lin": self.r_lin,
-                "probes": self.probes,
-                "probe_b": self.probe_b,
-                "probe_sem": self.probe_sem,
-                "theorem1_fit": self.fit,
-                "coefficient_interval": self.coefficient_interval.__dict__
-                if self.coefficient_interval
-                else None,
-                "candidates": [
-                    {k: (v.__dict__ if isinstance(v, Interval) else v) for k, v in c.__dict__.items()}
-                    for c in self.candidates
-                ],
-                "helpfulness_fit": self.helpfulness_fit,
-                "budget": self.budget,
-                "notes": self.notes,
-                "per_query": self.per_query,
-                "token_forwards": self.token_forwards,
-                "wall_s": self.wall_s,
-                "n_calibration": self.n_calibration,
-                "n_held_out": self.n_held_out,
-            }
-        )
+        fields = {_REPORTED_AS.get(k, k): v for k, v in asdict(self).items()}
+        return io.jsonable({"coefficient": self.coefficient, **fields})
+
+
+#: the JSON names of the fields of :class:`Calibration` whose attribute names are short
+_REPORTED_AS = {"slope": "slope_log_odds_at_0", "fit": "theorem1_fit"}
 
 
 ROW_HEADERS = [

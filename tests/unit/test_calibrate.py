@@ -101,6 +101,76 @@ def test_calibrate_end_to_end_on_a_tiny_model(tiny_llama):
     assert doc["coefficient"] == res.coefficient and doc["theorem1_fit"]["delta_lambda"] > 0
 
 
+def test_to_dict_names_every_field_once_with_intervals_as_dicts():
+    """The JSON of a result: each field under its reported name (``slope`` as
+    ``slope_log_odds_at_0``, ``fit`` as ``theorem1_fit``), the returned ``coefficient``,
+    intervals as {value, low, high}; floats as plain numbers."""
+    iv = C.Interval(0.5, 0.25, 0.75)
+    res = C.Calibration(
+        target=0.3,
+        level="next-token",
+        b0=-0.2,
+        slope=1.5,
+        r_lin=0.4,
+        probes=[0.0, 1.0],
+        probe_b=[-0.2, 0.3],
+        probe_sem=[0.01, 0.02],
+        fit={"delta_lambda": 0.7},
+        coefficient_interval=iv,
+        candidates=[C.Candidate("pooled", 1.0, 0.3, achieved_b=iv), C.Candidate("budget", 0.5, None)],
+        notes=["a note"],
+        helpfulness_fit={"alpha_eff": 0.9},
+        budget={"h": 0.5},
+        per_query=[{"id": "q"}],
+        token_forwards={"probe": 10},
+        wall_s=2.5,
+        n_calibration=3,
+        n_held_out=4,
+    )
+    interval = {"value": 0.5, "low": 0.25, "high": 0.75}
+    assert res.to_dict() == {
+        "target": 0.3,
+        "level": "next-token",
+        "coefficient": 1.0,
+        "b0": -0.2,
+        "slope_log_odds_at_0": 1.5,
+        "r_lin": 0.4,
+        "probes": [0.0, 1.0],
+        "probe_b": [-0.2, 0.3],
+        "probe_sem": [0.01, 0.02],
+        "theorem1_fit": {"delta_lambda": 0.7},
+        "coefficient_interval": interval,
+        "candidates": [
+            {
+                "name": "pooled",
+                "r_e": 1.0,
+                "predicted_b": 0.3,
+                "achieved_b": interval,
+                "fraction_at_target": None,
+                "predicted_h": None,
+                "achieved_h": None,
+            },
+            {
+                "name": "budget",
+                "r_e": 0.5,
+                "predicted_b": None,
+                "achieved_b": None,
+                "fraction_at_target": None,
+                "predicted_h": None,
+                "achieved_h": None,
+            },
+        ],
+        "helpfulness_fit": {"alpha_eff": 0.9},
+        "budget": {"h": 0.5},
+        "notes": ["a note"],
+        "per_query": [{"id": "q"}],
+        "token_forwards": {"probe": 10},
+        "wall_s": 2.5,
+        "n_calibration": 3,
+        "n_held_out": 4,
+    }
+
+
 def test_cli_refuses_before_loading(tmp_path):
     (tmp_path / "f").write_text("x")
     for args, word in (
