@@ -58,7 +58,7 @@ from steerbounds.empirical.sweep.records import BehaviorRecord, HelpfulnessRecor
 from steerbounds.empirical.sweep.scale import SMALL_CHANGE
 from steerbounds.empirical.workloads import behavior
 from steerbounds.empirical.workloads.sources import Sources
-from steerbounds.errors import InputError
+from steerbounds.errors import InputError, check_int
 
 LEVELS = ("next-token", "generated")
 SLOPE_PROMPTS = 8  # calibration prompts the forward-mode slope at 0 is taken on
@@ -102,9 +102,7 @@ def validate(config: CalibrateConfig) -> CalibrateConfig:
     if config.min_helpfulness is not None and config.task is None and config.task_file is None:
         raise InputError("min_helpfulness: needs a helpfulness task (--task or --task-file)")
     for name, low in (("n", 4), ("n_task", 4), ("bootstrap", 10), ("max_new_tokens", 1), ("n_pairs", 1)):
-        v = getattr(config, name)
-        if isinstance(v, bool) or not isinstance(v, int) or v < low:
-            raise InputError(f"{name}: expected an int ≥ {low}, got {v!r}")
+        check_int(name, getattr(config, name), low)
     if config.task_file is not None:
         config.task = "file"
     behavior.check(config, needs_prompts=True, needs_judge=config.level == "generated")

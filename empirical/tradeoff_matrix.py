@@ -38,7 +38,7 @@ from steerbounds.empirical.workloads import recipes
 from steerbounds.empirical.workloads.behavior_vector import extract_behavior_vector
 from steerbounds.empirical.workloads.judges import default_judge
 from steerbounds.empirical.workloads.tasks import task_queries
-from steerbounds.errors import InputError
+from steerbounds.errors import InputError, check_int
 
 TASK_CHOICES = ("arithmetic", "facts", "mmlu")
 #: default grid, in fractions of each vector's r_max (symmetric: the slope at 0 is a central difference)
@@ -99,9 +99,7 @@ def validate(config: MatrixConfig) -> MatrixConfig:
         ("bootstrap", 10),
         ("batch_size", 1),
     ):
-        v = getattr(config, name)
-        if isinstance(v, bool) or not isinstance(v, int) or v < low:
-            raise InputError(f"{name}: expected an int ≥ {low}, got {v!r}")
+        check_int(name, getattr(config, name), low)
     if config.n_generate > config.n:
         raise InputError(f"n_generate: {config.n_generate} exceeds n = {config.n} behaviour prompts")
     return config

@@ -27,7 +27,7 @@ from steerbounds.empirical.steering.batched import generate_sweep
 from steerbounds.empirical.steering.models import SteerableModel
 from steerbounds.empirical.steering.vectors import SteeringVector
 from steerbounds.empirical.sweep.records import HumanEvalRecord
-from steerbounds.errors import InputError
+from steerbounds.errors import InputError, check_int
 
 PROMPT_STYLES = ("chat", "completion")
 FORMAT = "steerbounds.humaneval/2"
@@ -112,8 +112,7 @@ def humaneval_sweep(
         raise InputError("coefficients: expected a non-empty list of finite numbers")
     if not problems:
         raise InputError("problems: expected at least one HumanEval problem")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InputError(f"batch_size: expected an int ≥ 1, got {batch_size!r}")
+    check_int("batch_size", batch_size)
     style = prompt_style or ("chat" if getattr(model.tokenizer, "chat_template", None) else "completion")
     if style not in PROMPT_STYLES:
         raise InputError(f"prompt_style: {style!r} is not allowed; use one of {', '.join(PROMPT_STYLES)}")

@@ -32,7 +32,7 @@ from steerbounds.empirical.steering.injection import (
 from steerbounds.empirical.steering.models import SteerableModel, module_device
 from steerbounds.empirical.steering.prompt_cache import common_prefix_length, run_cached, split_prompt
 from steerbounds.empirical.steering.vectors import SteeringVector
-from steerbounds.errors import InputError
+from steerbounds.errors import InputError, check_int
 
 
 def _coefficient_list(coefficients: Sequence[float] | torch.Tensor) -> list[float]:
@@ -46,17 +46,14 @@ def _chunks(values: list[float], chunk_size: int | None) -> Iterator[list[float]
     if chunk_size is None:
         yield values
         return
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise InputError(f"chunk_size: expected a positive int or None, got {chunk_size!r}")
+    check_int("chunk_size", chunk_size)
     for i in range(0, len(values), chunk_size):
         yield values[i : i + chunk_size]
 
 
 def _check_batch_size(batch_size: int | None) -> None:
-    if batch_size is not None and (
-        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
-    ):
-        raise InputError(f"batch_size: expected a positive int or None, got {batch_size!r}")
+    if batch_size is not None:
+        check_int("batch_size", batch_size)
 
 
 def length_buckets(attention_mask: torch.Tensor, batch_size: int | None) -> list[torch.Tensor]:
@@ -227,8 +224,7 @@ def generate_sweep(
     coeffs = _coefficient_list(coefficients)
     if isinstance(prompts, str) or not prompts:
         raise InputError("prompts: expected a non-empty list of strings")
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-        raise InputError(f"max_new_tokens: expected an int ≥ 1, got {max_new_tokens!r}")
+    check_int("max_new_tokens", max_new_tokens)
     if do_sample and not (
         isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0
     ):

@@ -17,7 +17,7 @@ from typing import cast
 
 import torch
 
-from steerbounds.errors import InputError
+from steerbounds.errors import InputError, check_int
 
 # Attribute paths of the decoder-block list, tried in order.
 KNOWN_LAYER_PATHS: tuple[str, ...] = (
@@ -142,8 +142,7 @@ def resolve_layers(spec: object, n_layers: int) -> list[int]:
     these. Negative indices count from the top as in the paper (``-1`` is the last
     block). An index outside ``[-n_layers, n_layers-1]`` raises :class:`InputError`.
     """
-    if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 1:
-        raise InputError(f"n_layers: must be a positive int, got {n_layers!r}")
+    check_int("n_layers", n_layers)
     if spec is None:
         raw: Iterable[object] = range(n_layers)
     elif isinstance(spec, str):
@@ -180,8 +179,7 @@ def default_layers(n_layers: int, behavior: str) -> list[int]:
     30-layer SmolLM2-135M it gives blocks 6 … 11 (harm, = -24 … -19) and 8 … 22
     (bias). It is a default only: every entry point takes explicit ``layers``.
     """
-    if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 1:
-        raise InputError(f"n_layers: must be a positive int, got {n_layers!r}")
+    check_int("n_layers", n_layers)
     key = str(behavior).strip().lower()
     if key not in BEHAVIOR_FAMILY:
         raise InputError(

@@ -41,7 +41,7 @@ from steerbounds.empirical.steering.forward import answer_log_odds, check_answer
 from steerbounds.empirical.steering.injection import AddVector, steer
 from steerbounds.empirical.steering.models import SteerableModel, module_device
 from steerbounds.empirical.steering.vectors import SteeringVector, extracted_vector, provenance
-from steerbounds.errors import InputError
+from steerbounds.errors import InputError, check_int
 
 if TYPE_CHECKING:  # typing_extensions' Unpack: typing has it from Python 3.11 only
     from typing_extensions import Unpack
@@ -79,8 +79,7 @@ def _check_prompts(prompts: Sequence[str], batch_size: int) -> list[str]:
     out = list(prompts)
     if not out or not all(isinstance(p, str) and p for p in out):
         raise InputError("prompts: need at least one prompt, every one a non-empty string")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InputError(f"batch_size: expected an int ≥ 1, got {batch_size!r}")
+    check_int("batch_size", batch_size)
     return out
 
 

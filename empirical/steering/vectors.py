@@ -38,7 +38,7 @@ import torch
 
 from steerbounds import progress
 from steerbounds.empirical.steering.forward import position_ids
-from steerbounds.errors import InputError
+from steerbounds.errors import InputError, check_int
 from steerbounds.io import write_bytes
 
 if TYPE_CHECKING:
@@ -354,8 +354,7 @@ def extract_vector(
         raise InputError("positive/negative: every item must be a non-empty string")
     if read not in READS:
         raise InputError(f"read: {read!r} is not allowed; use one of {', '.join(READS)}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InputError(f"batch_size: expected an int ≥ 1, got {batch_size!r}")
+    check_int("batch_size", batch_size)
     if callable(method):
         aggregate, method_name = method, getattr(method, "__name__", "custom")
     elif method in AGGREGATORS:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from steerbounds.empirical.workloads.sources import Sources
-from steerbounds.errors import InputError
+from steerbounds.errors import InputError, check_int
 
 MEASURES = ("helpfulness", "lambda", "sigma", "delta", "behavior")
 TASK_MEASURES = ("helpfulness", "lambda", "sigma")
@@ -194,9 +194,7 @@ def resolve_grid(config: SweepConfig, r_max: float) -> tuple[float, ...]:
 
 def _validate_rest(config: SweepConfig) -> SweepConfig:
     for name in ("n", "n_pairs", "max_new_tokens", "batch_size", "coef_chunk"):
-        v = getattr(config, name)
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise InputError(f"{name}: expected an int ≥ 1, got {v!r}")
+        check_int(name, getattr(config, name))
     if isinstance(config.seed, bool) or not isinstance(config.seed, int):
         raise InputError(f"seed: expected an int, got {config.seed!r}")
     if config.generate not in GENERATE_CHOICES:
@@ -230,8 +228,6 @@ def _validate_distribution(config: SweepConfig) -> None:
     if config.ray is not None:
         config.ray = check_address(config.ray)
     if config.ray_workers is not None:
-        v = config.ray_workers
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise InputError(f"ray_workers: expected an int ≥ 1, got {v!r}")
+        check_int("ray_workers", config.ray_workers)
         if config.ray is None:
             raise InputError("ray_workers: only with ray (--ray auto|local|ADDRESS)")

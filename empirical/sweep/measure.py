@@ -47,7 +47,7 @@ from steerbounds.empirical.sweep.records import (
     finite_or_none,
 )
 from steerbounds.empirical.workloads.judges import Judge, score_texts
-from steerbounds.errors import InputError
+from steerbounds.errors import InputError, check_int
 
 TOP_T = 10  # App. A.3: top-10 tokens (≈ 90 % of the mass on knowledge queries)
 TOP_CLUSTER = 40  # App. A.3: good/bad clusters = top-40 tokens with/without steering
@@ -203,8 +203,7 @@ def noise_records(p: Pass, queries: Sequence[Query], *, top_t: int = TOP_T) -> l
     ``top_t`` most probable incorrect tokens of the unsteered model (Assumption 3),
     with their unsteered probabilities and, at r_e ≠ 0, the realised Theorem 2
     parameters of the query on X = U δr/|δr| (App. C eqs. 32-38)."""
-    if isinstance(top_t, bool) or not isinstance(top_t, int) or top_t < 1:
-        raise InputError(f"top_t: expected an int ≥ 1, got {top_t!r}")
+    check_int("top_t", top_t)
     p0 = torch.softmax(p.logits[p.zero], dim=-1)  # (B, V)
     du_all = p.logit_change
     dr_norm = p.dr_norm

@@ -41,7 +41,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from steerbounds.errors import InputError
+from steerbounds.errors import InputError, check_int
 
 DATASET_NAMES = ("advbench", "harmless", "stereoset_race", "mmlu", "arithmetic", "facts")
 MMLU_SUBJECTS = ("international_law", "medical_genetics", "high_school_computer_science")
@@ -117,12 +117,6 @@ CAPITALS: tuple[tuple[str, str], ...] = (
     ("Pakistan", "Islamabad"),
 )
 CAPITALS_SOURCE = "CIA World Factbook, Government: Capital (public domain)"
-
-
-def _check_int(value: object, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise InputError(f"{name}: expected an int ≥ {low}, got {value!r}")
-    return value
 
 
 def _package_file(filename: str) -> Path:
@@ -279,7 +273,7 @@ def _split(rows: list[Any], split: str) -> list[Any]:
 def _subsample(rows: list[Any], n: int | None, seed: int, name: str) -> list[Any]:
     if n is None:
         return rows
-    _check_int(n, "n", 1)
+    check_int("n", n)
     if n > len(rows):
         raise InputError(
             f"n: {n} exceeds the {len(rows)} items available in {name!r}; allowed 1 … {len(rows)}"
