@@ -3,50 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import math
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from steerbounds import options
 from steerbounds.errors import InputError
+from steerbounds.options import B_STAR, FINITE, FRACTION, POSITIVE, POSITIVE_INT, add_checked, add_numbers
 
 _MEASURES = ("all", "helpfulness", "behavior", "lambda", "sigma", "delta")
 _BEHAVIORS = ("harmful", "harmless", "racist", "not_racist", "honesty")
-DTYPE_CHOICES = ("float32", "bfloat16", "float16")
 _JUDGES = ("compliance", "refusal", "agreement", "disagreement")  # workloads.judges.JUDGES
 METHOD_CHOICES = ("pca", "pca_centered", "mean_diff", "gradient")
-
-
-class _Kind(NamedTuple):
-    """What an option's value must be: ``convert(text)``, satisfying ``ok``, said as ``what``."""
-
-    convert: Callable[[str], Any]
-    ok: Callable[[Any], bool]
-    what: str
-
-
-_POSITIVE_INT = _Kind(int, lambda v: v >= 1, "an int ≥ 1")
-_FINITE = _Kind(float, math.isfinite, "a finite number")
-_POSITIVE = _Kind(float, lambda v: 0 < v < math.inf, "a number > 0")
-_FRACTION = _Kind(float, lambda v: 0 < v < 1, "a number in (0, 1)")
-_B_STAR = _Kind(float, lambda v: -1 < v < 1, "a number in (-1, 1)")  # a behaviour expectation
-
-
-def _add_checked(p: argparse.ArgumentParser, flag: str, kind: _Kind, **kwargs: Any) -> None:
-    """Add the option ``flag``, whose value must be of ``kind``: otherwise it is refused
-    with one line naming ``flag``."""
-
-    def parse(text: str) -> Any:
-        try:
-            value = kind.convert(text)
-        except ValueError:
-            value = None
-        if value is None or not kind.ok(value):
-            raise argparse.ArgumentTypeError(f"{flag} must be {kind.what}, got {text!r}")
-        return value
-
-    p.add_argument(flag, type=parse, **kwargs)
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -56,21 +23,6 @@ def _shard(text: str) -> tuple[int, int]:
         return parse_shard(text)
     except InputError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _model_options(p: argparse.ArgumentParser) -> None:
-    """The options that say which model to load and where its data comes from."""
-    p.add_argument(
-        "--model", default=None, help="HF folder, .gguf file or hub id (default: SmolLM2-135M-Instruct)"
-    )
-    options.add_placement(p)
-    p.add_argument(
-        "--dtype", default="float32", choices=DTYPE_CHOICES, help="weights' precision (default float32)"
-    )
-    options.add_progress(p)
-    p.add_argument(
-        "--data-dir", default=None, help="folder with the full data sets (default: the shipped subsets)"
-    )
 
 
 def _measurement_options(p: argparse.ArgumentParser) -> None:
@@ -132,8 +84,19 @@ def _recipe_options(p: argparse.ArgumentParser, *, behavior: str) -> None:
         "recipe's answer starts on its training queries; extract takes --prompts/--answers for it) "
         "(default pca)",
     )
-    _add_checked(p, "--n-pairs", _POSITIVE_INT, default=128, help="contrast pairs, ≥ 1 (default 128)")
+    add_checked(p, "--n-pairs", POSITIVE_INT, default=128, help="contrast pairs, ≥ 1 (default 128)")
     p.add_argument("--seed", type=int, default=0, help="seed of the data subsets and sampling (default 0)")
+
+
+def _fit_range_option(p: argparse.ArgumentParser) -> None:
+    """``--fit-max-abs``: the |r_e| range of the summary's linear fits (sweep and merge)."""
+    add_checked(
+        p,
+        "--fit-max-abs",
+        POSITIVE,
+        default=None,
+        help="|r_e| range of the linear λ, λσ and Δλ fits (default: half the largest |r_e|; summary only)",
+    )
 
 
 def register(subparsers: Any) -> None:
@@ -154,14 +117,14 @@ def register(subparsers: Any) -> None:
         help='--method gradient: the preferred / dispreferred answer starts, JSON {"positive": [...], '
         '"negative": [...]} (default: the recipe\'s)',
     )
-    _model_options(ex)
+    options.add_model(ex)
     ex.add_argument("--out", required=True, help="output .safetensors file")
     ex.add_argument("--json", action="store_true", help="print what was written as JSON")
 
     sw = options.add_command(subparsers, "sweep", _sweep)
     _recipe_options(sw, behavior="racist")
     _measurement_options(sw)
-    _model_options(sw)
+    options.add_model(sw)
     sw.add_argument("--measure", default="all", help=f"comma list of {', '.join(_MEASURES)} (default all)")
     sw.add_argument(
         "--task",
@@ -176,14 +139,17 @@ def register(subparsers: Any) -> None:
         help="r_e grid: start:stop:step (inclusive) or a comma list; prefixed rel: it is in units of the "
         "model's scale r_max (residual norm at the steered blocks / their number) — default rel:-1:1:0.25",
     )
-    _add_checked(
-        sw,
-        "--n",
-        _POSITIVE_INT,
-        default=8,
-        help="queries per task group (MMLU: per subject) and behaviour prompts (default 8)",
-    )
     sw.add_argument("--vector", default=None, help="steering vector file (default: extract and keep in OUT)")
+    add_numbers(
+        sw,
+        ("--n", POSITIVE_INT, 8, "queries per task group (MMLU: subject) and behaviour prompts (default 8)"),
+        ("--max-new-tokens", POSITIVE_INT, 24, "tokens generated per behaviour answer (default 24)"),
+        ("--temperature", POSITIVE, 1.0, "sampling temperature of --generate sampled/both (default 1.0)"),
+        ("--batch-size", POSITIVE_INT, 8, "prompts per forward pass (default 8)"),
+        ("--coef-chunk", POSITIVE_INT, 3, "coefficients per pass; memory ∝ it × --batch-size (default 3)"),
+        ("--delta-ref", FINITE, None, "r_e defining the steered top-40 cluster (default: the largest)"),
+        ("--target", B_STAR, 0.5, "B* for the coefficient line of the summary (default 0.5)"),
+    )
     sw.add_argument(
         "--generate",
         default="greedy",
@@ -191,44 +157,7 @@ def register(subparsers: Any) -> None:
         help="judged generations of the behaviour prompts: greedy (App. F.3), sampled at --temperature, "
         "both, or none (default greedy)",
     )
-    _add_checked(
-        sw,
-        "--max-new-tokens",
-        _POSITIVE_INT,
-        default=24,
-        help="tokens generated per behaviour answer, ≥ 1 (default 24)",
-    )
-    _add_checked(
-        sw,
-        "--temperature",
-        _POSITIVE,
-        default=1.0,
-        help="sampling temperature of --generate sampled/both, > 0 (default 1.0)",
-    )
-    _add_checked(
-        sw, "--batch-size", _POSITIVE_INT, default=8, help="prompts per forward pass, ≥ 1 (default 8)"
-    )
-    _add_checked(
-        sw,
-        "--coef-chunk",
-        _POSITIVE_INT,
-        default=3,
-        help="coefficients per forward pass, ≥ 1: memory grows with coef-chunk × batch-size (default 3)",
-    )
-    _add_checked(
-        sw,
-        "--fit-max-abs",
-        _FINITE,
-        default=None,
-        help="|r_e| range of the linear λ, λσ and Δλ fits (default: half the largest |r_e|; summary only)",
-    )
-    _add_checked(
-        sw,
-        "--delta-ref",
-        _FINITE,
-        default=None,
-        help="coefficient defining the steered top-40 cluster (default: the largest)",
-    )
+    _fit_range_option(sw)
     sw.add_argument("--out", default=None, help="output folder (default runs/BEHAVIOR-TASK-TIME)")
     sw.add_argument(
         "--resume", action="store_true", help="continue the sweep in --out, skipping finished units"
@@ -255,17 +184,14 @@ def register(subparsers: Any) -> None:
         "(RAY_ADDRESS or the last one started here) else a new local one, local = a new local one, "
         "HOST:PORT or ray://HOST:PORT = that cluster",
     )
-    _add_checked(
+    add_checked(
         sw,
         "--ray-workers",
-        _POSITIVE_INT,
+        POSITIVE_INT,
         default=None,
         help="Ray workers, each loading the model once and reserving this process's torch threads "
         "(OMP_NUM_THREADS) in CPUs, or one GPU with --device cuda (default and at most: as many as "
         "the cluster has room for)",
-    )
-    _add_checked(
-        sw, "--target", _B_STAR, default=0.5, help="B* for the coefficient line of the summary (default 0.5)"
     )
     sw.add_argument("--verbose", action="store_true", help="also print every quantity of summary.json")
     sw.add_argument("--json", action="store_true", help="print the summary and verdicts as JSON")
@@ -281,13 +207,7 @@ def _register_merge(subparsers: Any) -> None:
     me.add_argument(
         "--allow-partial", action="store_true", help="merge even if units are missing (status partial)"
     )
-    _add_checked(
-        me,
-        "--fit-max-abs",
-        _FINITE,
-        default=None,
-        help="|r_e| range of the linear λ, λσ and Δλ fits (default: half the largest |r_e|; summary only)",
-    )
+    _fit_range_option(me)
     me.add_argument("--json", action="store_true", help="print the summary and verdicts as JSON")
 
 
@@ -310,8 +230,8 @@ def _merge(args: argparse.Namespace) -> int:
 
 def _register_calibrate(subparsers: Any) -> None:
     ca = options.add_command(subparsers, "calibrate", _calibrate)
-    _add_checked(
-        ca, "--target", _B_STAR, required=True, help="B* ∈ (−1, 1), the behaviour expectation to reach"
+    add_checked(
+        ca, "--target", B_STAR, required=True, help="B* ∈ (−1, 1), the behaviour expectation to reach"
     )
     ca.add_argument(
         "--level",
@@ -322,40 +242,19 @@ def _register_calibrate(subparsers: Any) -> None:
     ca.add_argument(
         "--task", default="facts", help="helpfulness task: mmlu, arithmetic, facts (default) or none"
     )
-    _add_checked(
-        ca,
-        "--min-helpfulness",
-        _FRACTION,
-        default=None,
-        help="H ∈ (0, 1): the largest alignment whose helpfulness bound stays ≥ H",
-    )
-    _add_checked(
-        ca,
-        "--confidence",
-        _FRACTION,
-        default=0.9,
-        help="fraction of queries that must reach B* (default 0.9)",
-    )
     ca.add_argument("--vector", default=None, help="steering vector file (default: extract from the recipe)")
-    _add_checked(ca, "--n", _POSITIVE_INT, default=64, help="behaviour prompts, split in half (default 64)")
-    _add_checked(ca, "--n-task", _POSITIVE_INT, default=24, help="task queries, split in half (default 24)")
-    _add_checked(
+    add_numbers(
         ca,
-        "--max-new-tokens",
-        _POSITIVE_INT,
-        default=24,
-        help="answer length N for --level generated (default 24)",
-    )
-    _add_checked(
-        ca,
-        "--bootstrap",
-        _POSITIVE_INT,
-        default=300,
-        help="bootstrap resamples for the intervals (default 300)",
+        ("--min-helpfulness", FRACTION, None, "the largest alignment whose helpfulness bound stays ≥ H"),
+        ("--confidence", FRACTION, 0.9, "fraction of queries that must reach B* (default 0.9)"),
+        ("--n", POSITIVE_INT, 64, "behaviour prompts, split in half (default 64)"),
+        ("--n-task", POSITIVE_INT, 24, "task queries, split in half (default 24)"),
+        ("--max-new-tokens", POSITIVE_INT, 24, "answer length N for --level generated (default 24)"),
+        ("--bootstrap", POSITIVE_INT, 300, "bootstrap resamples for the intervals (default 300)"),
     )
     _recipe_options(ca, behavior="racist")
     _measurement_options(ca)
-    _model_options(ca)
+    options.add_model(ca)
     ca.add_argument("--plot", default=None, help="write a figure of the probes, fit and checks (PNG/PDF/SVG)")
     ca.add_argument("--json", action="store_true", help="print the full result as JSON")
 

@@ -10,23 +10,11 @@ import math
 from typing import Any
 
 from steerbounds import options
+from steerbounds.options import at_least
 
 _BEHAVIORS = ("harmful", "harmless", "racist", "not_racist", "honesty")  # workloads.recipes.BEHAVIORS
 _TASKS = ("arithmetic", "facts", "mmlu")  # tradeoff_matrix.TASK_CHOICES
 _DEFAULT_GRID = "rel:-1,-0.5,-0.2,0,0.2,0.5,1"
-
-
-def _int_at_least(name: str, low: int) -> Any:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = low - 1
-        if value < low:
-            raise argparse.ArgumentTypeError(f"{name} must be an int ≥ {low}, got {text!r}")
-        return value
-
-    return parse
 
 
 def _names(option: str, allowed: tuple[str, ...]) -> Any:
@@ -64,35 +52,30 @@ def register(subparsers: Any) -> None:
         help="r_e grid with values on both sides of 0: start:stop:step or a comma list; prefixed rel: in "
         f"units of each vector's r_max (default {_DEFAULT_GRID})",
     )
-    for flag, least, default, text in (  # the whole-number options, each with its least value
-        ("--n", 2, 24, "prompts per behaviour (default 24)"),
-        ("--n-task", 2, 32, "queries per task (default 32)"),
+    options.add_numbers(  # the whole-number options, each with its least value
+        p,
+        ("--n", at_least(2), 24, "prompts per behaviour (default 24)"),
+        ("--n-task", at_least(2), 32, "queries per task (default 32)"),
         (
             "--n-generate",
-            0,
+            at_least(0),
             8,
-            "behaviour prompts with judged greedy generations, 0 … --n (default 8; 0: none)",
+            "prompts with judged greedy answers, 0 … --n (default 8; 0: none)",
         ),
-        ("--max-new-tokens", 1, 24, "tokens per judged generation (default 24)"),
-        ("--n-pairs", 1, 128, "contrast pairs per vector (default 128)"),
-        ("--bootstrap", 10, 1000, "bootstrap resamples of the queries for the intervals (default 1000)"),
-        ("--batch-size", 1, 16, "prompts per pass (default 16)"),
-    ):
-        p.add_argument(flag, type=_int_at_least(flag, least), default=default, help=text)
+        ("--max-new-tokens", at_least(1), 24, "tokens per judged generation (default 24)"),
+        ("--n-pairs", at_least(1), 128, "contrast pairs per vector (default 128)"),
+        (
+            "--bootstrap",
+            at_least(10),
+            1000,
+            "bootstrap resamples of the queries (default 1000)",
+        ),
+        ("--batch-size", at_least(1), 16, "prompts per pass (default 16)"),
+    )
     p.add_argument(
         "--seed", type=int, default=0, help="seed of the data subsets and the bootstrap (default 0)"
     )
-    p.add_argument(
-        "--model", default=None, help="HF folder, .gguf file or hub id (default: SmolLM2-135M-Instruct)"
-    )
-    p.add_argument(
-        "--dtype", default="float32", choices=("float32", "bfloat16", "float16"), help="weights' precision"
-    )
-    options.add_placement(p)
-    options.add_progress(p)
-    p.add_argument(
-        "--data-dir", default=None, help="folder with the full data sets (default: the shipped subsets)"
-    )
+    options.add_model(p)
     p.add_argument("--out", required=True, help="output folder (tables, result.json, matrix.png, curves.png)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 

@@ -7,7 +7,6 @@ Conventions (block numbering, how norms fold into r_e): :mod:`steerbounds.empiri
 from __future__ import annotations
 
 import argparse
-import math
 import re
 import sys
 from typing import Any
@@ -18,18 +17,7 @@ from steerbounds.errors import InputError
 READ_FORMATS = ("auto", "steerbounds", "gguf", "lm-eval")
 WRITE_FORMATS = ("gguf", "lm-eval")
 NORMS = ("unit", "source")
-DTYPES = ("float32", "bfloat16", "float16")
 _NEGATIVE_INDEX = re.compile(r"(^|[,:\s])-\d")
-
-
-def _finite(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"--coefficient must be a finite number, got {text!r}")
-    return value
 
 
 def _input_options(p: argparse.ArgumentParser) -> None:
@@ -56,7 +44,7 @@ def _model_options(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument(
         "--dtype",
         default="float32",
-        choices=DTYPES,
+        choices=options.DTYPE_CHOICES,
         help="with --model: weights' precision (default float32)",
     )
     options.add_progress(p)
@@ -98,9 +86,10 @@ def register(subparsers: Any) -> None:
         choices=WRITE_FORMATS,
         help="gguf or lm-eval (default: from the suffix of --out, .gguf = gguf, .pt/.pth = lm-eval)",
     )
-    exp.add_argument(
+    options.add_checked(
+        exp,
         "--coefficient",
-        type=_finite,
+        options.FINITE,
         default=None,
         help="lm-eval only: r_e, written as steering_coefficient (default 1); llama.cpp takes its scale "
         "at run time instead",

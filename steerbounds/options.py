@@ -1,9 +1,10 @@
 """Command-line pieces shared by the areas' commands.
 
 Registration only (no torch import): a subcommand documented by the docstring of
-the function that runs it (:func:`add_command`), where a model is placed
-(``--device``, ``--device-map``, ``--max-memory``, read by
-:func:`steerbounds.empirical.steering.models.load_model`), the progress switch
+the function that runs it (:func:`add_command`), an option whose value is checked as it is
+parsed (:func:`add_checked` with a :class:`Kind`), which model is loaded and where it is placed
+(:func:`add_model`; ``--device``, ``--device-map``, ``--max-memory``: :func:`add_placement`,
+read by :func:`steerbounds.empirical.steering.models.load_model`), the progress switch
 (``--no-progress``/``--quiet``: :func:`steerbounds.progress.disable`), and a
 command's configuration dataclass filled from its parsed options (:func:`config_from`).
 """
@@ -12,8 +13,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 from collections.abc import Callable, Collection
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -22,6 +24,44 @@ Config = TypeVar("Config", bound="DataclassInstance")
 
 #: accelerate's placement strategies (= ``steerbounds.empirical.steering.models.DEVICE_MAPS``)
 DEVICE_MAP_CHOICES = ("auto", "balanced", "balanced_low_0", "sequential")
+#: the weights' precisions a model can be loaded in
+DTYPE_CHOICES = ("float32", "bfloat16", "float16")
+
+
+class Kind(NamedTuple):
+    """What an option's value must be: ``convert(text)``, satisfying ``ok``, said as ``what``."""
+
+    convert: Callable[[str], Any]
+    ok: Callable[[Any], bool]
+    what: str
+
+
+def at_least(low: int) -> Kind:
+    """A whole number ≥ ``low``."""
+    return Kind(int, lambda v: v >= low, f"an int ≥ {low}")
+
+
+POSITIVE_INT = at_least(1)
+FINITE = Kind(float, math.isfinite, "a finite number")
+POSITIVE = Kind(float, lambda v: 0 < v < math.inf, "a number > 0")
+FRACTION = Kind(float, lambda v: 0 < v < 1, "a number in (0, 1)")
+B_STAR = Kind(float, lambda v: -1 < v < 1, "a number in (-1, 1)")  # a behaviour expectation
+
+
+def add_checked(p: argparse.ArgumentParser, flag: str, kind: Kind, **kwargs: Any) -> None:
+    """Add the option ``flag``, whose value must be of ``kind``: otherwise it is refused
+    with one line naming ``flag``."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind.convert(text)
+        except ValueError:
+            value = None
+        if value is None or not kind.ok(value):
+            raise argparse.ArgumentTypeError(f"{flag} must be {kind.what}, got {text!r}")
+        return value
+
+    p.add_argument(flag, type=parse, **kwargs)
 
 
 def add_command(
@@ -86,6 +126,29 @@ def add_placement(p: argparse.ArgumentParser, *, prefix: str = "") -> None:
         metavar="DEVICE=SIZE,…",
         help=f"{prefix}with --device-map: memory per device, e.g. 0=20GiB,cpu=60GiB (beyond it, blocks "
         "are offloaded to disk; default: accelerate's, all free memory)",
+    )
+
+
+def add_numbers(p: argparse.ArgumentParser, *rows: tuple[str, Kind, Any, str]) -> None:
+    """One :func:`add_checked` option per row ``(flag, kind, default, help)``: a command's
+    numeric options as one table."""
+    for flag, kind, default, text in rows:
+        add_checked(p, flag, kind, default=default, help=text)
+
+
+def add_model(p: argparse.ArgumentParser) -> None:
+    """The options that say which model to load (``--model``, ``--dtype``), where it is
+    placed (:func:`add_placement`), its progress bars and where its data comes from."""
+    p.add_argument(
+        "--model", default=None, help="HF folder, .gguf file or hub id (default: SmolLM2-135M-Instruct)"
+    )
+    add_placement(p)
+    p.add_argument(
+        "--dtype", default="float32", choices=DTYPE_CHOICES, help="weights' precision (default float32)"
+    )
+    add_progress(p)
+    p.add_argument(
+        "--data-dir", default=None, help="folder with the full data sets (default: the shipped subsets)"
     )
 
 
