@@ -34,10 +34,16 @@ def _enc(model, prompts=PROMPTS):
     return enc["input_ids"], enc["attention_mask"]
 
 
+def _ours(hook) -> bool:
+    """A hook steerbounds registered (transformers 5 installs output-capturing hooks of its
+    own on every block the first time hidden states are requested, and keeps them)."""
+    return (getattr(hook, "__module__", None) or type(hook).__module__).startswith("steerbounds")
+
+
 def _hooks(model):
-    return sum(len(b._forward_hooks) + len(b._forward_pre_hooks) for b in model.layers) + len(
-        model.lm_head()._forward_pre_hooks
-    )
+    """steerbounds' hooks on the blocks and the unembedding's input."""
+    hooks = [h for b in model.layers for h in (*b._forward_hooks.values(), *b._forward_pre_hooks.values())]
+    return sum(map(_ours, [*hooks, *model.lm_head()._forward_pre_hooks.values()]))
 
 
 # --------------------------------------------------------------------------- steer
