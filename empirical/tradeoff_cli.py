@@ -56,20 +56,10 @@ def register(subparsers: Any) -> None:
         p,
         ("--n", at_least(2), 24, "prompts per behaviour (default 24)"),
         ("--n-task", at_least(2), 32, "queries per task (default 32)"),
-        (
-            "--n-generate",
-            at_least(0),
-            8,
-            "prompts with judged greedy answers, 0 … --n (default 8; 0: none)",
-        ),
+        ("--n-generate", at_least(0), 8, "prompts with judged greedy answers, 0 … --n (default 8; 0: none)"),
         ("--max-new-tokens", at_least(1), 24, "tokens per judged generation (default 24)"),
         ("--n-pairs", at_least(1), 128, "contrast pairs per vector (default 128)"),
-        (
-            "--bootstrap",
-            at_least(10),
-            1000,
-            "bootstrap resamples of the queries (default 1000)",
-        ),
+        ("--bootstrap", at_least(10), 1000, "bootstrap resamples of the queries (default 1000)"),
         ("--batch-size", at_least(1), 16, "prompts per pass (default 16)"),
     )
     p.add_argument(
