@@ -262,8 +262,16 @@ def test_report_states_each_quantity_once_in_readable_cells(planted: Path) -> No
 def test_time_ledger_sums_sittings_and_survives_a_kill(tmp_path: Path) -> None:
     from steerbounds.paper_figs import timings
 
+    def burn() -> float:
+        """CPU work until the process's CPU clock has moved 50 ms (os.times counts in ticks of
+        10 ms: a fixed loop of a few ms can read 0 on a fast machine)."""
+        start = timings.cpu_seconds()
+        while timings.cpu_seconds() - start < 0.05:
+            sum(i * i for i in range(10_000))
+        return timings.cpu_seconds() - start
+
     first = timings.Ledger.open(tmp_path)
-    assert first.timed("stage", lambda: sum(i * i for i in range(200_000))) > 0
+    assert first.timed("stage", burn) > 0
     with pytest.raises(RuntimeError):
         first.timed("dies", lambda: (_ for _ in ()).throw(RuntimeError("killed")))
     second = timings.Ledger.open(tmp_path)  # a resumed sitting reads the first one's ledger
