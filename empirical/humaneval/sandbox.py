@@ -56,9 +56,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, TypedDict
 
 from steerbounds.errors import InputError
+
+if TYPE_CHECKING:  # typing_extensions' Unpack: typing has it from Python 3.11 only
+    from typing_extensions import Unpack
 
 Status = Literal["passed", "failed", "timeout", "error"]
 STATUSES: tuple[str, ...] = ("passed", "failed", "timeout", "error")
@@ -123,13 +126,50 @@ def _check_positive(name: str, value: float, *, upper: float) -> None:
         raise InputError(f"{name} must be a number in (0, {upper:g}], got {value!r}")
 
 
-def _validate(timeout_s: float, memory_mb: int, max_procs: int, isolation: str) -> None:
-    _check_positive("timeout_s", timeout_s, upper=3600)
-    if not isinstance(memory_mb, int) or not 64 <= memory_mb <= 65536:
-        raise InputError(f"memory_mb must be an integer in [64, 65536], got {memory_mb!r}")
-    if not isinstance(max_procs, int) or not 2 <= max_procs <= 4096:
-        raise InputError(f"max_procs must be an integer in [2, 4096], got {max_procs!r}")
-    _check_isolation(isolation)
+def _check_whole(name: str, value: int, low: int, high: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise InputError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+
+
+class LimitOptions(TypedDict, total=False):
+    """The keyword form of :class:`Limits`, taken by :func:`run_program` and the
+    HumanEval runners (``**limits``)."""
+
+    timeout_s: float
+    memory_mb: int
+    max_procs: int
+    fsize_mb: int
+    cpu_s: float | None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The resource limits of one sandboxed program, checked when built.
+
+    ``timeout_s``: wall-clock limit of the whole process tree, (0, 3600] s;
+    ``memory_mb``: RLIMIT_AS per process, [64, 65536] MiB; ``max_procs``: processes the
+    program may hold, itself included, [2, 4096]; ``fsize_mb``: RLIMIT_FSIZE, the
+    largest file it may write, [1, 65536] MiB; ``cpu_s``: RLIMIT_CPU per process,
+    (0, 3600] s (None: ``timeout_s``)."""
+
+    timeout_s: float = 10.0
+    memory_mb: int = 512
+    max_procs: int = 8
+    fsize_mb: int = 16
+    cpu_s: float | None = None
+
+    def __post_init__(self) -> None:
+        _check_positive("timeout_s", self.timeout_s, upper=3600)
+        _check_whole("memory_mb", self.memory_mb, 64, 65536)
+        _check_whole("max_procs", self.max_procs, 2, 4096)
+        _check_whole("fsize_mb", self.fsize_mb, 1, 65536)
+        if self.cpu_s is not None:
+            _check_positive("cpu_s", self.cpu_s, upper=3600)
+
+    @property
+    def cpu_seconds(self) -> int:
+        """The whole seconds RLIMIT_CPU is set to (at least 1)."""
+        return max(1, math.ceil(self.timeout_s if self.cpu_s is None else self.cpu_s))
 
 
 def _check_isolation(isolation: str) -> None:
@@ -166,12 +206,8 @@ def _probe_userns() -> tuple[bool, str]:
         mode="userns",
         note="",
         task_id="userns-probe",
-        timeout_s=30.0,
-        memory_mb=512,
-        max_procs=4,
+        limits=Limits(timeout_s=30.0, max_procs=4, fsize_mb=1),
         audit_guard=True,
-        fsize_mb=1,
-        cpu_s=None,
     )
     if result.status == "passed":
         return True, ""
@@ -287,27 +323,23 @@ def run_program(
     program: str,
     *,
     task_id: str = "program",
-    timeout_s: float = 10.0,
-    memory_mb: int = 512,
-    max_procs: int = 8,
     audit_guard: bool = True,
     isolation: str = "auto",
-    fsize_mb: int = 16,
-    cpu_s: float | None = None,
+    **limits: Unpack[LimitOptions],
 ) -> SandboxResult:
     """Run ``program`` (Python source) in the sandbox and classify the outcome.
 
     isolation: ``"full"`` (namespaces + uid switch + read-only mounts; needs
     root), ``"userns"`` (the same namespaces and read-only mounts inside an
     unprivileged user namespace), ``"rlimits"`` (rlimits, process-group kill and
-    audit guard only), or ``"auto"`` (see :func:`resolve_isolation`). ``cpu_s``
-    (RLIMIT_CPU, default ``timeout_s``) is the CPU-time limit per process. Never
-    raises for anything the program does; raises :class:`InputError` for bad
-    limits or an explicit mode that cannot run here.
+    audit guard only), or ``"auto"`` (see :func:`resolve_isolation`). ``limits``:
+    the fields of :class:`Limits` (``timeout_s``, ``memory_mb``, ``max_procs``,
+    ``fsize_mb``, ``cpu_s``), its defaults where not given. Never raises for anything
+    the program does; raises :class:`InputError` for bad limits or an explicit mode
+    that cannot run here.
     """
-    _validate(timeout_s, memory_mb, max_procs, isolation)
-    if cpu_s is not None:
-        _check_positive("cpu_s", cpu_s, upper=3600)
+    checked = Limits(**limits)
+    _check_isolation(isolation)
     mode, note = resolve_isolation(isolation)
     if mode == "rlimits" and os.geteuid() == 0 and not audit_guard:
         raise InputError(
@@ -319,12 +351,8 @@ def run_program(
         mode=mode,
         note=note,
         task_id=task_id,
-        timeout_s=timeout_s,
-        memory_mb=memory_mb,
-        max_procs=max_procs,
+        limits=checked,
         audit_guard=audit_guard,
-        fsize_mb=fsize_mb,
-        cpu_s=cpu_s,
     )
 
 
@@ -383,12 +411,8 @@ def _execute(
     mode: Mode,
     note: str,
     task_id: str,
-    timeout_s: float,
-    memory_mb: int,
-    max_procs: int,
+    limits: Limits,
     audit_guard: bool,
-    fsize_mb: int,
-    cpu_s: float | None,
 ) -> SandboxResult:
     """Run ``program`` in the resolved ``mode`` (arguments already validated)."""
     logdir = Path(tempfile.mkdtemp(prefix="steerbounds-sbx-log-"))
@@ -398,14 +422,20 @@ def _execute(
     try:
         (workdir / "program.py").write_text(program, encoding="utf-8")
         shutil.copyfile(_RUNNER, workdir / "sandbox_runner.py")
-        cpu = max(1, math.ceil(timeout_s if cpu_s is None else cpu_s))
         preexec: Callable[[], None] | None = None
         if mode != "rlimits":
-            limits = {"cpu_s": cpu, "memory_mb": memory_mb, "fsize_mb": fsize_mb, "max_procs": max_procs}
-            cmd, uid = _namespaced_command(mode, workdir, limits, audit_guard, mechanisms)
+            spec = {
+                "cpu_s": limits.cpu_seconds,
+                "memory_mb": limits.memory_mb,
+                "fsize_mb": limits.fsize_mb,
+                "max_procs": limits.max_procs,
+            }
+            cmd, uid = _namespaced_command(mode, workdir, spec, audit_guard, mechanisms)
         else:
-            nproc = _user_process_count(os.getuid()) + max_procs
-            preexec = functools.partial(_set_rlimits, cpu, memory_mb, fsize_mb, nproc)
+            nproc = _user_process_count(os.getuid()) + limits.max_procs
+            preexec = functools.partial(
+                _set_rlimits, limits.cpu_seconds, limits.memory_mb, limits.fsize_mb, nproc
+            )
             cmd = [
                 sys.executable,
                 "-I",
@@ -438,7 +468,7 @@ def _execute(
                 close_fds=True,
             )
             try:
-                proc.wait(timeout=timeout_s)
+                proc.wait(timeout=limits.timeout_s)
             except subprocess.TimeoutExpired:
                 timed_out = True
                 _kill_tree(proc)
@@ -446,7 +476,7 @@ def _execute(
         if uid is not None:
             _kill_uid(uid)
         stderr_tail, stdout_tail = _tail(logdir / "stderr"), _tail(logdir / "stdout")
-        status, reason = _classify(workdir / "result.json", proc.returncode, timed_out, timeout_s)
+        status, reason = _classify(workdir / "result.json", proc.returncode, timed_out, limits.timeout_s)
         return SandboxResult(
             task_id,
             status,
@@ -524,21 +554,18 @@ def run_humaneval_problem(
     problem: Mapping[str, str],
     completion: str,
     *,
-    timeout_s: float = 10.0,
-    memory_mb: int = 512,
-    max_procs: int = 8,
     audit_guard: bool = True,
     isolation: str = "auto",
+    **limits: Unpack[LimitOptions],
 ) -> SandboxResult:
-    """Execute one HumanEval problem's tests against ``completion`` in the sandbox."""
+    """Execute one HumanEval problem's tests against ``completion`` in the sandbox
+    (:func:`run_program`: the same ``audit_guard``, ``isolation`` and ``limits``)."""
     return run_program(
         humaneval_program(problem, completion),
         task_id=str(problem.get("task_id", "program")),
-        timeout_s=timeout_s,
-        memory_mb=memory_mb,
-        max_procs=max_procs,
         audit_guard=audit_guard,
         isolation=isolation,
+        **limits,
     )
 
 
@@ -547,15 +574,15 @@ def evaluate_humaneval(
     completions: Sequence[str] | Mapping[str, str],
     *,
     workers: int = 1,
-    timeout_s: float = 10.0,
-    memory_mb: int = 512,
-    max_procs: int = 8,
     audit_guard: bool = True,
     isolation: str = "auto",
+    **limits: Unpack[LimitOptions],
 ) -> list[SandboxResult]:
     """Run every problem; one result per problem, in order. A hostile or broken
     program only affects its own result. ``completions`` is a sequence aligned
-    with ``problems`` or a mapping task_id -> completion."""
+    with ``problems`` or a mapping task_id -> completion; ``audit_guard``,
+    ``isolation`` and ``limits`` as in :func:`run_program` (checked before any
+    program runs)."""
     if isinstance(completions, Mapping):
         missing = [p["task_id"] for p in problems if p["task_id"] not in completions]
         if missing:
@@ -569,16 +596,16 @@ def evaluate_humaneval(
         pairs = list(zip(problems, completions, strict=True))
     if not isinstance(workers, int) or not 1 <= workers <= 64:
         raise InputError(f"workers must be an integer in [1, 64], got {workers!r}")
+    Limits(**limits)
+    _check_isolation(isolation)
 
     def one(pair: tuple[Mapping[str, str], str]) -> SandboxResult:
         return run_humaneval_problem(
             pair[0],
             pair[1],
-            timeout_s=timeout_s,
-            memory_mb=memory_mb,
-            max_procs=max_procs,
             audit_guard=audit_guard,
             isolation=isolation,
+            **limits,
         )
 
     with ThreadPoolExecutor(max_workers=workers) as pool:

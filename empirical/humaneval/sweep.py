@@ -19,15 +19,19 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from steerbounds import io
 from steerbounds import progress as progress_bars
+from steerbounds.empirical.humaneval.sandbox import LimitOptions, Limits, evaluate_humaneval
 from steerbounds.empirical.steering.batched import generate_sweep
 from steerbounds.empirical.steering.models import SteerableModel
 from steerbounds.empirical.steering.vectors import SteeringVector
 from steerbounds.empirical.sweep.records import HumanEvalRecord
 from steerbounds.errors import InputError, check_int
+
+if TYPE_CHECKING:  # typing_extensions' Unpack: typing has it from Python 3.11 only
+    from typing_extensions import Unpack
 
 PROMPT_STYLES = ("chat", "completion")
 FORMAT = "steerbounds.humaneval/2"
@@ -92,10 +96,9 @@ def humaneval_sweep(
     prompt_style: str | None = None,
     layers: object = None,
     batch_size: int = 4,
-    timeout_s: float = 10.0,
-    memory_mb: int = 512,
     sandbox_workers: int = 1,
     progress: bool = False,
+    **limits: Unpack[LimitOptions],
 ) -> list[HumanEvalRecord]:
     """Generate, extract and test every (coefficient, problem) pair into the run
     store ``out_dir`` (locked; ``results.jsonl`` + ``manifest.json``), skipping
@@ -104,15 +107,16 @@ def humaneval_sweep(
 
     ``prompt_style`` defaults to ``chat`` when the tokenizer has a chat template,
     else ``completion``. Greedy decoding (as the paper's generations, App. F.3).
-    Returns every record of the folder, as :class:`HumanEvalRecord`."""
-    from steerbounds.empirical.humaneval.sandbox import evaluate_humaneval
-
+    ``limits``: the sandbox's :class:`~steerbounds.empirical.humaneval.sandbox.Limits`
+    per program, checked before anything is generated. Returns every record of the
+    folder, as :class:`HumanEvalRecord`."""
     coeffs = [float(c) for c in coefficients]
     if not coeffs or not all(math.isfinite(c) for c in coeffs):
         raise InputError("coefficients: expected a non-empty list of finite numbers")
     if not problems:
         raise InputError("problems: expected at least one HumanEval problem")
     check_int("batch_size", batch_size)
+    Limits(**limits)
     style = prompt_style or ("chat" if getattr(model.tokenizer, "chat_template", None) else "completion")
     if style not in PROMPT_STYLES:
         raise InputError(f"prompt_style: {style!r} is not allowed; use one of {', '.join(PROMPT_STYLES)}")
@@ -150,8 +154,7 @@ def humaneval_sweep(
                 [p for _, p, _ in pairs],
                 [comp for _, _, comp in pairs],
                 workers=sandbox_workers,
-                timeout_s=timeout_s,
-                memory_mb=memory_mb,
+                **limits,
             )
             for (c, p, comp), res in zip(pairs, results, strict=True):
                 record = HumanEvalRecord(

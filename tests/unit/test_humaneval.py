@@ -54,15 +54,13 @@ def test_sweep_records_every_pair_and_resumes(tiny_llama, random_vector, problem
     lines = log.read_text().splitlines(keepends=True)
     log.write_text("".join(lines[:-1]) + lines[-1][:10])
     calls = []
-    import steerbounds.empirical.humaneval.sandbox as sandbox
-
-    original = sandbox.evaluate_humaneval
+    original = he.evaluate_humaneval
 
     def counting(problems_, completions, **kw):
         calls.append(len(problems_))
         return original(problems_, completions, **kw)
 
-    monkeypatch.setattr(sandbox, "evaluate_humaneval", counting)
+    monkeypatch.setattr(he, "evaluate_humaneval", counting)
     again = he.humaneval_sweep(
         tiny_llama, vector, problems, [-1.0, 0.0, 2.0], out, max_new_tokens=8, timeout_s=5
     )
@@ -85,3 +83,16 @@ def test_chat_style_whole_function_passes_in_the_sandbox(problems):
 def test_bad_coefficients(tiny_llama, random_vector, problems, tmp_path):
     with pytest.raises(InputError, match="coefficients"):
         he.humaneval_sweep(tiny_llama, random_vector(tiny_llama), problems, [float("nan")], tmp_path / "x")
+
+
+def test_bad_sandbox_limits_are_refused_before_any_generation(
+    tiny_llama, random_vector, problems, tmp_path, monkeypatch
+):
+    def no_generation(*args, **kwargs):
+        raise AssertionError("generated before the limits were checked")
+
+    monkeypatch.setattr(he, "generate_sweep", no_generation)
+    for bad in ({"timeout_s": 0}, {"memory_mb": 8}, {"fsize_mb": 0}):
+        with pytest.raises(InputError, match=next(iter(bad))):
+            he.humaneval_sweep(tiny_llama, random_vector(tiny_llama), problems, [0.0], tmp_path / "x", **bad)
+    assert not (tmp_path / "x").exists()

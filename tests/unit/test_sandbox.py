@@ -739,13 +739,18 @@ def test_completions_by_task_id(problems):
         {"timeout_s": float("nan")},
         {"memory_mb": 1},
         {"max_procs": 1},
+        {"max_procs": True},
+        {"fsize_mb": 0},
         {"isolation": "none"},
         {"cpu_s": -1},
     ],
 )
 def test_bad_limits_raise_input_error(kwargs):
-    with pytest.raises(InputError):
+    name = next(iter(kwargs))
+    with pytest.raises(InputError, match=name):
         run_program("pass", **kwargs)
+    with pytest.raises(InputError, match=name):  # refused before any program runs
+        evaluate_humaneval([], [], **kwargs)
 
 
 def test_bad_isolation_name_raises_input_error():
