@@ -30,13 +30,14 @@ import torch
 
 from steerbounds import io
 from steerbounds.empirical.reduce import cross_effects as ce
-from steerbounds.empirical.steering.models import SteerableModel, load_model
+from steerbounds.empirical.steering.models import SteerableModel, load_configured
 from steerbounds.empirical.steering.vectors import SteeringVector
 from steerbounds.empirical.sweep import measure
 from steerbounds.empirical.sweep.scale import residual_scale
 from steerbounds.empirical.workloads import recipes
 from steerbounds.empirical.workloads.behavior_vector import extract_behavior_vector
 from steerbounds.empirical.workloads.judges import default_judge
+from steerbounds.empirical.workloads.sources import ModelSource
 from steerbounds.empirical.workloads.tasks import task_queries
 from steerbounds.errors import InputError, check_int
 
@@ -47,9 +48,11 @@ SCALE_PROMPTS = 8  # behaviour prompts the residual scale r_max is measured on
 
 
 @dataclass
-class MatrixConfig:
+class MatrixConfig(ModelSource):
     """What to measure (``steerbounds tradeoff-matrix --help``). ``coefficients`` are
-    fractions of each vector's r_max when ``relative`` (default), else absolute r_e."""
+    fractions of each vector's r_max when ``relative`` (default), else absolute r_e;
+    each behaviour's vector is extracted from its first ``n_pairs`` contrast pairs. The
+    model and its placement: :class:`~steerbounds.empirical.workloads.sources.ModelSource`."""
 
     behaviors: tuple[str, ...] = ("harmful", "racist", "honesty")
     tasks: tuple[str, ...] = ("arithmetic", "facts")
@@ -61,14 +64,7 @@ class MatrixConfig:
     max_new_tokens: int = 24
     n_pairs: int = 128
     bootstrap: int = 1000
-    seed: int = 0
     batch_size: int = 16
-    model: str | None = None
-    dtype: str = "float32"
-    device: str = "cpu"
-    device_map: str | None = None
-    max_memory: str | None = None
-    data_dir: str | None = None
 
 
 def validate(config: MatrixConfig) -> MatrixConfig:
@@ -300,13 +296,7 @@ def tradeoff_matrix(
     start = time.monotonic()
     config = validate(config)
     if model is None:
-        model = load_model(
-            config.model,
-            device=config.device,
-            dtype=config.dtype,
-            device_map=config.device_map,
-            max_memory=config.max_memory,
-        )
+        model = load_configured(config)
     given = dict(vectors or {})
     sets = _query_sets(model, config)
     tidy: list[dict[str, Any]] = []
