@@ -4,6 +4,7 @@ no traceback, before any model is loaded, and no folder left behind."""
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from pathlib import Path
 
@@ -34,44 +35,49 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"dir": d, "file": d / "file", "tiny": d / "tiny", **named}
 
 
+#: One bad command line a row, as typed (``{name}``: a path of the ``files`` fixture), then
+#: a word its one-line refusal must hold.
 CASES = [
-    (["sweep", "--out", "{file}"], "--out"),
-    (["sweep", "--out", "{file}/sub"], "--out"),
-    (["sweep", "--coefficients", "0:1e9:1"], "coefficients"),
-    (["sweep", "--coefficients", "0:1e308:1e-308"], "coefficients"),
-    (["sweep", "--coefficients", "-1e308,1e308"], "coefficients"),
-    (["sweep", "--coefficients", "1:2:3:4"], "coefficients"),
-    (["sweep", "--vector", "{meta}", "--out", "{dir}/r1"], "not JSON"),
-    (["sweep", "--vector", "{key}", "--out", "{dir}/r2"], "layer.<int>"),
-    (["sweep", "--model", "{tiny}", "--vector", "{size}", "--out", "{dir}/r3"], "hidden size 7"),
-    (["sweep", "--vector", "{dir}/missing.safetensors", "--out", "{dir}/r4"], "no such file"),
-    (["sweep", "--coefficients", "3:1:1"], "coefficients"),
-    (["sweep", "--coefficients", "nan"], "coefficients"),
-    (["sweep", "--measure", "speed"], "--measure"),
-    (["sweep", "--n", "-4"], "--n"),
-    (["sweep", "--task", "poetry"], "--task"),
-    (["sweep", "--fit-max-abs", "inf"], "--fit-max-abs"),
-    (["sweep", "--shard", "3/2"], "--shard"),
-    (["sweep", "--shard", "x"], "--shard"),
-    (["sweep", "--ray", "not an address"], "ray"),
-    (["sweep", "--ray-workers", "2"], "ray_workers"),
-    (["sweep", "--ray-workers", "0", "--ray", "local"], "--ray-workers"),
-    (["merge", "--out", "merged-never-written", "/nonexistent/run"], "RUN_DIR"),
-    (["extract", "--out", "{file}/v.safetensors"], "--out"),
-    (["extract", "--out", "{dir}"], "--out"),
-    (["extract", "--method", "gradient", "--pairs", "{file}", "--out", "{dir}/g.safetensors"], "--pairs"),
-    (["extract", "--prompts", "{file}", "--out", "{dir}/g.safetensors"], "--prompts"),
-    (["extract", "--method", "gradient", "--behavior", "mine", "--out", "{dir}/g.safetensors"], "--behavior"),
-    (["extract", "--out", "v.bin"], "--out"),
-    (["paper", "--out", "{file}"], "--out"),
-    (["paper", "--figures-only", "--out", "{dir}/missing"], "--figures-only"),
-    (["paper", "--models", "chat,tiny"], "--models"),
+    tuple(part.strip() for part in row.split(" => "))
+    for row in """
+sweep --out {file}                                                   =>  --out
+sweep --out {file}/sub                                               =>  --out
+sweep --coefficients 0:1e9:1                                         =>  coefficients
+sweep --coefficients 0:1e308:1e-308                                  =>  coefficients
+sweep --coefficients -1e308,1e308                                    =>  coefficients
+sweep --coefficients 1:2:3:4                                         =>  coefficients
+sweep --vector {meta} --out {dir}/r1                                 =>  not JSON
+sweep --vector {key} --out {dir}/r2                                  =>  layer.<int>
+sweep --model {tiny} --vector {size} --out {dir}/r3                  =>  hidden size 7
+sweep --vector {dir}/missing.safetensors --out {dir}/r4              =>  no such file
+sweep --coefficients 3:1:1                                           =>  coefficients
+sweep --coefficients nan                                             =>  coefficients
+sweep --measure speed                                                =>  --measure
+sweep --n -4                                                         =>  --n
+sweep --task poetry                                                  =>  --task
+sweep --fit-max-abs inf                                              =>  --fit-max-abs
+sweep --shard 3/2                                                    =>  --shard
+sweep --shard x                                                      =>  --shard
+sweep --ray 'not an address'                                         =>  ray
+sweep --ray-workers 2                                                =>  ray_workers
+sweep --ray-workers 0 --ray local                                    =>  --ray-workers
+merge --out merged-never-written /nonexistent/run                    =>  RUN_DIR
+extract --out {file}/v.safetensors                                   =>  --out
+extract --out {dir}                                                  =>  --out
+extract --method gradient --pairs {file} --out {dir}/g.safetensors   =>  --pairs
+extract --prompts {file} --out {dir}/g.safetensors                   =>  --prompts
+extract --method gradient --behavior mine --out {dir}/g.safetensors  =>  --behavior
+extract --out v.bin                                                  =>  --out
+paper --out {file}                                                   =>  --out
+paper --figures-only --out {dir}/missing                             =>  --figures-only
+paper --models chat,tiny                                             =>  --models
+""".strip().splitlines()
 ]
 
 
-@pytest.mark.parametrize("args, word", CASES)
-def test_bad_invocation_is_one_line_exit_2_and_leaves_nothing(files, args, word, tmp_path):
-    argv = [a.format(**{k: str(v) for k, v in files.items()}) for a in args]
+@pytest.mark.parametrize("command, word", CASES)
+def test_bad_invocation_is_one_line_exit_2_and_leaves_nothing(files, command, word, tmp_path):
+    argv = [a.format(**{k: str(v) for k, v in files.items()}) for a in shlex.split(command)]
     before = sorted(p.name for p in files["dir"].iterdir())
     start = time.monotonic()
     res = run_steerbounds(*argv, cwd=tmp_path, timeout=120)
