@@ -11,9 +11,16 @@ class InputError(ValueError):
     """
 
 
-def check_int(name: str, value: object, low: int = 1) -> int:
-    """``value`` if it is an int ≥ ``low`` (a bool is not), else an :class:`InputError`
-    naming ``name`` and the allowed range."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise InputError(f"{name}: expected an int ≥ {low}, got {value!r}")
+def check_int(name: str, value: object, low: int = 1, high: int | None = None) -> int:
+    """``value`` if it is an int in [``low``, ``high``] (no upper end when ``high`` is
+    None; a bool is not an int here), else an :class:`InputError` naming ``name`` and the
+    allowed range."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < low
+        or (high is not None and value > high)
+    ):
+        allowed = f"≥ {low}" if high is None else f"in [{low}, {high}]"
+        raise InputError(f"{name}: expected an int {allowed}, got {value!r}")
     return value

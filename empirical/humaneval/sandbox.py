@@ -58,7 +58,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypedDict
 
-from steerbounds.errors import InputError
+from steerbounds.errors import InputError, check_int
 
 if TYPE_CHECKING:  # typing_extensions' Unpack: typing has it from Python 3.11 only
     from typing_extensions import Unpack
@@ -126,11 +126,6 @@ def _check_positive(name: str, value: float, *, upper: float) -> None:
         raise InputError(f"{name} must be a number in (0, {upper:g}], got {value!r}")
 
 
-def _check_whole(name: str, value: int, low: int, high: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise InputError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
-
-
 class LimitOptions(TypedDict, total=False):
     """The keyword form of :class:`Limits`, taken by :func:`run_program` and the
     HumanEval runners (``**limits``)."""
@@ -160,9 +155,9 @@ class Limits:
 
     def __post_init__(self) -> None:
         _check_positive("timeout_s", self.timeout_s, upper=3600)
-        _check_whole("memory_mb", self.memory_mb, 64, 65536)
-        _check_whole("max_procs", self.max_procs, 2, 4096)
-        _check_whole("fsize_mb", self.fsize_mb, 1, 65536)
+        check_int("memory_mb", self.memory_mb, 64, 65536)
+        check_int("max_procs", self.max_procs, 2, 4096)
+        check_int("fsize_mb", self.fsize_mb, 1, 65536)
         if self.cpu_s is not None:
             _check_positive("cpu_s", self.cpu_s, upper=3600)
 
@@ -594,8 +589,7 @@ def evaluate_humaneval(
                 f"completions must have one entry per problem ({len(problems)}), got {len(completions)}"
             )
         pairs = list(zip(problems, completions, strict=True))
-    if not isinstance(workers, int) or not 1 <= workers <= 64:
-        raise InputError(f"workers must be an integer in [1, 64], got {workers!r}")
+    check_int("workers", workers, 1, 64)
     Limits(**limits)
     _check_isolation(isolation)
 

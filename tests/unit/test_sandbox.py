@@ -738,7 +738,9 @@ def test_completions_by_task_id(problems):
         {"timeout_s": 0},
         {"timeout_s": float("nan")},
         {"memory_mb": 1},
+        {"memory_mb": 65537},
         {"max_procs": 1},
+        {"max_procs": 4097},
         {"max_procs": True},
         {"fsize_mb": 0},
         {"isolation": "none"},
@@ -751,6 +753,12 @@ def test_bad_limits_raise_input_error(kwargs):
         run_program("pass", **kwargs)
     with pytest.raises(InputError, match=name):  # refused before any program runs
         evaluate_humaneval([], [], **kwargs)
+
+
+@pytest.mark.parametrize("workers", [0, 65, True, 2.0])
+def test_bad_worker_count_is_refused_by_name(workers):
+    with pytest.raises(InputError, match=r"^workers: expected an int in \[1, 64\]"):
+        evaluate_humaneval([], [], workers=workers)
 
 
 def test_bad_isolation_name_raises_input_error():
