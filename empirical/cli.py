@@ -245,7 +245,7 @@ def _register_calibrate(subparsers: Any) -> None:
     ca.add_argument("--vector", default=None, help="steering vector file (default: extract from the recipe)")
     add_numbers(
         ca,
-        ("--min-helpfulness", FRACTION, None, "the largest alignment whose helpfulness bound stays ≥ H"),
+        ("--min-helpfulness", FRACTION, None, "H: the largest alignment whose helpfulness bound stays ≥ H"),
         ("--confidence", FRACTION, 0.9, "fraction of queries that must reach B* (default 0.9)"),
         ("--n", POSITIVE_INT, 64, "behaviour prompts, split in half (default 64)"),
         ("--n-task", POSITIVE_INT, 24, "task queries, split in half (default 24)"),
